@@ -1,0 +1,146 @@
+// Command batching: ops encode dispatches into one open compute pass; work is submitted in batches
+// (every MAX_BATCH dispatches, before an upload, before a readback). Only reads wait on the GPU.
+// Kernel parameters of a batch live in one uniform arena buffer, one aligned slot per dispatch.
+import { deviceContext, gpuWait } from './device.js';
+import type { Kernel } from './kernels.js';
+import { sizeClass } from './memory.js';
+
+const MAX_BATCH = 256;
+const ARENA_BYTES = 65536;
+
+let encoder: GPUCommandEncoder | null = null;
+let pass: GPUComputePassEncoder | null = null;
+let batched = 0;
+let arena: GPUBuffer | null = null;
+let arenaView: Uint8Array | null = null;
+let arenaOffset = 0;
+let submits = 0;
+let dispatches = 0;
+
+function ensurePass(): GPUComputePassEncoder {
+  const { device } = deviceContext();
+  if (!encoder) encoder = device.createCommandEncoder();
+  if (!pass) pass = encoder.beginComputePass();
+  return pass;
+}
+
+function paramSlot(params: Uint32Array): { buffer: GPUBuffer; offset: number; size: number } {
+  const { device, limits } = deviceContext();
+  const align = Math.max(16, limits.minUniformBufferOffsetAlignment ?? 256);
+  const size = Math.ceil(params.byteLength / 16) * 16;
+  if (size > ARENA_BYTES) throw new Error(`kernel params of ${size} bytes exceed the arena`);
+  if (arena && arenaOffset + size > ARENA_BYTES) flush();
+  if (!arena) {
+    arena = device.createBuffer({ size: ARENA_BYTES, usage: 0x40 /* UNIFORM */, mappedAtCreation: true, label: 'params' });
+    arenaView = new Uint8Array(arena.getMappedRange());
+    arenaOffset = 0;
+  }
+  const offset = arenaOffset;
+  arenaView!.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), offset);
+  arenaOffset = Math.ceil((offset + size) / align) * align;
+  return { buffer: arena, offset, size };
+}
+
+/** Encodes one dispatch. `buffers` bind at 1..n; `params` (if any) at 0. */
+export function dispatch(k: Kernel, buffers: GPUBuffer[], params: Uint32Array | null, groups: [number, number?, number?]): void {
+  const { device, limits } = deviceContext();
+  const maxG = limits.maxComputeWorkgroupsPerDimension;
+  const [x, y = 1, z = 1] = groups;
+  if (x > maxG || y > maxG || z > maxG) throw new Error(`${k.name}: dispatch ${x}x${y}x${z} exceeds ${maxG} workgroups per dimension`);
+  if (x === 0 || y === 0 || z === 0) return;
+  const entries: GPUBindGroupEntry[] = [];
+  if (k.hasParams) {
+    if (!params) throw new Error(`${k.name}: kernel expects parameters`);
+    const slot = paramSlot(params);
+    entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: slot.offset, size: slot.size } });
+  }
+  buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+  const bindGroup = device.createBindGroup({ layout: k.layout, entries, label: k.name });
+  const p = ensurePass();
+  p.setPipeline(k.pipeline);
+  p.setBindGroup(0, bindGroup);
+  p.dispatchWorkgroups(x, y, z);
+  dispatches++;
+  if (++batched >= MAX_BATCH) flush();
+}
+
+/** Splits a 1-D count of workgroups over x and y so neither exceeds the per-dimension limit. */
+export function groups1d(count: number): [number, number] {
+  const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
+  if (count <= maxG) return [Math.max(count, 1), 1];
+  const y = Math.ceil(count / maxG);
+  return [Math.ceil(count / y), y];
+}
+
+export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+  const { device } = deviceContext();
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  if (!encoder) encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  if (++batched >= MAX_BATCH) flush();
+}
+
+/** Submits everything encoded so far. */
+export function flush(): void {
+  if (!encoder && !arena) return;
+  const { device } = deviceContext();
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  const usedArena = arena;
+  if (arena) {
+    arena.unmap();
+    arena = null;
+    arenaView = null;
+  }
+  if (encoder) {
+    device.queue.submit([encoder.finish()]);
+    submits++;
+    encoder = null;
+  }
+  usedArena?.destroy(); // destruction is deferred by Dawn until the submitted work is done
+  batched = 0;
+}
+
+/** Uploads host data; earlier encoded work is submitted first so it cannot see the new contents. */
+export function writeBuffer(dst: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
+  flush();
+  const { device } = deviceContext();
+  device.queue.writeBuffer(dst, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+}
+
+const staging = new Map<number, GPUBuffer[]>();
+
+/** Copies `bytes` from `src` (at `byteOffset`) into `into`, waiting for the GPU. */
+export async function readBuffer(src: GPUBuffer, byteOffset: number, into: Uint8Array, where: string): Promise<void> {
+  const { device } = deviceContext();
+  const bytes = into.byteLength;
+  const alignedStart = byteOffset & ~3;
+  const head = byteOffset - alignedStart;
+  const span = Math.ceil((head + bytes) / 4) * 4;
+  const size = sizeClass(span);
+  let buf = staging.get(size)?.pop();
+  if (!buf) buf = device.createBuffer({ size, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */, label: 'readback' });
+  copyBuffer(src, alignedStart, buf, 0, span);
+  flush();
+  await gpuWait(buf.mapAsync(0x01 /* READ */, 0, span), where);
+  into.set(new Uint8Array(buf.getMappedRange(0, span), head, bytes));
+  buf.unmap();
+  let list = staging.get(size);
+  if (!list) staging.set(size, (list = []));
+  list.push(buf);
+}
+
+/** Waits until all submitted work has finished (benchmarks use this). */
+export async function sync(where = 'sync'): Promise<void> {
+  flush();
+  await gpuWait(deviceContext().device.queue.onSubmittedWorkDone(), where);
+}
+
+export function commandStats(): { submits: number; dispatches: number } {
+  return { submits, dispatches };
+}

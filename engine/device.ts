@@ -1,0 +1,225 @@
+// The one WebGPU device of this process: adapter selection, limits, features, error surfacing,
+// and the replacement for node-webgpu's busy `setImmediate` polling.
+//
+// Environment variables (read once, before the driver loads):
+//   WEBGPU_BACKEND        Dawn backend: vulkan | opengl | opengles | d3d12 | metal | null (default: Dawn's choice)
+//   WEBGPU_ADAPTER        substring of the adapter description/device/vendor to pick (default: first adapter)
+//   WEBGPU_POWER          high-performance | low-power (default: high-performance)
+//   WEBGPU_VECTOR_WIDTH   lavapipe only: 256 (default, 8-wide subgroups) or 512 (16-wide subgroups).
+//                         512 gives +50% to broadcast-style matmul but -47% to load-heavy kernels, so the
+//                         engine leaves the driver's default unless asked; an explicit LP_NATIVE_VECTOR_WIDTH wins.
+import { createRequire } from 'node:module';
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  isSoftware: boolean;
+  subgroupSize: number;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+/** Limits the engine relies on, requested at the adapter's own maxima. */
+export const RELIED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxUniformBufferBindingSize',
+] as const;
+
+const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+
+export interface DeviceContext {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  summary: AdapterSummary;
+  features: Set<string>;
+  limits: Record<string, number>;
+}
+
+// Strong module-level references: if the object returned by create() is garbage-collected,
+// Node segfaults some awaits later, so it lives as long as the process.
+let gpuInstance: GPU | null = null;
+let ctx: DeviceContext | null = null;
+let initPromise: Promise<DeviceContext> | null = null;
+let lostReason: string | null = null;
+const pendingErrors: string[] = [];
+
+function dawnOptions(): string[] {
+  const opts: string[] = [];
+  const backend = process.env.WEBGPU_BACKEND;
+  if (backend) opts.push(`backend=${backend}`);
+  return opts;
+}
+
+function loadDawn(): { create: (o: string[]) => GPU; globals: object } {
+  const w = process.env.WEBGPU_VECTOR_WIDTH;
+  if (w !== undefined && process.env.LP_NATIVE_VECTOR_WIDTH === undefined) {
+    if (w !== '256' && w !== '512') throw new Error(`WEBGPU_VECTOR_WIDTH: expected 256 or 512, got '${w}'`);
+    process.env.LP_NATIVE_VECTOR_WIDTH = w;
+  }
+  const require = createRequire(import.meta.url);
+  // The package's ESM entry does the same require; going through it keeps its buffer-unmap patch.
+  const path = require.resolve('webgpu');
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+  return require(`${dir}/dist/${process.platform}-${arch}/dawn.node`);
+}
+
+function summarize(adapter: GPUAdapter, backend: string): AdapterSummary {
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const limits: Record<string, number> = {};
+  for (const k of RELIED_LIMITS) limits[k] = (adapter.limits as unknown as Record<string, number>)[k];
+  const isSoftware = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.architecture} ${info.description} ${info.device}`);
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    backend,
+    isSoftware,
+    subgroupSize: info.subgroupMinSize ?? 0,
+    features: [...adapter.features].filter((f) => (OPTIONAL_FEATURES as readonly string[]).includes(f)),
+    limits,
+  };
+}
+
+async function pickAdapter(gpu: GPU): Promise<GPUAdapter> {
+  const power = (process.env.WEBGPU_POWER as GPUPowerPreference | undefined) ?? 'high-performance';
+  if (power !== 'high-performance' && power !== 'low-power') {
+    throw new Error(`WEBGPU_POWER: expected high-performance or low-power, got '${power}'`);
+  }
+  const want = process.env.WEBGPU_ADAPTER;
+  const candidates: GPUAdapter[] = [];
+  const first = await gpu.requestAdapter({ powerPreference: power });
+  if (first) candidates.push(first);
+  const other = await gpu.requestAdapter({ powerPreference: power === 'low-power' ? 'high-performance' : 'low-power' });
+  if (other) candidates.push(other);
+  const fallback = await gpu.requestAdapter({ forceFallbackAdapter: true }).catch(() => null);
+  if (fallback) candidates.push(fallback);
+  if (candidates.length === 0) {
+    throw new Error(
+      'WebGPU: no adapter found. On a CPU-only Debian machine install Mesa >= 24 lavapipe and the Vulkan loader ' +
+        '(`npm run setup` does this: mesa-vulkan-drivers and libvulkan1 from bookworm-backports); ' +
+        'on a GPU machine install its Vulkan driver. WEBGPU_BACKEND selects a Dawn backend.',
+    );
+  }
+  if (!want) return candidates[0];
+  const match = candidates.find((a) => {
+    const i = a.info;
+    return `${i.vendor} ${i.architecture} ${i.device} ${i.description}`.toLowerCase().includes(want.toLowerCase());
+  });
+  if (!match) {
+    const names = candidates.map((a) => `'${a.info.description || a.info.device}'`).join(', ');
+    throw new Error(`WEBGPU_ADAPTER='${want}' matches no adapter; found ${names}`);
+  }
+  return match;
+}
+
+async function init(): Promise<DeviceContext> {
+  const dawn = loadDawn();
+  Object.assign(globalThis, dawn.globals);
+  gpuInstance = dawn.create(dawnOptions());
+  const adapter = await pickAdapter(gpuInstance);
+  const requiredLimits: Record<string, number> = {};
+  for (const k of RELIED_LIMITS) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-dl' });
+  device.lost.then((info) => {
+    lostReason = `${info.reason}: ${info.message}`;
+  });
+  device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+    const kind = ev.error.constructor?.name ?? 'GPUError';
+    pendingErrors.push(`${kind}: ${ev.error.message}`);
+  };
+  const backend = process.env.WEBGPU_BACKEND ?? (process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan');
+  const limits: Record<string, number> = {};
+  for (const k in device.limits) limits[k] = (device.limits as unknown as Record<string, number>)[k];
+  ctx = { device, adapter, summary: summarize(adapter, backend), features: new Set(device.features), limits };
+  return ctx;
+}
+
+/** Initializes the device (once per process). Every op awaits nothing: call this before the first op. */
+export function initDevice(): Promise<DeviceContext> {
+  if (!initPromise) initPromise = init();
+  return initPromise;
+}
+
+/** The device, synchronously; ops call this. */
+export function deviceContext(): DeviceContext {
+  if (!ctx) {
+    throw new Error('WebGPU device not initialized: `await initDevice()` (or `await ready()`) before the first op');
+  }
+  checkDeviceHealthy('op');
+  return ctx;
+}
+
+export function isDeviceReady(): boolean {
+  return ctx !== null;
+}
+
+/** Throws the first GPU error reported since the last check, naming `where`. */
+export function checkDeviceHealthy(where: string): void {
+  if (lostReason) throw new Error(`${where}: the GPU device was lost (${lostReason})`);
+  if (pendingErrors.length) {
+    const msg = pendingErrors.splice(0).join('\n');
+    throw new Error(`${where}: WebGPU reported an error: ${msg}`);
+  }
+}
+
+// --- Hybrid polling -------------------------------------------------------------------------
+// While a GPU promise is pending, node-webgpu re-schedules its event processing with the global
+// `setImmediate`, which keeps one core busy; on a 2-core machine that halves kernel throughput.
+// During the engine's own waits the global is swapped for a hybrid: real setImmediate for the
+// first ~0.5 ms of a wait (short round trips stay fast), then setTimeout(0) (the core is freed).
+const realSetImmediate = globalThis.setImmediate;
+const realClearImmediate = globalThis.clearImmediate;
+const SPIN_MS = 0.5;
+let activeWaits = 0;
+let waitStart = 0;
+let pollMode: 'hybrid' | 'immediate' = process.env.WEBGPU_POLL === 'immediate' ? 'immediate' : 'hybrid';
+
+/** 'immediate' restores node-webgpu's default polling (for comparison benchmarks). */
+export function setPollMode(mode: 'hybrid' | 'immediate'): void {
+  pollMode = mode;
+}
+
+function hybridSetImmediate(cb: (...a: unknown[]) => void, ...args: unknown[]): unknown {
+  if (performance.now() - waitStart < SPIN_MS) return realSetImmediate(cb, ...args);
+  return setTimeout(cb, 0, ...args);
+}
+function hybridClearImmediate(h: unknown): void {
+  if (h && typeof h === 'object' && '_onImmediate' in (h as object)) realClearImmediate(h as NodeJS.Immediate);
+  else clearTimeout(h as NodeJS.Timeout);
+}
+
+/** Awaits a GPU promise with hybrid polling and surfaces GPU errors naming `where`. */
+export async function gpuWait<T>(p: Promise<T>, where: string): Promise<T> {
+  if (pollMode === 'hybrid') {
+    if (activeWaits++ === 0) {
+      waitStart = performance.now();
+      (globalThis as { setImmediate: unknown }).setImmediate = hybridSetImmediate;
+      (globalThis as { clearImmediate: unknown }).clearImmediate = hybridClearImmediate;
+    }
+  }
+  try {
+    return await p;
+  } catch (e) {
+    checkDeviceHealthy(where);
+    throw new Error(`${where}: ${(e as Error).message}`);
+  } finally {
+    if (pollMode === 'hybrid' && --activeWaits === 0) {
+      globalThis.setImmediate = realSetImmediate;
+      globalThis.clearImmediate = realClearImmediate;
+    }
+    checkDeviceHealthy(where);
+  }
+}

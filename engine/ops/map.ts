@@ -1,0 +1,94 @@
+// The elementwise engine behind every pointwise op: one generated kernel per (expression, input
+// layout) from shaders/elementwise.wgsl. Inputs may be any strided view; the output is contiguous.
+import { dispatch, groups1d } from '../commands.js';
+import { kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { contiguousStrides, fmtShape, numel, sameShape, type Shape } from '../shape.js';
+import { empty, type Tensor } from '../tensor.js';
+
+export const MAX_RANK = 8;
+
+/** Extra WGSL helpers available to every expression. */
+const FUNCTIONS = `
+fn pow_s(x: f32, e: f32) -> f32 {
+  if (e == 0.0) { return 1.0; }
+  if (e == 1.0) { return x; }
+  if (e == 2.0) { return x * x; }
+  let r = pow(abs(x), e);
+  if (x < 0.0) {
+    if (floor(e) != e) { var nanBits = 0x7fc00000u; return bitcast<f32>(nanBits); }
+    if (floor(e * 0.5) * 2.0 != e) { return -r; }
+  }
+  return r;
+}`;
+
+/** Input strides of `t` as seen from an output of shape `out` (broadcast dims get stride 0). */
+export function broadcastStrides(t: Tensor, out: Shape): number[] {
+  const r = out.length;
+  const s = new Array<number>(r).fill(0);
+  for (let i = 0; i < t.rank; i++) {
+    const o = r - t.rank + i;
+    s[o] = t.shape[i] === 1 && out[o] !== 1 ? 0 : t.strides[i];
+  }
+  return s;
+}
+
+function packVec(values: readonly number[], u32: Uint32Array, at: number): void {
+  for (let i = 0; i < MAX_RANK; i++) u32[at + i] = values[i] ?? 0;
+}
+
+/**
+ * out = expr(inputs, s0, s1), elementwise over the broadcast of the inputs to `outShape`.
+ * `names` are the WGSL variable names the inputs are loaded into (e.g. ['a', 'b'] or ['g', 'x']).
+ */
+export function map(op: string, expr: string, names: string[], inputs: Tensor[], outShape: Shape, s0 = 0, s1 = 0): Tensor {
+  if (inputs.length !== names.length || inputs.length > 3) throw new Error(`${op}: internal: ${inputs.length} inputs`);
+  if (outShape.length > MAX_RANK) throw new Error(`${op}: tensors of rank ${outShape.length} exceed the maximum rank ${MAX_RANK}`);
+  for (const t of inputs) {
+    t.storage(op);
+    if (t.dtype !== 'float32') throw new Error(`${op}: expected float32 tensors, got ${t.dtype} ${fmtShape(t.shape)}`);
+  }
+  const out = empty(outShape, 'float32', op);
+  const n = numel(outShape);
+  if (n === 0) return out;
+  const ostride = contiguousStrides(outShape);
+  const strides = inputs.map((t) => broadcastStrides(t, outShape));
+  const direct = inputs.map((t, k) => sameShape(t.shape, outShape) && strides[k].every((s, d) => outShape[d] === 1 || s === ostride[d]));
+  const rank = outShape.length;
+  const key = `map:${op}:${expr}:${names.join(',')}:${rank}:${direct.map(Number).join('')}`;
+  const k = kernel(key, () => {
+    const comps = ['x', 'y', 'z', 'w'];
+    const dimRef = (arr: string, d: number) => `p.${arr}[${d >> 2}].${comps[d & 3]}`;
+    const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<f32>;`).join('\n');
+    let index = '';
+    if (direct.some((d) => !d)) {
+      index += '  var r = i;\n';
+      for (let d = 0; d < rank; d++) {
+        index += `  let c${d} = r / ${dimRef('ostride', d)};\n`;
+        if (d < rank - 1) index += `  r = r - c${d} * ${dimRef('ostride', d)};\n`;
+      }
+    }
+    const sname = ['astride', 'bstride', 'cstride'];
+    const loads = names
+      .map((nm, j) => {
+        const off = `p.offs.${comps[j]}`;
+        if (direct[j]) return `  let ${nm} = in${j}[${off} + i];`;
+        const terms = [...Array(rank).keys()].map((d) => `c${d} * ${dimRef(sname[j], d)}`);
+        return `  let ${nm} = in${j}[${[off, ...terms].join(' + ')}];`;
+      })
+      .join('\n');
+    return renderTemplate(shaderSource('elementwise'), { BINDINGS: bindings, FUNCTIONS, INDEX: index, LOADS: loads, EXPR: expr });
+  });
+  const params = new Uint32Array(4 + 4 + 5 * MAX_RANK);
+  const f = new Float32Array(params.buffer);
+  const [gx, gy] = groups1d(Math.ceil(n / 64));
+  params[0] = n;
+  f[1] = s0;
+  f[2] = s1;
+  params[3] = gx * 64;
+  inputs.forEach((t, j) => (params[4 + j] = t.offset));
+  packVec(outShape, params, 8);
+  packVec(ostride, params, 8 + MAX_RANK);
+  strides.forEach((s, j) => packVec(s, params, 8 + (2 + j) * MAX_RANK));
+  dispatch(k, [out.buffer(op), ...inputs.map((t) => t.buffer(op))], params, [gx, gy]);
+  return out;
+}

@@ -1,0 +1,124 @@
+// Reductions over any set of axes, with keepdim: sum, mean, max (kernel: shaders/reduce.wgsl),
+// and var composed from them. Reduced axes are moved last (a strided copy when needed) so the kernel
+// always sees contiguous rows.
+import { dispatch, groups1d } from '../commands.js';
+import { kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { fmtShape, normAxes, numel, sameShape, type Shape } from '../shape.js';
+import { empty, record, type Tensor } from '../tensor.js';
+import { div, eq, mul, sub } from './elementwise.js';
+import { contiguous, expand, permute, reshape } from './shape.js';
+
+const CHUNK = 256;
+const KINDS = {
+  sum: { init: '0.0', combine: 'acc + v' },
+  max: { init: '-3.4028234663852886e38', combine: 'max(acc, v)' },
+};
+
+/** Reduces each of `rows` contiguous rows of length `len` of x (from x.offset) to one value. */
+function reduceRows(kind: keyof typeof KINDS, x: Tensor, rows: number, len: number, scale: number, op: string): Tensor {
+  const k = kernel(`reduce:${kind}`, () =>
+    renderTemplate(shaderSource('reduce'), { INIT: KINDS[kind].init, COMBINE: KINDS[kind].combine }),
+  );
+  let src = x;
+  let curLen = len;
+  for (;;) {
+    const chunks = Math.ceil(curLen / CHUNK) || 1;
+    const out = empty([rows * chunks], 'float32', op);
+    const params = new Uint32Array(8);
+    const f = new Float32Array(params.buffer);
+    const [gx, gy] = groups1d(Math.ceil((rows * chunks) / 64));
+    params.set([rows, curLen, CHUNK, chunks, src.offset, gx * 64]);
+    f[6] = chunks === 1 ? scale : 1;
+    if (rows > 0) dispatch(k, [out.buffer(op), src.buffer(op)], params, [gx, gy]);
+    if (src !== x) src.dispose();
+    if (chunks === 1) return out;
+    src = out;
+    curLen = chunks;
+  }
+}
+
+function reduceAxes(kind: keyof typeof KINDS, x: Tensor, axesArg: number | number[] | undefined, keepdim: boolean, mean: boolean, op: string) {
+  x.storage(op);
+  if (x.dtype !== 'float32') throw new Error(`${op}: expected a float32 tensor, got ${x.dtype}`);
+  const axes = normAxes(axesArg, x.rank, op);
+  const kept = [...Array(x.rank).keys()].filter((d) => !axes.includes(d));
+  const rows = numel(kept.map((d) => x.shape[d]));
+  const len = numel(axes.map((d) => x.shape[d]));
+  if (len === 0 && kind === 'max') throw new Error(`${op}: cannot take the max over an empty axis of ${fmtShape(x.shape)}`);
+  const perm = [...kept, ...axes];
+  const identity = perm.every((d, i) => d === i);
+  const src = identity && x.isContiguous ? x : contiguous(permute(x, perm));
+  const flat = reduceRows(kind, src, rows, len, mean ? 1 / len : 1, op);
+  if (src !== x) src.dispose();
+  const keepShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const outShape = keepdim ? keepShape : kept.map((d) => x.shape[d]);
+  const out = reshape(flat, outShape);
+  if (out !== flat) flat.dispose();
+  return { out, axes, keepShape, len };
+}
+
+/** Broadcasts a reduced gradient back over the reduced axes (a stride-0 view). */
+function expandBack(g: Tensor, keepShape: Shape, full: Shape): Tensor {
+  const r = reshape(g, keepShape);
+  const e = expand(r, full);
+  if (r !== g && r !== e) r.dispose();
+  return e;
+}
+
+export function sum(x: Tensor, axes?: number | number[], keepdim = false): Tensor {
+  const { out, keepShape } = reduceAxes('sum', x, axes, keepdim, false, 'sum');
+  return record('sum', [x], out, [], (g) => [expandBack(g, keepShape, x.shape)]);
+}
+
+export function mean(x: Tensor, axes?: number | number[], keepdim = false): Tensor {
+  const { out, keepShape, len } = reduceAxes('sum', x, axes, keepdim, true, 'mean');
+  return record('mean', [x], out, [], (g) => {
+    const e = expandBack(g, keepShape, x.shape);
+    const r = mul(e, 1 / len);
+    e.dispose();
+    return [r];
+  });
+}
+
+/** Max over axes; the gradient is shared equally among tied maxima (as torch.amax). */
+export function max(x: Tensor, axes?: number | number[], keepdim = false): Tensor {
+  const { out, axes: ax, keepShape } = reduceAxes('max', x, axes, keepdim, false, 'max');
+  return record('max', [x], out, [x, out], (g, _n, [sx, sout]) => {
+    const m = expandBack(sout, keepShape, x.shape);
+    const mask = eq(sx, m);
+    m.dispose();
+    const count = sum(mask, ax, true);
+    const gk = reshape(g, keepShape);
+    const share = div(gk, count);
+    const r = mul(mask, share);
+    for (const t of [mask, count, share]) t.dispose();
+    if (gk !== g) gk.dispose();
+    return [r];
+  });
+}
+
+/** Variance over axes with Bessel's correction by default (torch.var's `correction`). */
+export function variance(x: Tensor, axes?: number | number[], keepdim = false, correction = 1): Tensor {
+  const ax = normAxes(axes, x.rank, 'var');
+  const n = numel(ax.map((d) => x.shape[d]));
+  if (n - correction <= 0) throw new Error(`var: ${n} elements with correction ${correction} leave no degrees of freedom`);
+  const mu = mean(x, ax, true);
+  const d = sub(x, mu);
+  const d2 = mul(d, d);
+  const s = sum(d2, ax, keepdim);
+  const v = div(s, n - correction);
+  for (const t of [mu, d, d2, s]) t.dispose();
+  return v;
+}
+
+/** Sums a broadcast gradient back to `shape` (the inverse of broadcasting). Returns g itself when equal. */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const extra = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < extra || (shape[i - extra] === 1 && g.shape[i] !== 1)) axes.push(i);
+  const s = sum(g, axes, true);
+  const r = reshape(s, shape);
+  if (r !== s) s.dispose();
+  return r;
+}
