@@ -1,0 +1,52 @@
+// Benchmark plumbing shared by every section of `npm run bench`: timing with warm-up and medians,
+// the printed table and the rows written to bench/results.json.
+import { sync } from '../engine/commands.js';
+
+export interface BenchRow {
+  section: string;
+  name: string;
+  /** Median milliseconds of the engine's kernel. */
+  ms: number;
+  /** Throughput of the engine: GFLOP/s, GB/s, images/s or views/s (see unit). */
+  value: number;
+  unit: string;
+  /** Comparison columns, e.g. { naive: { ms, value }, tfjs: { ms, value } }; ratio = ours / theirs in throughput. */
+  compare?: Record<string, { ms: number; value: number; ratio: number }>;
+  extra?: Record<string, number | string>;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Times `fn` (which encodes GPU work) `runs` times after `warmup` runs, waiting for the GPU after
+ * each run; returns the median in ms. `iters` calls of fn per timed run amortize fixed costs.
+ */
+export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: number; runs?: number; iters?: number; after?: () => Promise<void> } = {}): Promise<number> {
+  const warmup = opts.warmup ?? 2;
+  const runs = opts.runs ?? 5;
+  const iters = opts.iters ?? 1;
+  const wait = opts.after ?? (() => sync('bench'));
+  for (let i = 0; i < warmup; i++) {
+    for (let k = 0; k < iters; k++) await fn();
+    await wait();
+  }
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    for (let k = 0; k < iters; k++) await fn();
+    await wait();
+    times.push((performance.now() - t0) / iters);
+  }
+  return median(times);
+}
+
+export function fmtRow(r: BenchRow): string {
+  const cmp = Object.entries(r.compare ?? {})
+    .map(([k, v]) => `${k} ${v.value.toFixed(1)} (x${v.ratio.toFixed(2)})`)
+    .join('  ');
+  return `${r.section.padEnd(10)} ${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(8)} ${cmp}`;
+}
