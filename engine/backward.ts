@@ -60,18 +60,15 @@ export function backward(root: Tensor, grad?: Tensor): void {
     }
   }
   noGrad(() => {
-    const seed = grad ?? onesLike(root);
     if (!root.node) {
-      accumulateLeaf(root, grad ? grad.detach() : seed);
+      accumulateLeaf(root, grad ? grad.detach() : onesLike(root));
       return;
-    }
-    if (root.node.freed) {
-      throw new Error(`backward: the graph through '${root.node.op}' was already freed by an earlier backward()`);
     }
     const order = topoOrder(root.node);
     for (const n of order) {
       if (n.freed) throw new Error(`backward: the graph through '${n.op}' was already freed by an earlier backward()`);
     }
+    const seed = grad ?? onesLike(root);
     const grads = new Map<Node, Tensor>([[root.node, seed]]);
     for (const node of order) {
       const g = grads.get(node);

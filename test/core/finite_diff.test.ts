@@ -1,0 +1,206 @@
+// Every core op, forward against a float64 JS reference and backward against central finite
+// differences of that reference (float64, eps 1e-6). The scalar differentiated is sum(op(x) * w)
+// with random w. Tolerance: rtol 1e-4 with atol 1e-6 of the largest magnitude (scaledTol).
+import * as E from '../../engine/index.js';
+import { assertClose, finiteDiff, randomData, scaledTol } from '../helpers.js';
+import * as R from '../ref64.js';
+
+interface InSpec {
+  shape: number[];
+  lo?: number;
+  hi?: number;
+}
+
+let seed = 100;
+
+async function check(name: string, specs: InSpec[], gpu: (xs: E.Tensor[]) => E.Tensor, ref: (xs: R.Nd[]) => R.Nd): Promise<void> {
+  const datas = specs.map((s) => randomData(R.size(s.shape), seed++, s.lo ?? -1, s.hi ?? 1));
+  const xs = specs.map((s, i) => E.tensor(datas[i], s.shape, { requiresGrad: true }));
+  const refOut = ref(specs.map((s, i) => R.nd(s.shape, datas[i])));
+  const w = randomData(refOut.data.length, seed++);
+  const out = E.tidy(() => {
+    const o = gpu(xs);
+    const loss = E.sum(E.mul(o, E.tensor(w, [...o.shape])));
+    loss.backward();
+    return o;
+  });
+  try {
+    if (out.shape.join() !== refOut.shape.join()) throw new Error(`${name}: shape [${out.shape}] vs reference [${refOut.shape}]`);
+    assertClose(await out.toArray(), refOut.data, scaledTol(refOut.data), `${name} forward`);
+    const x64 = datas.map((d) => Float64Array.from(d));
+    const fd = finiteDiff((vals) => R.dot(ref(specs.map((s, i) => R.nd(s.shape, vals[i]))), w), x64);
+    for (let i = 0; i < xs.length; i++) {
+      if (!xs[i].grad) throw new Error(`${name}: input ${i} got no gradient`);
+      assertClose(await xs[i].grad!.toArray(), fd[i], scaledTol(fd[i], 2e-4), `${name} grad ${i}`);
+    }
+  } finally {
+    out.dispose();
+    xs.forEach((x) => x.dispose());
+  }
+}
+
+const unaryRef: Record<string, [(v: number) => number, number, number]> = {
+  neg: [(v) => -v, -1, 1],
+  exp: [Math.exp, -2, 2],
+  log: [Math.log, 0.2, 3],
+  sqrt: [Math.sqrt, 0.2, 3],
+  rsqrt: [(v) => 1 / Math.sqrt(v), 0.2, 3],
+  relu: [(v) => Math.max(v, 0), -1, 1],
+  sigmoid: [(v) => 1 / (1 + Math.exp(-v)), -5, 5],
+  tanh: [Math.tanh, -3, 3],
+  abs: [Math.abs, -1, 1],
+};
+const shapes = [[1], [13], [3, 5, 7]];
+
+describe('core ops vs float64 reference and finite differences', () => {
+  describe('unary', () => {
+    for (const [op, [f, lo, hi]] of Object.entries(unaryRef)) {
+      for (const s of shapes) {
+        it(`${op} [${s}]`, () => check(op, [{ shape: s, lo, hi }], ([x]) => (E as any)[op](x), ([x]) => R.mapN(f, x)));
+      }
+    }
+    it('pow 3 on negatives and 2.5 on positives', async () => {
+      await check('pow3', [{ shape: [4, 3] }], ([x]) => E.pow(x, 3), ([x]) => R.mapN((v) => v ** 3, x));
+      await check('pow2.5', [{ shape: [5], lo: 0.1, hi: 2 }], ([x]) => E.pow(x, 2.5), ([x]) => R.mapN((v) => v ** 2.5, x));
+    });
+    it('clamp', () => check('clamp', [{ shape: [17] }], ([x]) => E.clamp(x, -0.5, 0.25), ([x]) => R.mapN((v) => Math.min(Math.max(v, -0.5), 0.25), x)));
+    it('scalar operands on either side', async () => {
+      await check('s-x', [{ shape: [2, 3] }], ([x]) => E.sub(1.5, x), ([x]) => R.mapN((v) => 1.5 - v, x));
+      await check('s/x', [{ shape: [2, 3], lo: 0.5, hi: 2 }], ([x]) => E.div(2, x), ([x]) => R.mapN((v) => 2 / v, x));
+      await check('x/s', [{ shape: [7] }], ([x]) => E.div(x, 3), ([x]) => R.mapN((v) => v / 3, x));
+      await check('x*s+s', [{ shape: [7] }], ([x]) => E.add(E.mul(x, -2), 0.5), ([x]) => R.mapN((v) => -2 * v + 0.5, x));
+    });
+  });
+
+  describe('binary with broadcasting', () => {
+    const fns: Record<string, (a: number, b: number) => number> = {
+      add: (a, b) => a + b,
+      sub: (a, b) => a - b,
+      mul: (a, b) => a * b,
+      div: (a, b) => a / b,
+      maximum: Math.max,
+      minimum: Math.min,
+    };
+    const pairs = [[[5, 7], [5, 7]], [[3, 1, 5], [4, 1]], [[4, 1], [3, 1, 5]], [[1], [2, 3]], [[7], [3, 1, 7]], [[1, 1], [1]]];
+    for (const [op, f] of Object.entries(fns)) {
+      for (const [sa, sb] of pairs) {
+        it(`${op} [${sa}] with [${sb}]`, () =>
+          check(op, [{ shape: sa }, { shape: sb, ...(op === 'div' ? { lo: 0.5, hi: 2 } : {}) }], ([a, b]) => (E as any)[op](a, b), ([a, b]) => R.mapN(f, a, b)));
+      }
+    }
+    it('strided (transposed) operands read in place', () =>
+      check('tadd', [{ shape: [5, 3] }, { shape: [3, 5] }], ([a, b]) => E.mul(E.transpose(a), b), ([a, b]) => R.mapN((x, y) => x * y, R.permute(a, [1, 0]), b)));
+    it('where with broadcasting', () => {
+      const cond = new Float32Array([1, 0, 0, 1, 1, 0, 1]);
+      return check(
+        'where',
+        [{ shape: [2, 7] }, { shape: [1] }],
+        ([a, b]) => E.tidy(() => E.where(E.tensor(cond, [7]), a, b)),
+        ([a, b]) => R.mapN((c, x, y) => (c ? x : y), R.nd([7], cond), a, b),
+      );
+    });
+  });
+
+  describe('reductions', () => {
+    const cases: [number[], number[] | undefined, boolean][] = [
+      [[3, 5, 7], undefined, false],
+      [[3, 5, 7], [1], true],
+      [[3, 5, 7], [0, 2], false],
+      [[1], [0], true],
+      [[2, 1, 6], [2], false],
+      [[2, 600], [1], false], // longer than one 256-element chunk
+    ];
+    for (const kind of ['sum', 'mean', 'max', 'var'] as const) {
+      for (const [s, axes, keep] of cases) {
+        if (kind === 'var' && R.size(axes ? axes.map((a) => s[a]) : s) < 2) continue;
+        it(`${kind} [${s}] axes ${axes ?? 'all'} keepdim ${keep}`, () =>
+          check(
+            kind,
+            [{ shape: s }],
+            ([x]) => (kind === 'var' ? E.variance(x, axes, keep) : (E as any)[kind](x, axes, keep)),
+            ([x]) => R.reduce(x, axes, keep, kind),
+          ));
+      }
+    }
+    for (const kind of ['softmax', 'logSoftmax', 'logsumexp'] as const) {
+      for (const [s, axis] of [[[5, 7], 1], [[5, 7], 0], [[2, 3, 4], 1], [[1, 1], -1], [[1, 9], 1]] as [number[], number][]) {
+        it(`${kind} [${s}] axis ${axis}`, () =>
+          check(kind, [{ shape: s, lo: -3, hi: 3 }], ([x]) => (E as any)[kind](x, axis), ([x]) => R.softmaxFamily(x, axis, kind)));
+      }
+    }
+  });
+
+  describe('matmul and linear', () => {
+    const mm: [number[], number[]][] = [
+      [[1, 1], [1, 1]],
+      [[33, 17], [17, 35]],
+      [[1, 5, 3], [3, 2]],
+      [[2, 1, 3, 4], [3, 4, 5]],
+      [[5, 4], [2, 4, 3]],
+    ];
+    for (const [sa, sb] of mm) it(`matmul [${sa}] @ [${sb}]`, () => check('matmul', [{ shape: sa }, { shape: sb }], ([a, b]) => E.matmul(a, b), ([a, b]) => R.matmul(a, b)));
+    it('matmul with both operands transposed in place', () =>
+      check('matmulTT', [{ shape: [6, 5] }, { shape: [7, 6] }], ([a, b]) => E.matmul(E.transpose(a), E.transpose(b)), ([a, b]) => R.matmul(R.permute(a, [1, 0]), R.permute(b, [1, 0]))));
+    it('linear [3, 7] x [5, 7] + [5]', () =>
+      check(
+        'linear',
+        [{ shape: [3, 7] }, { shape: [5, 7] }, { shape: [5] }],
+        ([x, w, b]) => E.linear(x, w, b),
+        ([x, w, b]) => R.mapN((u, v) => u + v, R.matmul(x, R.permute(w, [1, 0])), b),
+      ));
+  });
+
+  describe('crossEntropy', () => {
+    for (const [n, c, red] of [[7, 5, 'mean'], [1, 3, 'sum'], [4, 11, 'none']] as [number, number, 'mean' | 'sum' | 'none'][]) {
+      it(`[${n}, ${c}] ${red}`, () => {
+        const labels = Array.from({ length: n }, (_, i) => (i * 7 + 3) % c);
+        return check('crossEntropy', [{ shape: [n, c], lo: -3, hi: 3 }], ([x]) => E.crossEntropy(x, labels, { reduction: red }), ([x]) => R.crossEntropy(x, labels, red));
+      });
+    }
+  });
+
+  describe('shape ops', () => {
+    it('concat along dim 1', () =>
+      check(
+        'concat',
+        [{ shape: [2, 3] }, { shape: [2, 1] }],
+        ([a, b]) => E.concat([a, b], 1),
+        ([a, b]) => {
+          const out = new Float64Array(8);
+          for (let r = 0; r < 2; r++) {
+            out.set(a.data.subarray(r * 3, r * 3 + 3), r * 4);
+            out[r * 4 + 3] = b.data[r];
+          }
+          return R.nd([2, 4], out);
+        },
+      ));
+    it('slice then permute then reshape', () =>
+      check(
+        'slice',
+        [{ shape: [4, 5] }],
+        ([x]) => E.reshape(E.permute(E.slice(x, 1, 1, 4), [1, 0]), [12]),
+        ([x]) => {
+          const s = R.nd([4, 3], Array.from({ length: 12 }, (_, i) => x.data[Math.floor(i / 3) * 5 + 1 + (i % 3)]));
+          const p = R.permute(s, [1, 0]);
+          return R.nd([12], p.data);
+        },
+      ));
+    it('indexSelect with repeated indices', () => {
+      const idx = [2, 0, 2, 2, 1];
+      return check('indexSelect', [{ shape: [3, 4] }], ([x]) => E.indexSelect(x, idx), ([x]) => R.nd([5, 4], idx.flatMap((r) => Array.from(x.data.subarray(r * 4, r * 4 + 4)))));
+    });
+  });
+
+  describe('graphs', () => {
+    it('a residual connection (x used on two paths) and a shared weight', () =>
+      check(
+        'residual',
+        [{ shape: [3, 4] }, { shape: [4, 4] }],
+        ([x, w]) => E.add(x, E.relu(E.matmul(E.tanh(E.matmul(x, w)), w))),
+        ([x, w]) => {
+          const h = R.mapN(Math.tanh, R.matmul(x, w));
+          return R.mapN((a, b) => a + Math.max(b, 0), x, R.matmul(h, w));
+        },
+      ));
+  });
+});
