@@ -1,0 +1,34 @@
+// Fused contrastive backward: the gradient of the loss from shaders/contrastive_forward.wgsl with
+// respect to the anchors A, through their L2 normalization, without the rows x cols matrix.
+// With s_ij = scale * <a_i, c_j> recomputed tile by tile and (lse, w, u) from the forward stats:
+//   q_ij = w_i exp(s_ij - lse_i) [+ w'_j exp(s_ij - lse'_j)] - [j in P(i)] (u_i [+ u'_j])
+// where the bracketed column terms come from the loss in the other direction (NT-Xent/SupCon: the
+// same rows; CLIP: the text->image pass) and are absent for MoCo (the queue gets no gradient).
+//   dâ_i = g * scale * (sum_j q_ij c_j [+ (w_i exp(s_ie - lse_i) - u_i) kn_i for MoCo])
+//   da_i = (dâ_i - â_i <â_i, dâ_i>) / ||a_i||   if ||a_i|| > 1e-12, else dâ_i / 1e-12
+// (torch.nn.functional.normalize's gradient). Optional outputs: MoCo's key gradient dk_i (through
+// the key's normalization) and CLIP's per-row partial sums g * sum_j q_ij <a_i, c_j> of dL/dscale.
+// g is the incoming gradient, read from its buffer (no readback). Tiling and bounds as the
+// forward kernel: R rows per invocation with their d-vector accumulators in registers, CG columns
+// per tile shared by subgroupBroadcast; out is [rows, d] (unpadded), stores masked past d and rows.
+{{ENABLE}}
+struct Params {
+  rows: u32,
+  cols: u32,
+  width: u32,
+  labelMod: u32,
+  scale: f32,
+  gOff: u32,
+  scOff: u32,
+  _pad: u32,
+}
+
+const EPS: f32 = 1e-12;
+
+@group(0) @binding(0) var<uniform> p: Params;
+{{BINDINGS}}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>{{SG_ARG}}) {
+{{BODY}}
+}
