@@ -116,7 +116,7 @@ export function augmentViews(src: SourceBatch, views: ViewParams[], out: Augment
 
   // colour pass: every view, normalized unless it is blurred next (flag 8 = normalize)
   const result = empty([n, c, ho, wo], 'float32', op);
-  const WG = ho * wo <= 1024 ? 32 : ho * wo <= 4096 ? 64 : 256;
+  const WG = ho * wo <= 4096 ? 64 : 256;
   const kc = kernel(`augment_color_wg${WG}`, () => renderTemplate(shaderSource('augment_color'), { WG }));
   const [gx, gy] = groups1d(n);
   dispatch(kc, [result.buffer(op), src.tensor.buffer(op), viewT.buffer(op)], paramsBlock([n, c, src.height, src.width, ho, wo, 0, gx], norm, c), [gx, gy]);

@@ -7,3 +7,4 @@ export { memoryStats, emptyCache, resetPeakMemory } from './memory.js';
 export { sync, flush, commandStats } from './commands.js';
 export { manualSeed, Rng, globalRng } from './random.js';
 export * from './ops/index.js';
+export * from '../data/index.js';

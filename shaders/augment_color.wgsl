@@ -10,11 +10,11 @@
 // ((x - mean) / std per channel) when flags & 8 (views to be blurred stay in [0, 1]: the blur's
 // second pass normalizes them).
 // Sources: one u32 per pixel, RGBA8 packed (R in the low byte), [n_src, hs, ws].
-// Template placeholder WG: lanes per workgroup (a power of two; the host picks 64 for small views,
-// 256 for large). Tiling: one workgroup of WG lanes per view; lanes stride over the view's pixels. Contrast needs
-// the mean gray level of the view as it is when contrast runs, so a first sweep recomputes the
-// pixels up to that step and reduces their gray levels in workgroup memory (skipped work, not
-// skipped barriers, when the view has no jitter). Bounds: lanes past the last pixel do no work;
+// Template placeholder WG: lanes per workgroup (a power of two; the host picks 64 for views of at
+// most 4096 pixels, 256 above). Tiling: one workgroup of WG lanes per view; lanes stride over the
+// view's pixels. Contrast needs the mean gray level of the view as it is when contrast runs, so a
+// first sweep recomputes the pixels up to that step and reduces their gray levels in workgroup
+// memory (skipped work, not skipped barriers, when the view has no jitter). Bounds: lanes past the last pixel do no work;
 // crop indices are clamped to the box, and the box lies inside the source (checked on the host).
 struct Params {
   n: u32,

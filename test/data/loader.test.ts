@@ -2,7 +2,10 @@
 // two views of each image (from that image, and different from each other), and end-to-end
 // agreement of whole SimCLR batches with the float64 reference.
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ArrayDataset } from '../../data/dataset.js';
+import { FashionMNIST, FASHION_MNIST_DEFAULT_DIR } from '../../data/fashion_mnist.js';
 import { DataLoader, type Batch, type LoaderOptions } from '../../data/loader.js';
 import { memoryStats } from '../../engine/index.js';
 import { Rng } from '../../engine/random.js';
@@ -179,6 +182,34 @@ describe('data/loader', () => {
       break;
     }
     expect(memoryStats().liveBuffers).to.equal(before);
+  });
+
+  const fmnist = existsSync(join(FASHION_MNIST_DEFAULT_DIR, 't10k-images-idx3-ubyte.gz')) || !!process.env.FASHION_MNIST_DIR;
+  (fmnist ? it : it.skip)('Fashion-MNIST: two normalized 28x28 views per image, with labels', async () => {
+    const ds = new FashionMNIST({ split: 'test' });
+    const L = new DataLoader(ds, { batchSize: 128, seed: 0 });
+    const it = L.epoch(0);
+    const b = (await it.next()).value as Batch;
+    try {
+      expect(b.views.map((v) => v.shape)).to.deep.equal([[128, 1, 28, 28], [128, 1, 28, 28]]);
+      expect([...b.labels]).to.deep.equal([...b.indices].map((i) => ds.labels![i]));
+      const lo = (0 - 0.286) / 0.353;
+      const hi = (1 - 0.286) / 0.353;
+      for (const v of await Promise.all(b.views.map((t) => t.toArray()))) {
+        let mn = Infinity;
+        let mx = -Infinity;
+        for (const x of v) {
+          mn = Math.min(mn, x);
+          mx = Math.max(mx, x);
+        }
+        expect(mn).to.be.at.least(lo - 1e-5);
+        expect(mx).to.be.at.most(hi + 1e-5);
+        expect(mx - mn).to.be.greaterThan(1);
+      }
+    } finally {
+      b.dispose();
+      await it.return!();
+    }
   });
 
   describe('bad options', () => {

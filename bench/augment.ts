@@ -2,7 +2,7 @@
 // and 224×224 (RGB, ImageNet's), through the whole loader (shuffle, gather, parameter sampling,
 // upload, GPU kernels) and for the GPU kernels alone; plus how long the loader makes a training
 // step wait for its next batch (prefetching should make it ~0).
-// Run alone: `node dist/bench/data.js`; also a section of `npm run bench`.
+// Run alone: `node dist/bench/augment.js`; also a section of `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { sync } from '../engine/commands.js';
 import { matmul, randn, tidy } from '../engine/index.js';
@@ -77,7 +77,7 @@ async function stall(): Promise<BenchRow> {
   let k = 0;
   for await (const b of L.epoch(0)) {
     tidy(() => {
-      for (let i = 0; i < 8; i++) matmul(a, a);
+      for (let i = 0; i < 4; i++) matmul(a, a);
     });
     await sync('bench');
     b.dispose();
@@ -89,7 +89,7 @@ async function stall(): Promise<BenchRow> {
   const waits = L.stats.waitMs / L.stats.batches;
   return {
     section: 'data',
-    name: 'loader wait per step (28x28, batch 256, step = 8 matmul 512^3)',
+    name: 'loader wait per step (28x28, batch 256, step = 4 matmul 512^3)',
     ms: waits,
     value: 1000 / median(steps.slice(2)),
     unit: 'steps/s',
