@@ -153,6 +153,9 @@ export function initDevice(): Promise<DeviceContext> {
   return initPromise;
 }
 
+/** The Dawn GPU object this process uses (null before initDevice), e.g. to hand to another WebGPU library. */
+export const gpuObject = (): GPU | null => gpuInstance;
+
 /** The device, synchronously; ops call this. */
 export function deviceContext(): DeviceContext {
   if (!ctx) {

@@ -53,6 +53,7 @@ interface Layout {
   CG: number;
   sg: boolean;
   unrolled: boolean;
+  WG: number;
 }
 
 /** Test and benchmark knobs: force the plain (no subgroup) path, the looped path, or a row count. */
@@ -60,6 +61,7 @@ export interface FusedTuning {
   subgroups?: boolean;
   maxUnrolledD4?: number;
   rowsPerInvocation?: number;
+  workgroupSize?: number;
 }
 let tuning: FusedTuning = {};
 export function setFusedTuning(t: FusedTuning): void {
@@ -74,9 +76,10 @@ function layoutFor(d: number): Layout {
   const sg = tuning.subgroups ?? sgOk;
   if (sg && !sgOk) throw new Error('contrastive: subgroups were requested but this device has none');
   const CG = sg ? Math.min(8, sgSize) : 8;
-  const unrolled = D4 <= (tuning.maxUnrolledD4 ?? 128);
+  const unrolled = D4 <= (tuning.maxUnrolledD4 ?? (sg ? 128 : 16));
   const R = tuning.rowsPerInvocation ?? (!unrolled ? 1 : D4 <= 32 ? 4 : D4 <= 64 ? 2 : 1);
-  return { d, D4, R, CG, sg, unrolled };
+  const WG = tuning.workgroupSize ?? 64;
+  return { d, D4, R, CG, sg, unrolled, WG };
 }
 
 const BINDING_TYPES: Record<string, string> = {
@@ -202,10 +205,10 @@ class Gen {
   }
 }
 
-function header(L: Layout): { ENABLE: string; SG_ARG: string } {
+function header(L: Layout): { ENABLE: string; SG_ARG: string; WG: number } {
   return L.sg
-    ? { ENABLE: 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);', SG_ARG: ', @builtin(subgroup_invocation_id) sgid: u32' }
-    : { ENABLE: '', SG_ARG: '' };
+    ? { ENABLE: 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);', SG_ARG: ', @builtin(subgroup_invocation_id) sgid: u32', WG: L.WG }
+    : { ENABLE: '', SG_ARG: '', WG: L.WG };
 }
 
 export function forwardBindings(cfg: ContrastiveKernelConfig): string[] {
@@ -350,7 +353,7 @@ function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
 
 function cfgKey(cfg: ContrastiveKernelConfig | BackwardKernelConfig, L: Layout): string {
   const b = cfg as BackwardKernelConfig;
-  return [cfg.positives, cfg.labelSource ?? '-', cfg.scaleFromBuffer ? 'sb' : 'su', b.colTerm, b.scaleGrad, b.extraGrad, L.d, L.R, L.CG, L.sg, L.unrolled].join(':');
+  return [cfg.positives, cfg.labelSource ?? '-', cfg.scaleFromBuffer ? 'sb' : 'su', b.colTerm, b.scaleGrad, b.extraGrad, L.d, L.R, L.CG, L.sg, L.unrolled, L.WG].join(':');
 }
 
 // ---- launchers --------------------------------------------------------------------------------
@@ -414,7 +417,7 @@ export interface ForwardArgs {
 }
 
 function invocationGrid(rows: number, L: Layout): [number, number] {
-  return groups1d(Math.ceil(Math.ceil(rows / L.R) / 64));
+  return groups1d(Math.ceil(Math.ceil(rows / L.R) / L.WG));
 }
 
 function scaleBufferArgs(a: { scaleTensor?: Tensor }, op: string): { buf: GPUBuffer[]; off: number } {
@@ -444,7 +447,7 @@ export function contrastiveForward(args: ForwardArgs): Tensor {
   const f = new Float32Array(params.buffer);
   params[0] = A.rows;
   params[1] = cols;
-  params[2] = gx * 64;
+  params[2] = gx * L.WG;
   params[3] = args.labelMod ?? 1;
   f[4] = args.scale ?? 1;
   f[5] = args.weight;
@@ -501,7 +504,7 @@ export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tenso
   const f = new Float32Array(params.buffer);
   params[0] = A.rows;
   params[1] = cols;
-  params[2] = gx * 64;
+  params[2] = gx * L.WG;
   params[3] = args.labelMod ?? 1;
   f[4] = args.scale ?? 1;
   params[5] = g.offset;

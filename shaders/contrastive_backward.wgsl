@@ -10,7 +10,7 @@
 // the key's normalization) and CLIP's per-row partial sums g * sum_j q_ij <a_i, c_j> of dL/dscale.
 // g is the incoming gradient, read from its buffer (no readback). Tiling and bounds as the
 // forward kernel: R rows per invocation with their d-vector accumulators in registers, CG columns
-// per tile shared by subgroupBroadcast; out is [rows, d] (unpadded), stores masked past d and rows.
+// per tile shared by subgroupBroadcast, WG invocations per workgroup; out is [rows, d] (unpadded), stores masked past d and rows.
 {{ENABLE}}
 struct Params {
   rows: u32,
@@ -28,7 +28,7 @@ const EPS: f32 = 1e-12;
 @group(0) @binding(0) var<uniform> p: Params;
 {{BINDINGS}}
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>{{SG_ARG}}) {
 {{BODY}}
 }

@@ -11,7 +11,7 @@
 // Tiling (generated straight-line code, see losses/contrastive.ts): each invocation owns R anchor
 // rows, held in registers; a subgroup of lanes loads CG columns at once (lane l loads column
 // j0 + l) and shares them with subgroupBroadcast, so every column element is loaded once per
-// subgroup (without subgroups each invocation loads the CG columns itself). Workgroup: 64.
+// subgroup (without subgroups each invocation loads the CG columns itself). Workgroup: WG invocations.
 // Bounds: anchor rows past `rows` are clamped to the last row for loads and never stored (no early
 // return: every lane must reach the broadcasts); columns past `cols` are clamped for loads and
 // masked out of the sums; d is padded with zeros to a multiple of 4 by the normalization pass.
@@ -32,7 +32,7 @@ const NEG: f32 = -3.4028234663852886e38;
 @group(0) @binding(0) var<uniform> p: Params;
 {{BINDINGS}}
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>{{SG_ARG}}) {
 {{BODY}}
 }

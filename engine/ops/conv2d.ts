@@ -1,0 +1,368 @@
+// conv2d on NCHW input and OIHW weights (torch.nn.functional.conv2d's layouts, names and argument
+// order), with stride, padding (numbers, pairs, 'valid', 'same'), dilation and groups.
+// All three products are implicit GEMMs on the shared GEMM generator (engine/ops/matmul.ts,
+// shaders/matmul_gemm.wgsl): the im2col matrix is never built, its elements are gathered inside the
+// kernel with padding handled by masked loads.
+//   forward      rows = output pixels (n, oh, ow), columns = output channels, K = (c, kh, kw)
+//   input-grad   rows = input pixels of one stride phase (ih % sh, iw % sw), columns = input channels,
+//                K = (o, taps of that phase): a strided convolution's transpose splits into sh*sw
+//                dense stride-1 correlations, so no multiply is spent on the zeros a dilated
+//                gradient would hold
+//   weight-grad  rows = (c, kh, kw), columns = output channels, K = (n, oh, ow), split over K
+//                (partials summed) when the output is too small to fill the machine
+// Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
+// GEMM variant serves every conv shape.
+import { noGrad } from '../autograd.js';
+import { deviceContext } from '../device.js';
+import { fmtShape } from '../shape.js';
+import { empty, record, Tensor } from '../tensor.js';
+import { chooseGemmVariant, type GemmOp, type GemmVariant } from '../tune.js';
+import { gemm, gemmTile, sumSplits, type GemmSpec } from './matmul.js';
+import { sum } from './reduce.js';
+import { contiguous } from './shape.js';
+
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number] | 'valid' | 'same';
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+
+/** Everything about one convolution's shapes (padding is the top/left amount). */
+export interface ConvGeometry {
+  N: number; C: number; H: number; W: number;
+  O: number; KH: number; KW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  G: number; Cg: number; Og: number;
+  OH: number; OW: number;
+}
+
+const MAX_EXACT = 1 << 22; // index ranges the kernels' float-reciprocal division handles exactly
+
+function pair(op: string, name: string, v: unknown, min: number): [number, number] {
+  const arr = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : null;
+  if (!arr || !arr.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min)) {
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return [arr[0], arr[1]];
+}
+
+/** Validates conv2d arguments and computes the output geometry; throws naming what is wrong. */
+export function convGeometry(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): ConvGeometry {
+  if (!(x instanceof Tensor) || !(w instanceof Tensor)) throw new Error(`${op}: input and weight must be Tensors`);
+  x.storage(op);
+  w.storage(op);
+  if (x.dtype !== 'float32' || w.dtype !== 'float32') throw new Error(`${op}: expected float32 tensors, got ${x.dtype} input and ${w.dtype} weight`);
+  if (x.rank !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got ${fmtShape(x.shape)}`);
+  if (w.rank !== 4) throw new Error(`${op}: weight must be 4-D [out_channels, in_channels / groups, kH, kW], got ${fmtShape(w.shape)}`);
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups}`);
+  const [N, C, H, W] = x.shape;
+  const [O, Cg, KH, KW] = w.shape;
+  if (C % groups !== 0) throw new Error(`${op}: input channels ${C} are not divisible by groups ${groups}`);
+  if (O % groups !== 0) throw new Error(`${op}: output channels ${O} (weight ${fmtShape(w.shape)}) are not divisible by groups ${groups}`);
+  if (Cg * groups !== C) {
+    throw new Error(`${op}: weight ${fmtShape(w.shape)} expects ${Cg * groups} input channels (${Cg} per group x ${groups} groups), but input ${fmtShape(x.shape)} has ${C}`);
+  }
+  if (KH < 1 || KW < 1 || O < 1) throw new Error(`${op}: weight ${fmtShape(w.shape)} has an empty dimension`);
+  const [sh, sw] = pair(op, 'stride', opts.stride ?? 1, 1);
+  const [dh, dw] = pair(op, 'dilation', opts.dilation ?? 1, 1);
+  let ph: number;
+  let pw: number;
+  let OH: number;
+  let OW: number;
+  const padding = opts.padding ?? 0;
+  if (padding === 'valid') {
+    ph = pw = 0;
+    OH = Math.floor((H - dh * (KH - 1) - 1) / sh) + 1;
+    OW = Math.floor((W - dw * (KW - 1) - 1) / sw) + 1;
+  } else if (padding === 'same') {
+    if (sh !== 1 || sw !== 1) throw new Error(`${op}: padding='same' is not supported for strided convolutions (stride ${sh}x${sw})`);
+    // as PyTorch: the odd pixel of an odd total padding goes to the bottom/right
+    ph = Math.floor((dh * (KH - 1)) / 2);
+    pw = Math.floor((dw * (KW - 1)) / 2);
+    OH = H;
+    OW = W;
+  } else {
+    if (typeof padding === 'string') throw new Error(`${op}: padding must be a number, a pair, 'valid' or 'same', got '${padding}'`);
+    [ph, pw] = pair(op, 'padding', padding, 0);
+    OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
+    OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
+  }
+  if (OH < 1 || OW < 1) {
+    throw new Error(`${op}: input ${fmtShape(x.shape)} padded by ${ph}x${pw} is smaller than the dilated kernel ${dh * (KH - 1) + 1}x${dw * (KW - 1) + 1} (output would be ${OH}x${OW})`);
+  }
+  const g: ConvGeometry = { N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, G: groups, Cg, Og: O / groups, OH, OW };
+  for (const [what, v] of [['input pixels N*H*W', N * H * W], ['output pixels N*OH*OW', N * OH * OW], ['reduction size Cg*kH*kW', Cg * KH * KW], ['O*kH*kW', (O / groups) * KH * KW]] as const) {
+    if (v >= MAX_EXACT) throw new Error(`${op}: ${what} = ${v} is too large (limit ${MAX_EXACT}); split the batch`);
+  }
+  return g;
+}
+
+// ---- GEMM specs --------------------------------------------------------------------------------
+
+const PARAMS = [
+  'C', 'H', 'W', 'O', 'OH', 'OW', 'Cg', 'Og', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
+  'HW', 'OHW', 'KHW', 'Kg', 'invKHW', 'invKW', 'invOHW', 'invOW', 'hasBias', 'xo', 'wo', 'yo', 'bo',
+  'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW',
+] as const;
+type ParamName = (typeof PARAMS)[number];
+
+const f32bits = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0];
+const i32bits = (v: number) => v >>> 0;
+
+function convParams(g: ConvGeometry, extra: Partial<Record<ParamName, number>>): number[] {
+  const base: Partial<Record<ParamName, number>> = {
+    C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, Cg: g.Cg, Og: g.Og, KW: g.KW,
+    sh: g.sh, sw: g.sw, ph: i32bits(g.ph), pw: i32bits(g.pw), dh: g.dh, dw: g.dw,
+    HW: g.H * g.W, OHW: g.OH * g.OW, KHW: g.KH * g.KW, Kg: g.Cg * g.KH * g.KW,
+    invKHW: f32bits(1 / (g.KH * g.KW)), invKW: f32bits(1 / g.KW), invOHW: f32bits(1 / (g.OH * g.OW)), invOW: f32bits(1 / g.OW),
+    ...extra,
+  };
+  return PARAMS.map((k) => base[k] ?? 0);
+}
+
+const I = (name: ParamName) => `bitcast<i32>(p.${name})`;
+const F = (name: ParamName) => `bitcast<f32>(p.${name})`;
+
+/** Masked load of an NCHW plane element: 0 outside [0, h) x [0, w). */
+const maskedLoad = (fn: string, buf: string, h: string, w: string) => `
+fn ${fn}(base: u32, ih: i32, iw: i32) -> f32 {
+  let ok = u32(ih) < ${h} && u32(iw) < ${w};
+  let idx = base + u32(clamp(ih, 0, i32(${h}) - 1)) * ${w} + u32(clamp(iw, 0, i32(${w}) - 1));
+  return select(0.0, ${buf}[idx], ok);
+}`;
+
+const FWD_SPEC: GemmSpec = {
+  key: 'conv.fwd',
+  params: [...PARAMS],
+  bindings: ['var<storage, read_write> y: array<f32>', 'var<storage, read> x: array<f32>', 'var<storage, read> w: array<f32>', 'var<storage, read> bias: array<f32>'],
+  functions: maskedLoad('ldx', 'x', 'p.H', 'p.W'),
+  prologue: `let u_g = batch;\nlet u_xg = p.xo + u_g * p.Cg * p.HW;`,
+  rowPrep: (j, row) => `
+    let u_n${j} = ${row} / p.OHW;
+    let u_r${j} = ${row} - u_n${j} * p.OHW;
+    let u_oh${j} = u_r${j} / p.OW;
+    let u_ow${j} = u_r${j} - u_oh${j} * p.OW;
+    let u_xb${j} = u_n${j} * p.C * p.HW + u_xg;
+    let u_ih${j} = i32(u_oh${j} * p.sh) - ${I('ph')};
+    let u_iw${j} = i32(u_ow${j} * p.sw) - ${I('pw')};`,
+  kPrep: (q, k) => `
+    let u_c${q} = divu(${k}, p.KHW, ${F('invKHW')});
+    let u_t${q} = ${k} - u_c${q} * p.KHW;
+    let u_kh${q} = divu(u_t${q}, p.KW, ${F('invKW')});
+    let u_xc${q} = u_c${q} * p.HW;
+    let u_dh${q} = i32(u_kh${q} * p.dh);
+    let u_dw${q} = i32((u_t${q} - u_kh${q} * p.KW) * p.dw);`,
+  loadA: (j, q) => `ldx(u_xb${j} + u_xc${q}, u_ih${j} + u_dh${q}, u_iw${j} + u_dw${q})`,
+  colPrep: [0, 1, 2, 3].map((i) => `let u_wb${i} = p.wo + (u_g * p.Og + nc${i}) * p.Kg;`).join('\n'),
+  loadB: (_q, k) => `vec4<f32>(w[u_wb0 + ${k}], w[u_wb1 + ${k}], w[u_wb2 + ${k}], w[u_wb3 + ${k}])`,
+  storeRowPrep: (m) => `let u_sn = ${m} / p.OHW;\nlet u_yb = u_sn * p.O * p.OHW + (${m} - u_sn * p.OHW);`,
+  store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
+};
+
+const DX_SPEC: GemmSpec = {
+  key: 'conv.dx',
+  params: [...PARAMS],
+  bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> dy: array<f32>', 'var<storage, read> w: array<f32>'],
+  functions: maskedLoad('ldy', 'dy', 'p.OH', 'p.OW'),
+  prologue: `let u_g = batch;`,
+  rowPrep: (j, row) => `
+    let u_n${j} = ${row} / p.HaWa;
+    let u_r${j} = ${row} - u_n${j} * p.HaWa;
+    let u_i${j} = u_r${j} / p.Wa;
+    let u_yb${j} = p.yo + (u_n${j} * p.O + u_g * p.Og) * p.OHW;
+    let u_oh${j} = i32(u_i${j}) + ${I('offh0')};
+    let u_ow${j} = i32(u_r${j} - u_i${j} * p.Wa) + ${I('offw0')};`,
+  kPrep: (q, k) => `
+    let u_o${q} = divu(${k}, p.THW, ${F('invTHW')});
+    let u_t${q} = ${k} - u_o${q} * p.THW;
+    let u_th${q} = divu(u_t${q}, p.TW, ${F('invTW')});
+    let u_tw${q} = u_t${q} - u_th${q} * p.TW;
+    let u_yo${q} = u_o${q} * p.OHW;
+    let u_eh${q} = i32(u_th${q} * p.dOh);
+    let u_ew${q} = i32(u_tw${q} * p.dOw);
+    let u_wk${q} = p.wo + (u_g * p.Og + u_o${q}) * p.Cg * p.KHW + (p.kh0 + u_th${q} * p.stH) * p.KW + p.kw0 + u_tw${q} * p.stW;`,
+  loadA: (j, q) => `ldy(u_yb${j} + u_yo${q}, u_oh${j} - u_eh${q}, u_ow${j} - u_ew${q})`,
+  colPrep: [0, 1, 2, 3].map((i) => `let u_wc${i} = nc${i} * p.KHW;`).join('\n'),
+  loadB: (q) => `vec4<f32>(w[u_wk${q} + u_wc0], w[u_wk${q} + u_wc1], w[u_wk${q} + u_wc2], w[u_wk${q} + u_wc3])`,
+  storeRowPrep: (m) => `
+    let u_sn = ${m} / p.HaWa;
+    let u_sr = ${m} - u_sn * p.HaWa;
+    let u_si = u_sr / p.Wa;
+    let u_xb = (u_sn * p.C + u_g * p.Cg) * p.HW + (p.pa + u_si * p.sh) * p.W + p.pb + (u_sr - u_si * p.Wa) * p.sw;`,
+  store1: (_m, n, v) => `dx[u_xb + ${n} * p.HW] = ${v};`,
+};
+
+const DW_SPEC: GemmSpec = {
+  key: 'conv.dw',
+  params: [...PARAMS],
+  bindings: ['var<storage, read_write> dwp: array<f32>', 'var<storage, read> x: array<f32>', 'var<storage, read> dy: array<f32>'],
+  functions: maskedLoad('ldx', 'x', 'p.H', 'p.W'),
+  prologue: `let u_g = batch;\nlet u_xg = p.xo + u_g * p.Cg * p.HW;\nlet u_ob = split * p.O * p.Kg;`,
+  rowPrep: (j, row) => `
+    let u_c${j} = ${row} / p.KHW;
+    let u_t${j} = ${row} - u_c${j} * p.KHW;
+    let u_kh${j} = u_t${j} / p.KW;
+    let u_xc${j} = u_xg + u_c${j} * p.HW;
+    let u_dh${j} = i32(u_kh${j} * p.dh);
+    let u_dw${j} = i32((u_t${j} - u_kh${j} * p.KW) * p.dw);`,
+  kPrep: (q, k) => `
+    let u_n${q} = divu(${k}, p.OHW, ${F('invOHW')});
+    let u_pix${q} = ${k} - u_n${q} * p.OHW;
+    let u_oh${q} = divu(u_pix${q}, p.OW, ${F('invOW')});
+    let u_xn${q} = u_n${q} * p.C * p.HW;
+    let u_ih${q} = i32(u_oh${q} * p.sh) - ${I('ph')};
+    let u_iw${q} = i32((u_pix${q} - u_oh${q} * p.OW) * p.sw) - ${I('pw')};
+    let u_dk${q} = p.yo + u_n${q} * p.O * p.OHW + u_pix${q};`,
+  loadA: (j, q) => `ldx(u_xn${q} + u_xc${j}, u_ih${q} + u_dh${j}, u_iw${q} + u_dw${j})`,
+  colPrep: [0, 1, 2, 3].map((i) => `let u_dc${i} = (u_g * p.Og + nc${i}) * p.OHW;`).join('\n'),
+  loadB: (q) => `vec4<f32>(dy[u_dk${q} + u_dc0], dy[u_dk${q} + u_dc1], dy[u_dk${q} + u_dc2], dy[u_dk${q} + u_dc3])`,
+  store1: (m, n, v) => `dwp[u_ob + (u_g * p.Og + ${n}) * p.Kg + ${m}] = ${v};`,
+};
+
+// ---- variants ------------------------------------------------------------------------------------
+
+let forced: Partial<Record<GemmOp, GemmVariant>> = {};
+
+/** Tests and benchmarks: force a GEMM variant for a conv product (empty object = tuned/default). */
+export function setConvVariants(v: Partial<Record<GemmOp, GemmVariant>>): void {
+  forced = { ...v };
+}
+
+function variantFor(op: GemmOp, M: number, N: number, K: number): GemmVariant {
+  return forced[op] ?? chooseGemmVariant(op, M, N, K);
+}
+
+/** K-splits so that the grid has enough workgroups for every core, with at least 256 k per split. */
+function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: number): number {
+  const { rows, cols } = gemmTile(v);
+  const tiles = Math.ceil(M / rows) * Math.ceil(N / cols) * batch;
+  const want = 32;
+  if (tiles >= want) return 1;
+  return Math.max(1, Math.min(Math.ceil(want / tiles), Math.floor(K / 256), 64));
+}
+
+// ---- the three products --------------------------------------------------------------------------
+
+function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const op = 'conv2d';
+  const y = empty([g.N, g.O, g.OH, g.OW], 'float32', op);
+  const M = g.N * g.OH * g.OW;
+  const Kg = g.Cg * g.KH * g.KW;
+  const v = variantFor('conv.fwd', M, g.Og, Kg);
+  const params = convParams(g, { hasBias: b ? 1 : 0, xo: x.offset, wo: w.offset, bo: b ? b.offset : 0 });
+  // without a bias the kernel's (unused, select-masked) bias load reads the weight buffer
+  const biasBuf = b ? b.buffer(op) : w.buffer(op);
+  gemm(FWD_SPEC, v, [y.buffer(op), x.buffer(op), w.buffer(op), biasBuf], { M, N: g.Og, K: Kg, batch: g.G }, params);
+  return y;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Taps of one stride phase along one axis: first tap, step, count, and the output offset. */
+function phaseTaps(a: number, s: number, p: number, d: number, K: number): { k0: number; step: number; T: number; off0: number; dO: number } {
+  const step = s / gcd(s, d);
+  let k0 = -1;
+  for (let k = 0; k < step; k++) {
+    if ((((k * d - a - p) % s) + s) % s === 0) {
+      k0 = k;
+      break;
+    }
+  }
+  if (k0 < 0 || k0 >= K) return { k0: 0, step, T: 0, off0: 0, dO: 0 };
+  const T = Math.ceil((K - k0) / step);
+  return { k0, step, T, off0: (a + p - k0 * d) / s, dO: (step * d) / s };
+}
+
+/** Gradient w.r.t. the input: one dense GEMM per stride phase (sh * sw dispatches). */
+export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const op = 'conv2d.backward';
+  const dx = empty([g.N, g.C, g.H, g.W], 'float32', op);
+  for (let a = 0; a < Math.min(g.sh, g.H); a++) {
+    for (let bb = 0; bb < Math.min(g.sw, g.W); bb++) {
+      const Ha = Math.ceil((g.H - a) / g.sh);
+      const Wa = Math.ceil((g.W - bb) / g.sw);
+      const th = phaseTaps(a, g.sh, g.ph, g.dh, g.KH);
+      const tw = phaseTaps(bb, g.sw, g.pw, g.dw, g.KW);
+      const M = g.N * Ha * Wa;
+      const K = g.Og * th.T * tw.T;
+      const v = variantFor('conv.dx', M, g.Cg, Math.max(K, 1));
+      const params = convParams(g, {
+        wo: w.offset, yo: dy.offset, pa: a, pb: bb, Wa, HaWa: Ha * Wa,
+        kh0: th.k0, kw0: tw.k0, stH: th.step, stW: tw.step, TW: tw.T, THW: th.T * tw.T,
+        dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
+        invTHW: f32bits(th.T * tw.T ? 1 / (th.T * tw.T) : 0), invTW: f32bits(tw.T ? 1 / tw.T : 0),
+      });
+      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+    }
+  }
+  return dx;
+}
+
+/** Gradient w.r.t. the weight (split over N*OH*OW when the output alone cannot fill the machine). */
+export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
+  const op = 'conv2d.backward';
+  const Kg = g.Cg * g.KH * g.KW;
+  const K = g.N * g.OH * g.OW;
+  const v = variantFor('conv.dw', Kg, g.Og, K);
+  const splits = chooseSplits(v, Kg, g.Og, K, g.G);
+  const part = empty([splits, g.O, g.Cg, g.KH, g.KW], 'float32', op);
+  const params = convParams(g, { xo: x.offset, yo: dy.offset });
+  gemm(DW_SPEC, v, [part.buffer(op), x.buffer(op), dy.buffer(op)], { M: Kg, N: g.Og, K, batch: g.G, splits }, params);
+  return sumSplits(part, splits, [g.O, g.Cg, g.KH, g.KW]);
+}
+
+function asContiguous(t: Tensor): Tensor {
+  return t.isContiguous ? t : contiguous(t);
+}
+
+/**
+ * torch.nn.functional.conv2d(input, weight, bias, stride, padding, dilation, groups):
+ * input [N, C, H, W], weight [O, C / groups, kH, kW], bias [O] or null; returns [N, O, OH, OW].
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options must be an object { stride, padding, dilation, groups }`);
+  const g = convGeometry(op, x, weight, opts);
+  if (bias !== undefined && bias !== null) {
+    if (!(bias instanceof Tensor)) throw new Error(`${op}: bias must be a Tensor or null`);
+    bias.storage(op);
+    if (bias.rank !== 1 || bias.shape[0] !== g.O) throw new Error(`${op}: bias must be [${g.O}] (one per output channel), got ${fmtShape(bias.shape)}`);
+    if (bias.dtype !== 'float32') throw new Error(`${op}: bias must be float32, got ${bias.dtype}`);
+  }
+  void deviceContext();
+  const b = bias ?? null;
+  const y = noGrad(() => {
+    const xc = asContiguous(x);
+    const wc = asContiguous(weight);
+    const bc = b ? asContiguous(b) : null;
+    const out = convForward(xc, wc, bc, g);
+    if (xc !== x) xc.dispose();
+    if (wc !== weight) wc.dispose();
+    if (bc && bc !== b) bc.dispose();
+    return out;
+  });
+  const inputs = b ? [x, weight, b] : [x, weight];
+  return record(op, inputs, y, [x, weight], (gy, needs, [sx, sw]) => {
+    const gc = asContiguous(gy);
+    let dx: Tensor | null = null;
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (needs[0]) {
+      const wcc = asContiguous(sw);
+      dx = convInputGrad(gc, wcc, g);
+      if (wcc !== sw) wcc.dispose();
+    }
+    if (needs[1]) {
+      const xcc = asContiguous(sx);
+      dw = convWeightGrad(gc, xcc, g);
+      if (xcc !== sx) xcc.dispose();
+    }
+    if (b && needs[2]) db = sum(gc, [0, 2, 3]);
+    if (gc !== gy) gc.dispose();
+    return b ? [dx, dw, db] : [dx, dw];
+  });
+}

@@ -1,0 +1,163 @@
+// Autotuner for the generated kernels: which blocking variant each GEMM-shaped op uses on this adapter.
+//
+// Every variant computes the same result; only speed differs. Without a tuning cache the engine uses
+// a fixed default per adapter family (deterministic: tests never depend on tuning). `tuneGemm()` (run
+// by `npm run bench`, or explicitly) times a few candidate variants on representative shapes and
+// stores the winners per shape class in a JSON cache on disk, keyed by adapter + driver + subgroup
+// size, so the choice is made once per machine:
+//   $WEBGPU_DL_CACHE_DIR, else $XDG_CACHE_HOME/webgpu-dl, else ~/.cache/webgpu-dl  (tune-<hash>.json)
+// WEBGPU_DL_TUNE=off ignores the cache (defaults only); WEBGPU_DL_TUNE=readonly never writes it.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { deviceContext } from './device.js';
+
+export interface GemmVariant {
+  /** bcast: subgroup-broadcast rows (CPU drivers); reg: per-invocation register blocking (no subgroups). */
+  family: 'bcast' | 'reg';
+  /** Output rows per subgroup (bcast, a multiple of `subgroup`) or per invocation (reg). */
+  tm: number;
+  /** Subgroups (bcast) or rows of 8 invocations (reg) per workgroup, stacked along M. */
+  wg: number;
+  /** Subgroup size the code is generated for (1 for reg). */
+  subgroup: number;
+  /** Grid order: false = workgroups walk N fastest (share A rows), true = M fastest (share B columns). */
+  swap?: boolean;
+  /** matmul only: pack A and B into tile-major panels first (one vec4 load per lane per operand). */
+  pack?: boolean;
+}
+
+export type GemmOp = 'matmul' | 'conv.fwd' | 'conv.dx' | 'conv.dw';
+
+interface CacheFile {
+  adapter: string;
+  created: string;
+  gemm: Record<string, GemmVariant>;
+}
+
+let cache: CacheFile | null = null;
+let cacheLoaded = false;
+
+export function adapterKey(): string {
+  const { summary, features } = deviceContext();
+  const vw = process.env.LP_NATIVE_VECTOR_WIDTH ?? '';
+  return [summary.vendor, summary.architecture, summary.device, summary.description, summary.backend, `sg${summary.subgroupSize}`, features.has('subgroups') ? 'subgroups' : 'nosubgroups', vw ? `vw${vw}` : ''].join('|');
+}
+
+export function tuneCachePath(): string {
+  const dir = process.env.WEBGPU_DL_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'webgpu-dl');
+  const hash = createHash('sha256').update(adapterKey()).digest('hex').slice(0, 16);
+  return join(dir, `tune-${hash}.json`);
+}
+
+function loadCache(): CacheFile | null {
+  if (cacheLoaded) return cache;
+  cacheLoaded = true;
+  if (process.env.WEBGPU_DL_TUNE === 'off') return null;
+  try {
+    const path = tuneCachePath();
+    if (existsSync(path)) {
+      const c = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
+      if (c.adapter === adapterKey() && c.gemm && typeof c.gemm === 'object') cache = c;
+    }
+  } catch {
+    cache = null; // an unreadable cache is ignored: defaults are always correct
+  }
+  return cache;
+}
+
+function saveCache(): void {
+  if (!cache || process.env.WEBGPU_DL_TUNE === 'off' || process.env.WEBGPU_DL_TUNE === 'readonly') return;
+  const path = tuneCachePath();
+  mkdirSync(join(path, '..'), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(cache, null, 1));
+  renameSync(tmp, path);
+}
+
+/** Shape class: log2 buckets of M, N, K (clamped), so one tuning run covers similar shapes. */
+export function shapeClass(op: GemmOp, M: number, N: number, K: number): string {
+  const b = (x: number) => Math.min(12, Math.max(3, Math.round(Math.log2(Math.max(x, 1)))));
+  return `${op}:${b(M)}:${b(N)}:${b(K)}`;
+}
+
+function useBcast(): boolean {
+  const { summary, features } = deviceContext();
+  return features.has('subgroups') && summary.subgroupSize >= 4 && summary.isSoftware;
+}
+
+/** The variant used when nothing was tuned: fixed per adapter family. */
+export function defaultGemmVariant(_op: GemmOp, M: number, _N: number, _K: number): GemmVariant {
+  const S = deviceContext().summary.subgroupSize;
+  if (useBcast()) {
+    // Tall tiles amortize the per-lane B loads; small M gets one subgroup-row block.
+    const tm = M >= 24 ? 32 : S * Math.max(1, Math.ceil(M / S));
+    const wg = M >= 128 ? 4 : 1;
+    return { family: 'bcast', tm: Math.max(tm, S), wg, subgroup: S };
+  }
+  return { family: 'reg', tm: 4, wg: 8, subgroup: 1 };
+}
+
+/** The variant for a GEMM of this shape: the tuned one if the cache has its class, else the default. */
+export function chooseGemmVariant(op: GemmOp, M: number, N: number, K: number): GemmVariant {
+  const c = loadCache();
+  const hit = c?.gemm[shapeClass(op, M, N, K)];
+  if (hit && validVariant(hit)) return hit;
+  return defaultGemmVariant(op, M, N, K);
+}
+
+function validVariant(v: GemmVariant): boolean {
+  const S = deviceContext().summary.subgroupSize;
+  if (v.family === 'bcast') return useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
+  return v.family === 'reg' && v.tm >= 1 && v.tm <= 16 && v.wg >= 1 && v.wg <= 16;
+}
+
+/** Candidate variants the tuner times for one shape (small, so tuning stays a few seconds per class). */
+export function gemmCandidates(M: number): GemmVariant[] {
+  const S = deviceContext().summary.subgroupSize;
+  const out: GemmVariant[] = [];
+  if (useBcast()) {
+    const tms = [...new Set([32, 48, 64].filter((t) => t % S === 0 && (M >= t || t === 32)).concat(M < 32 ? [S * Math.max(1, Math.ceil(M / S))] : []))];
+    for (const tm of tms) {
+      for (const wg of [1, 2, 4, 8]) {
+        if (tm * wg > Math.max(M, tm) * 2) continue;
+        out.push({ family: 'bcast', tm, wg, subgroup: S });
+      }
+    }
+    out.push({ family: 'bcast', tm: 32 % S === 0 ? 32 : S, wg: 4, subgroup: S, swap: true });
+  }
+  out.push({ family: 'reg', tm: 4, wg: 8, subgroup: 1 });
+  out.push({ family: 'reg', tm: 8, wg: 4, subgroup: 1 });
+  return out;
+}
+
+/**
+ * Times each candidate with `time(v)` (median milliseconds, provided by the caller, who owns the
+ * data) and records the fastest for the shape's class. Returns all timings, best first.
+ */
+export async function tuneGemm(op: GemmOp, M: number, N: number, K: number, time: (v: GemmVariant) => Promise<number>, candidates = gemmCandidates(M)): Promise<{ variant: GemmVariant; ms: number }[]> {
+  const results: { variant: GemmVariant; ms: number }[] = [];
+  for (const v of candidates) results.push({ variant: v, ms: await time(v) });
+  results.sort((a, b) => a.ms - b.ms);
+  loadCache();
+  if (!cache) cache = { adapter: adapterKey(), created: new Date().toISOString(), gemm: {} };
+  cache.gemm[shapeClass(op, M, N, K)] = results[0].variant;
+  saveCache();
+  return results;
+}
+
+/** True when a tuned choice exists for the shape's class. */
+export function isTuned(op: GemmOp, M: number, N: number, K: number): boolean {
+  return Boolean(loadCache()?.gemm[shapeClass(op, M, N, K)]);
+}
+
+/** Forgets the in-memory cache (tests; the file is untouched). */
+export function resetTuneCache(): void {
+  cache = null;
+  cacheLoaded = false;
+}
+
+export function describeVariant(v: GemmVariant): string {
+  return v.family === 'bcast' ? `bcast tm${v.tm} wg${v.wg} sg${v.subgroup}${v.swap ? ' swap' : ''}` : `reg tm${v.tm} wg${v.wg}`;
+}

@@ -1,0 +1,66 @@
+// Generic GEMM template: C[m][n] = sum_k A[m][k] * B[k][n] for every op that is a matrix product
+// (matmul, linear, conv2d forward / input-grad / weight-grad as implicit GEMMs). The op supplies how
+// A and B elements are loaded (any strides, im2col gathers with padding) and how C is stored; the
+// template supplies the blocking. Rendered by engine/ops/matmul.ts (gemmKernel), one variant per
+// (op spec, family, rows per tile, subgroups per workgroup, subgroup size).
+//
+// Families ({{FAMILY}}):
+//  bcast  one subgroup of S lanes owns a tile of TM rows x 4S columns. Lane l keeps 4 columns
+//         (n0 = (tile * S + l) * 4) and TM accumulator vec4s. Per step of 4 k values each lane loads
+//         TM/S rows of A (4 k values each, a vec4) and its own 4 x vec4 of B; row r's A values are
+//         then taken from lane r % S with subgroupBroadcast(aj, constant lane), a register shuffle on
+//         CPU drivers, so every A element is loaded once per subgroup. Straight-line generated code
+//         (no loops over accumulator arrays). This is the family that wins on lavapipe, where every
+//         storage load is issued one lane and one component at a time.
+//  reg    no subgroups: an invocation owns TM rows x 4 columns and loads its own TM rows of A.
+//         Fallback for adapters without the subgroups feature.
+// Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)), and
+// the op sums the partial outputs afterwards.
+// Bounds: rows past M and columns past N are clamped to the last valid row/column for loads (values
+// computed there are discarded) and masked at the store; the k tail (K % 4) is one extra step whose
+// loads at k >= kEnd are replaced by zeros (select), so nothing past K contributes.
+{{ENABLE}}
+struct Params {
+  M: u32, N: u32, K: u32, kChunk: u32,
+  nb: u32, splits: u32, _r0: u32, _r1: u32,
+{{PARAMS}}
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+{{BINDINGS}}
+
+// q = a / d for a < 2^23, from a float reciprocal (vector float math instead of per-lane integer
+// division, which CPU drivers scalarize), corrected to the exact quotient.
+fn divu(a: u32, d: u32, inv: f32) -> u32 {
+  var q = u32(f32(a) * inv);
+  let r = i32(a) - i32(q * d);
+  q = select(q, q + 1u, r >= i32(d));
+  q = select(q, q - 1u, r < 0);
+  return q;
+}
+{{FUNCTIONS}}
+
+@compute @workgroup_size({{WGSIZE}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32{{LANE_BUILTIN}}) {
+  let batch = wid.z / p.splits;
+  let split = wid.z - batch * p.splits;
+{{TILE}}
+  let kBegin = min(split * p.kChunk, p.K);
+  let kEnd = min(p.K, kBegin + p.kChunk);
+  let kMain = kBegin + ((kEnd - kBegin) & 0xfffffffcu);
+  let nc0 = min(n0, p.N - 1u);
+  let nc1 = min(n0 + 1u, p.N - 1u);
+  let nc2 = min(n0 + 2u, p.N - 1u);
+  let nc3 = min(n0 + 3u, p.N - 1u);
+{{PROLOGUE}}
+{{ROWPREP}}
+{{ACCS}}
+  for (var k = kBegin; k < kMain; k = k + 4u) {
+{{STEP}}
+  }
+  if (kMain < kEnd) {
+    let k = kMain;
+{{TAIL}}
+  }
+{{STORE}}
+}

@@ -1,0 +1,57 @@
+// 2-D pooling over NCHW planes, forward and backward, one template rendered per mode by
+// engine/ops/pool.ts:
+//   max.fwd   y = max over the window (padding ignored; NaN wins, the first maximum in (kh, kw)
+//             order is kept, as PyTorch), idx = ih * W + iw of that element (int32, for backward)
+//   max.bwd   dx[ih][iw] = sum of g over the windows whose recorded idx is this element
+//   avg.fwd   y = sum over the window / divisor (count_include_pad, ceil_mode and divisor_override
+//             rules of PyTorch)
+//   avg.bwd   dx[ih][iw] = sum over windows containing the element of g / divisor
+//   ada.fwd   adaptive average: window [floor(o * H / OH), ceil((o + 1) * H / OH)) per axis
+//   ada.bwd   dx[ih][iw] = sum over adaptive windows containing the element of g / window size
+// Backward passes gather (each input element loops over the few windows that can contain it)
+// instead of scattering, so there are no atomics and results are deterministic.
+// Tiling: one output (fwd) or input (bwd) element per invocation, 64 per workgroup, grid
+// (ceil(plane / 64), C, N). Bounds: invocations past the plane return; window taps outside the
+// input are skipped.
+struct Params {
+  N: u32, C: u32, H: u32, W: u32,
+  OH: u32, OW: u32, kh: u32, kw: u32,
+  sh: u32, sw: u32, ph: u32, pw: u32,
+  dh: u32, dw: u32, countPad: u32, divisor: u32,
+  xo: u32, go: u32, _a: u32, _b: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+{{BINDINGS}}
+
+// first window o along an axis whose last tap o*s - pad + (k-1)*d reaches i (the last one whose
+// first tap is <= i is (i + pad) / s)
+fn firstWin(i: u32, k: u32, s: u32, pad: u32, d: u32) -> i32 {
+  let num = i32(i) + i32(pad) - i32((k - 1u) * d);
+  return max(0, (num + i32(s) - 1) / i32(s));
+}
+
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn avgDivisor(oh: u32, ow: u32) -> f32 {
+  if (p.divisor != 0u) { return f32(p.divisor); }
+  let h0 = i32(oh * p.sh) - i32(p.ph);
+  let w0 = i32(ow * p.sw) - i32(p.pw);
+  var h1 = min(h0 + i32(p.kh), i32(p.H + p.ph));
+  var w1 = min(w0 + i32(p.kw), i32(p.W + p.pw));
+  if (p.countPad != 0u) { return f32((h1 - h0) * (w1 - w0)); }
+  h1 = min(h1, i32(p.H));
+  w1 = min(w1, i32(p.W));
+  return f32((h1 - max(h0, 0)) * (w1 - max(w0, 0)));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.y;
+  let n = gid.z;
+  let i = gid.x;
+  let plane = n * p.C + c;
+{{BODY}}
+}

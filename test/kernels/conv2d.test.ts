@@ -1,0 +1,190 @@
+// conv2d: forward, input-grad, weight-grad and bias-grad against the float64 reference of
+// test/kernels/ref.ts and float64 central finite differences, on small odd shapes, for every
+// GEMM family (the default choice, register-blocked without subgroups, subgroup-broadcast
+// variants with other tile shapes); argument errors name what is wrong.
+import { expect } from 'chai';
+import * as E from '../../engine/index.js';
+import { setConvVariants } from '../../engine/ops/conv2d.js';
+import type { GemmVariant } from '../../engine/tune.js';
+import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+import { conv2dGradRef, conv2dRef, convDims, type ConvCfg } from './ref.js';
+
+interface Case {
+  x: number[];
+  w: number[];
+  cfg: ConvCfg;
+  bias: boolean;
+}
+
+const CASES: Case[] = [
+  { x: [1, 1, 1, 1], w: [1, 1, 1, 1], cfg: {}, bias: true },
+  { x: [2, 3, 7, 5], w: [4, 3, 3, 3], cfg: { padding: [1, 1] }, bias: true },
+  { x: [1, 5, 6, 7], w: [3, 5, 1, 1], cfg: {}, bias: false },
+  { x: [2, 3, 9, 7], w: [5, 3, 1, 1], cfg: { stride: [2, 2] }, bias: true },
+  { x: [1, 2, 9, 11], w: [3, 2, 3, 3], cfg: { stride: [2, 2], padding: [1, 1] }, bias: false },
+  { x: [1, 2, 11, 9], w: [2, 2, 7, 7], cfg: { stride: [2, 2], padding: [3, 3] }, bias: true },
+  { x: [1, 4, 8, 7], w: [6, 2, 3, 2], cfg: { padding: [2, 1], dilation: [2, 3], groups: 2 }, bias: true },
+  { x: [1, 3, 5, 6], w: [3, 1, 3, 3], cfg: { padding: [1, 1], groups: 3 }, bias: false },
+  { x: [1, 2, 10, 9], w: [2, 2, 3, 3], cfg: { stride: [3, 2], padding: [0, 2], dilation: [1, 2] }, bias: false },
+  { x: [1, 33, 2, 3], w: [35, 33, 1, 1], cfg: {}, bias: true },
+];
+
+let seed = 3000;
+
+function label(c: Case): string {
+  return `x [${c.x}] w [${c.w}] ${JSON.stringify(c.cfg)}${c.bias ? ' bias' : ''}`;
+}
+
+/** Forward and all gradients vs the float64 reference (exact adjoint loops). */
+async function checkAgainstRef(c: Case): Promise<void> {
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const X = randomData(size(c.x), seed++);
+  const W = randomData(size(c.w), seed++);
+  const B = c.bias ? randomData(c.w[0], seed++) : null;
+  const d = convDims(c.x, c.w, c.cfg);
+  const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+  const x = E.tensor(X, c.x, { requiresGrad: true });
+  const w = E.tensor(W, c.w, { requiresGrad: true });
+  const b = B ? E.tensor(B, [c.w[0]], { requiresGrad: true }) : null;
+  try {
+    const y = E.conv2d(x, w, b, c.cfg);
+    expect(y.shape).to.deep.equal([d.N, d.O, d.OH, d.OW]);
+    const gy = E.tensor(GY, [...y.shape]);
+    y.backward(gy);
+    const ref = conv2dRef(X, W, B, d);
+    assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
+    const g = conv2dGradRef(X, W, GY, d);
+    assertClose(await x.grad!.toArray(), g.dx, scaledTol(g.dx), 'input grad');
+    assertClose(await w.grad!.toArray(), g.dw, scaledTol(g.dw), 'weight grad');
+    if (b) assertClose(await b.grad!.toArray(), g.db, scaledTol(g.db), 'bias grad');
+    y.dispose();
+    gy.dispose();
+  } finally {
+    x.dispose();
+    w.dispose();
+    b?.dispose();
+  }
+}
+
+describe('conv2d vs float64 reference (default kernels)', () => {
+  for (const c of CASES) it(label(c), () => checkAgainstRef(c));
+});
+
+describe('conv2d gradients vs float64 finite differences', () => {
+  const small: Case[] = [CASES[1], CASES[4], CASES[6], CASES[8]];
+  for (const c of small) {
+    it(label(c), async () => {
+      const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const X = randomData(size(c.x), seed++);
+      const W = randomData(size(c.w), seed++);
+      const B = randomData(c.w[0], seed++);
+      const d = convDims(c.x, c.w, c.cfg);
+      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+      const x = E.tensor(X, c.x, { requiresGrad: true });
+      const w = E.tensor(W, c.w, { requiresGrad: true });
+      const b = E.tensor(B, [c.w[0]], { requiresGrad: true });
+      try {
+        E.tidy(() => E.sum(E.mul(E.conv2d(x, w, b, c.cfg), E.tensor(GY, [d.N, d.O, d.OH, d.OW]))).backward());
+        const f = ([xv, wv, bv]: Float64Array[]) => {
+          const y = conv2dRef(xv, wv, bv, d);
+          let s = 0;
+          for (let i = 0; i < y.length; i++) s += y[i] * GY[i];
+          return s;
+        };
+        const [fx, fw, fb] = finiteDiff(f, [toF64(X), toF64(W), toF64(B)]);
+        assertClose(await x.grad!.toArray(), fx, scaledTol(fx, 2e-4), 'input grad');
+        assertClose(await w.grad!.toArray(), fw, scaledTol(fw, 2e-4), 'weight grad');
+        assertClose(await b.grad!.toArray(), fb, scaledTol(fb, 2e-4), 'bias grad');
+      } finally {
+        [x, w, b].forEach((t) => t.dispose());
+      }
+    });
+  }
+});
+
+describe('conv2d with every GEMM family', () => {
+  const families: [string, () => Partial<Record<'conv.fwd' | 'conv.dx' | 'conv.dw', GemmVariant>>][] = [
+    ['reg (no subgroups)', () => ({ 'conv.fwd': { family: 'reg', tm: 4, wg: 2, subgroup: 1 }, 'conv.dx': { family: 'reg', tm: 3, wg: 1, subgroup: 1 }, 'conv.dw': { family: 'reg', tm: 5, wg: 1, subgroup: 1, swap: true } })],
+    [
+      'bcast, other tiles',
+      () => {
+        const S = E.deviceContext().summary.subgroupSize;
+        return { 'conv.fwd': { family: 'bcast', tm: S, wg: 2, subgroup: S, swap: true }, 'conv.dx': { family: 'bcast', tm: 2 * S, wg: 1, subgroup: S }, 'conv.dw': { family: 'bcast', tm: S, wg: 3, subgroup: S } };
+      },
+    ],
+  ];
+  for (const [name, variants] of families) {
+    describe(name, () => {
+      before(function () {
+        if (name.startsWith('bcast') && !E.deviceContext().features.has('subgroups')) this.skip();
+        setConvVariants(variants());
+      });
+      after(() => setConvVariants({}));
+      for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[9]]) it(label(c), () => checkAgainstRef(c));
+    });
+  }
+});
+
+describe('conv2d details', () => {
+  it("padding 'same' pads the odd pixel at the bottom/right, as PyTorch", async () => {
+    const c: Case = { x: [1, 2, 6, 7], w: [3, 2, 2, 4], cfg: {}, bias: false };
+    const X = randomData(84, seed++);
+    const W = randomData(48, seed++);
+    const y = E.conv2d(E.tensor(X, c.x), E.tensor(W, c.w), null, { padding: 'same' });
+    expect(y.shape).to.deep.equal([1, 3, 6, 7]);
+    // total padding (1, 3): top/left get (0, 1), bottom/right the rest
+    const ref = conv2dRef(X, W, null, { ...convDims(c.x, c.w, { padding: [0, 1] }), OH: 6, OW: 7 });
+    assertClose(await y.toArray(), ref, scaledTol(ref));
+    y.dispose();
+  });
+
+  it('reads strided (non-contiguous) inputs and weights', async () => {
+    const X = randomData(2 * 3 * 5 * 4, seed++);
+    const W = randomData(4 * 3 * 3 * 3, seed++);
+    const xT = E.tensor(X, [2, 3, 4, 5]).transpose(2, 3); // [2, 3, 5, 4] view
+    const wT = E.tensor(W, [3, 4, 3, 3]).transpose(0, 1); // [4, 3, 3, 3] view
+    const y = E.conv2d(xT, wT, null, { padding: 1 });
+    const xc = await E.contiguous(xT).toArray();
+    const wc = await E.contiguous(wT).toArray();
+    const ref = conv2dRef(xc, wc, null, convDims([2, 3, 5, 4], [4, 3, 3, 3], { padding: [1, 1] }));
+    assertClose(await y.toArray(), ref, scaledTol(ref));
+  });
+
+  it('leaves no buffers behind after forward and backward', async () => {
+    const x = E.tensor(randomData(2 * 3 * 6 * 5, seed++), [2, 3, 6, 5], { requiresGrad: true });
+    const w = E.tensor(randomData(4 * 3 * 3 * 3, seed++), [4, 3, 3, 3], { requiresGrad: true });
+    const b = E.tensor(randomData(4, seed++), [4], { requiresGrad: true });
+    const step = () => {
+      E.tidy(() => E.sum(E.conv2d(x, w, b, { stride: 2, padding: 1 })).backward());
+      [x, w, b].forEach((t) => t.zeroGrad());
+    };
+    step();
+    await E.sync();
+    const before = E.memoryStats().liveBuffers;
+    step();
+    step();
+    await E.sync();
+    expect(E.memoryStats().liveBuffers).to.equal(before);
+    [x, w, b].forEach((t) => t.dispose());
+  });
+});
+
+describe('conv2d argument errors', () => {
+  const x = () => E.zeros([1, 4, 5, 5]);
+  const w = () => E.zeros([6, 4, 3, 3]);
+  it('input that is not 4-D', () => expectError(() => E.conv2d(E.zeros([4, 5, 5]), w()), /conv2d/, /input must be 4-D/, /\[4, 5, 5\]/));
+  it('weight that is not 4-D', () => expectError(() => E.conv2d(x(), E.zeros([6, 4, 3])), /weight must be 4-D/));
+  it('channel mismatch', () => expectError(() => E.conv2d(x(), E.zeros([6, 3, 3, 3])), /expects 3 input channels/, /\[1, 4, 5, 5\]/));
+  it('groups that do not divide the channels', () => expectError(() => E.conv2d(E.zeros([1, 6, 5, 5]), E.zeros([4, 2, 3, 3]), null, { groups: 4 }), /not divisible by groups 4/));
+  it('bias of the wrong shape', () => expectError(() => E.conv2d(x(), w(), E.zeros([5])), /bias must be \[6\]/));
+  it('zero stride', () => expectError(() => E.conv2d(x(), w(), null, { stride: 0 }), /stride must be an integer >= 1/));
+  it('negative padding', () => expectError(() => E.conv2d(x(), w(), null, { padding: -1 }), /padding must be an integer >= 0/));
+  it('kernel larger than the padded input', () => expectError(() => E.conv2d(E.zeros([1, 4, 2, 2]), w()), /smaller than the dilated kernel 3x3/));
+  it("padding 'same' with a stride", () => expectError(() => E.conv2d(x(), w(), null, { stride: 2, padding: 'same' }), /'same' is not supported for strided/));
+  it('int32 input', () => expectError(() => E.conv2d(E.tensor(new Int32Array(100), [1, 4, 5, 5]), w()), /expected float32/));
+  it('disposed input', () => {
+    const t = x();
+    t.dispose();
+    expectError(() => E.conv2d(t, w()), /conv2d/, /disposed/);
+  });
+});

@@ -1,0 +1,121 @@
+// The tuned matmul: every GEMM variant (subgroup broadcast with several tiles and grid orders,
+// packed panels, register blocking without subgroups) and the naive reference kernel, against a
+// float64 reference on odd shapes, batched with broadcasting, with transposed operands read in
+// place, K = 0 and 1-D operands; gradients against finite differences.
+import { expect } from 'chai';
+import * as E from '../../engine/index.js';
+import { gemmSource, setMatmulKernel } from '../../engine/ops/matmul.js';
+import type { GemmVariant } from '../../engine/tune.js';
+import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+
+let seed = 9000;
+
+function refMatmul(A: ArrayLike<number>, B: ArrayLike<number>, M: number, N: number, K: number, batch = 1, aBatch = true, bBatch = true): Float64Array {
+  const C = new Float64Array(batch * M * N);
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += A[(aBatch ? b * M * K : 0) + i * K + k] * B[(bBatch ? b * K * N : 0) + k * N + j];
+        C[(b * M + i) * N + j] = s;
+      }
+  return C;
+}
+
+function variants(): [string, GemmVariant | 'naive'][] {
+  const S = E.deviceContext().summary.subgroupSize;
+  const out: [string, GemmVariant | 'naive'][] = [
+    ['naive reference', 'naive'],
+    ['reg tm4 wg8', { family: 'reg', tm: 4, wg: 8, subgroup: 1 }],
+    ['reg tm3 wg2 swap', { family: 'reg', tm: 3, wg: 2, subgroup: 1, swap: true }],
+    ['reg tm4 packed', { family: 'reg', tm: 4, wg: 2, subgroup: 1, pack: true }],
+  ];
+  if (E.deviceContext().features.has('subgroups') && S >= 4) {
+    out.push(['bcast tm=S', { family: 'bcast', tm: S, wg: 1, subgroup: S }]);
+    out.push(['bcast tm32 wg2 swap', { family: 'bcast', tm: Math.max(S, 32 - (32 % S)), wg: 2, subgroup: S, swap: true }]);
+    out.push(['bcast tm=2S wg3 packed', { family: 'bcast', tm: 2 * S, wg: 3, subgroup: S, pack: true }]);
+  }
+  return out;
+}
+
+describe('matmul kernels (every variant) vs float64 reference', () => {
+  after(() => setMatmulKernel('gemm', null));
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [7, 5, 3],
+    [33, 65, 17],
+    [5, 70, 2],
+    [64, 1, 9],
+  ];
+  it('every variant, odd shapes, transposed operands read in place', async () => {
+    for (const [name, v] of [['default (tuned or fixed)', null] as [string, GemmVariant | 'naive' | null], ...variants()]) {
+      setMatmulKernel(v === 'naive' ? 'naive' : 'gemm', v === 'naive' ? null : v);
+      for (const [M, N, K] of shapes) {
+        const A = randomData(M * K, seed++);
+        const B = randomData(K * N, seed++);
+        const ref = refMatmul(A, B, M, N, K);
+        const a = E.tensor(A, [M, K]);
+        const b = E.tensor(B, [K, N]);
+        // the same operands stored transposed, viewed back with transpose()
+        const aT = E.tensor(Float32Array.from({ length: M * K }, (_, i) => A[(i % M) * K + Math.floor(i / M)]), [K, M]).transpose(0, 1);
+        const bT = E.tensor(Float32Array.from({ length: K * N }, (_, i) => B[(i % K) * N + Math.floor(i / K)]), [N, K]).transpose(0, 1);
+        for (const [x, y, what] of [[a, b, 'plain'], [aT, bT, 'transposed']] as const) {
+          const c = E.matmul(x, y);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${name} ${M}x${N}x${K} ${what}`);
+          c.dispose();
+        }
+        [a, b, aT, bT].forEach((t) => t.dispose());
+      }
+    }
+  });
+
+  it('every variant, batched with broadcasting and K = 0', async () => {
+    for (const [name, v] of variants()) {
+      setMatmulKernel(v === 'naive' ? 'naive' : 'gemm', v === 'naive' ? null : v);
+      const [batch, M, N, K] = [3, 9, 13, 6];
+      const A = randomData(batch * M * K, seed++);
+      const B = randomData(K * N, seed++);
+      const c = E.matmul(E.tensor(A, [batch, M, K]), E.tensor(B, [1, K, N]));
+      expect(c.shape).to.deep.equal([batch, M, N]);
+      const ref = refMatmul(A, B, M, N, K, batch, true, false);
+      assertClose(await c.toArray(), ref, scaledTol(ref), `${name} broadcast batch`);
+      const z = E.matmul(E.zeros([4, 0]), E.zeros([0, 5]));
+      expect(Array.from(await z.toArray())).to.deep.equal(new Array(20).fill(0));
+    }
+  });
+
+  it('1-D operands and gradients (finite differences) with the default variant', async () => {
+    setMatmulKernel('gemm', null);
+    const [M, K, N] = [5, 7, 3];
+    const A = randomData(M * K, seed++);
+    const B = randomData(K * N, seed++);
+    const G = randomData(M * N, seed++);
+    const a = E.tensor(A, [M, K], { requiresGrad: true });
+    const b = E.tensor(B, [K, N], { requiresGrad: true });
+    E.tidy(() => E.sum(E.mul(E.matmul(a, b), E.tensor(G, [M, N]))).backward());
+    const loss = ([av, bv]: Float64Array[]) => {
+      const c = refMatmul(av, bv, M, N, K);
+      let s = 0;
+      for (let i = 0; i < c.length; i++) s += c[i] * G[i];
+      return s;
+    };
+    const [fa, fb] = finiteDiff(loss, [toF64(A), toF64(B)]);
+    assertClose(await a.grad!.toArray(), fa, scaledTol(fa, 2e-4));
+    assertClose(await b.grad!.toArray(), fb, scaledTol(fb, 2e-4));
+    const v = E.matmul(E.tensor(A.slice(0, K), [K]), b);
+    expect(v.shape).to.deep.equal([N]);
+    assertClose(await v.toArray(), refMatmul(A.slice(0, K), B, 1, N, K));
+  });
+
+  it('generated WGSL states its family and is straight-line inside the k loop', () => {
+    const S = Math.max(E.deviceContext().summary.subgroupSize, 4);
+    const src = gemmSource(
+      { key: 't', params: [], bindings: ['var<storage, read_write> c: array<f32>'], rowPrep: () => '', loadA: () => '1.0', loadB: () => 'vec4<f32>(1.0)', store1: (m, n, v) => `c[${m} + ${n}] = ${v};` },
+      { family: 'bcast', tm: 2 * S, wg: 1, subgroup: S },
+    );
+    expect(src).to.match(/enable subgroups;/);
+    expect(src).to.match(/subgroupBroadcast\(a1, 0u\)/);
+    const loop = src.slice(src.indexOf('for (var k'), src.indexOf('if (kMain < kEnd)'));
+    expect(loop.match(/for \(/g)!.length, 'one loop (over k) only').to.equal(1);
+  });
+});

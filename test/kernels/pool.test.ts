@@ -1,0 +1,123 @@
+// maxPool2d, avgPool2d and adaptiveAvgPool2d: forward against the float64 reference of
+// test/kernels/ref.ts and gradients against float64 finite differences (max pooling: away from
+// ties, where the gradient is defined), on odd shapes; tie-breaking; argument errors.
+import { expect } from 'chai';
+import * as E from '../../engine/index.js';
+import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+import { adaptiveAvgPoolRef, poolRef, type PoolCfg } from './ref.js';
+
+let seed = 7000;
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+async function checkPool(kind: 'max' | 'avg', shape: number[], cfg: PoolCfg): Promise<void> {
+  const X = randomData(size(shape), seed++);
+  const x = E.tensor(X, shape, { requiresGrad: true });
+  try {
+    const y =
+      kind === 'max'
+        ? E.maxPool2d(x, cfg.kernel, { stride: cfg.stride, padding: cfg.padding, dilation: cfg.dilation ?? 1, ceilMode: cfg.ceilMode ?? false })
+        : E.avgPool2d(x, cfg.kernel, { stride: cfg.stride, padding: cfg.padding, ceilMode: cfg.ceilMode ?? false, countIncludePad: cfg.countIncludePad ?? true, divisorOverride: cfg.divisorOverride ?? null });
+    const ref = poolRef(kind, X, shape, cfg);
+    expect(y.shape).to.deep.equal([shape[0], shape[1], ref.OH, ref.OW]);
+    assertClose(await y.toArray(), ref.y, scaledTol(ref.y), 'forward');
+    const GY = randomData(y.size, seed++);
+    E.tidy(() => E.sum(E.mul(y, E.tensor(GY, [...y.shape]))).backward());
+    const [fd] = finiteDiff(([xv]) => {
+      const r = poolRef(kind, xv, shape, cfg).y;
+      let s = 0;
+      for (let i = 0; i < r.length; i++) s += r[i] * GY[i];
+      return s;
+    }, [toF64(X)]);
+    assertClose(await x.grad!.toArray(), fd, scaledTol(fd, 1e-3), 'input grad');
+    y.dispose();
+  } finally {
+    x.dispose();
+  }
+}
+
+describe('maxPool2d vs float64 reference and finite differences', () => {
+  const cases: [number[], PoolCfg][] = [
+    [[2, 3, 7, 9], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }],
+    [[1, 2, 8, 8], { kernel: [2, 2], stride: [2, 2], padding: [0, 0] }],
+    [[1, 2, 9, 10], { kernel: [3, 2], stride: [2, 1], padding: [1, 1], dilation: [2, 1], ceilMode: true }],
+    [[1, 1, 1, 1], { kernel: [1, 1], stride: [1, 1], padding: [0, 0] }],
+    [[2, 1, 6, 7], { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceilMode: true }],
+  ];
+  for (const [shape, cfg] of cases) it(`[${shape}] ${JSON.stringify(cfg)}`, () => checkPool('max', shape, cfg));
+
+  it('ties send the gradient to the first maximum in window order, as PyTorch', async () => {
+    const x = E.tensor([1, 1, 1, 1], [1, 1, 2, 2], { requiresGrad: true });
+    E.sum(E.maxPool2d(x, 2)).backward();
+    expect(Array.from(await x.grad!.toArray())).to.deep.equal([1, 0, 0, 0]);
+  });
+
+  it('a NaN in the window is the maximum', async () => {
+    const y = E.maxPool2d(E.tensor([1, NaN, 3, 2], [1, 1, 2, 2]), 2);
+    expect(Number.isNaN((await y.toArray())[0])).to.equal(true);
+  });
+
+  it('accepts PyTorch positional arguments (stride, padding, dilation, ceil_mode)', async () => {
+    const X = randomData(2 * 9 * 9, seed++);
+    const a = await E.maxPool2d(E.tensor(X, [1, 2, 9, 9]), 3, 2, 1, 1, true).toArray();
+    const b = await E.maxPool2d(E.tensor(X, [1, 2, 9, 9]), 3, { stride: 2, padding: 1, ceilMode: true }).toArray();
+    expect(Array.from(a)).to.deep.equal(Array.from(b));
+  });
+});
+
+describe('avgPool2d vs float64 reference and finite differences', () => {
+  const cases: [number[], PoolCfg][] = [
+    [[2, 3, 7, 9], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }],
+    [[1, 2, 7, 7], { kernel: [3, 2], stride: [2, 3], padding: [1, 1], ceilMode: true, countIncludePad: false }],
+    [[1, 2, 6, 5], { kernel: [2, 2], stride: [2, 2], padding: [1, 0], ceilMode: true }],
+    [[1, 1, 5, 5], { kernel: [3, 3], stride: [1, 1], padding: [1, 1], divisorOverride: 7 }],
+    [[3, 2, 4, 4], { kernel: [2, 2], stride: [2, 2], padding: [0, 0] }],
+  ];
+  for (const [shape, cfg] of cases) it(`[${shape}] ${JSON.stringify(cfg)}`, () => checkPool('avg', shape, cfg));
+});
+
+describe('adaptiveAvgPool2d vs float64 reference and finite differences', () => {
+  const cases: [number[], [number, number]][] = [
+    [[2, 3, 7, 5], [1, 1]],
+    [[1, 2, 7, 5], [3, 2]],
+    [[1, 1, 3, 4], [5, 7]],
+    [[1, 1, 1, 1], [1, 1]],
+  ];
+  for (const [shape, os] of cases) {
+    it(`[${shape}] -> ${os}`, async () => {
+      const X = randomData(size(shape), seed++);
+      const x = E.tensor(X, shape, { requiresGrad: true });
+      const y = E.adaptiveAvgPool2d(x, os);
+      const ref = adaptiveAvgPoolRef(X, shape, os[0], os[1]);
+      assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
+      const GY = randomData(y.size, seed++);
+      E.tidy(() => E.sum(E.mul(y, E.tensor(GY, [...y.shape]))).backward());
+      const [fd] = finiteDiff(([xv]) => {
+        const r = adaptiveAvgPoolRef(xv, shape, os[0], os[1]);
+        let s = 0;
+        for (let i = 0; i < r.length; i++) s += r[i] * GY[i];
+        return s;
+      }, [toF64(X)]);
+      assertClose(await x.grad!.toArray(), fd, scaledTol(fd, 1e-3), 'input grad');
+      x.dispose();
+      y.dispose();
+    });
+  }
+
+  it('output size 1 is the global average; null keeps the input size', async () => {
+    const X = randomData(2 * 3 * 4 * 5, seed++);
+    const y = E.adaptiveAvgPool2d(E.tensor(X, [2, 3, 4, 5]), [null, 1]);
+    expect(y.shape).to.deep.equal([2, 3, 4, 1]);
+    const g = E.adaptiveAvgPool2d(E.tensor(X, [2, 3, 4, 5]), 1);
+    expect(g.shape).to.deep.equal([2, 3, 1, 1]);
+    assertClose(await g.toArray(), adaptiveAvgPoolRef(X, [2, 3, 4, 5], 1, 1));
+  });
+});
+
+describe('pooling argument errors', () => {
+  it('input that is not 4-D', () => expectError(() => E.maxPool2d(E.zeros([3, 4, 4]), 2), /maxPool2d/, /4-D/));
+  it('zero kernel size', () => expectError(() => E.avgPool2d(E.zeros([1, 1, 4, 4]), 0), /kernel_size must be an integer >= 1/));
+  it('padding above half the kernel', () => expectError(() => E.maxPool2d(E.zeros([1, 1, 4, 4]), 2, 1, 2), /at most half of the kernel size/));
+  it('input smaller than the window', () => expectError(() => E.maxPool2d(E.zeros([1, 1, 2, 2]), 3), /too small for a 3x3 window/));
+  it('zero adaptive output size', () => expectError(() => E.adaptiveAvgPool2d(E.zeros([1, 1, 4, 4]), 0), /output_size entries must be positive integers/));
+  it('bad divisor_override', () => expectError(() => E.avgPool2d(E.zeros([1, 1, 4, 4]), 2, { divisorOverride: -1 }), /divisor_override must be a positive integer/));
+});

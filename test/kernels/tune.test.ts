@@ -1,0 +1,72 @@
+// The autotuner: defaults without a cache, the cache file per adapter (written by tuneGemm,
+// read back by chooseGemmVariant), invalid entries ignored, WEBGPU_DL_TUNE=off.
+import { expect } from 'chai';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as E from '../../engine/index.js';
+import { chooseGemmVariant, defaultGemmVariant, resetTuneCache, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
+
+describe('autotuner', () => {
+  let dir: string;
+  const saved = { dir: process.env.WEBGPU_DL_CACHE_DIR, tune: process.env.WEBGPU_DL_TUNE };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'webgpu-dl-tune-'));
+    process.env.WEBGPU_DL_CACHE_DIR = dir;
+    delete process.env.WEBGPU_DL_TUNE;
+    resetTuneCache();
+  });
+  afterEach(() => {
+    for (const [k, v] of [['WEBGPU_DL_CACHE_DIR', saved.dir], ['WEBGPU_DL_TUNE', saved.tune]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    resetTuneCache();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('uses the fixed default when no cache exists', () => {
+    expect(existsSync(tuneCachePath())).to.equal(false);
+    expect(chooseGemmVariant('matmul', 512, 512, 512)).to.deep.equal(defaultGemmVariant('matmul', 512, 512, 512));
+  });
+
+  it('tuneGemm keeps the fastest candidate, writes the cache, and later choices read it', async () => {
+    const cands: GemmVariant[] = [
+      { family: 'reg', tm: 4, wg: 8, subgroup: 1 },
+      { family: 'reg', tm: 8, wg: 4, subgroup: 1 },
+      { family: 'reg', tm: 2, wg: 1, subgroup: 1 },
+    ];
+    const fake = new Map([[4, 3.0], [8, 1.0], [2, 2.0]]);
+    const res = await tuneGemm('conv.fwd', 300, 64, 576, async (v) => fake.get(v.tm)!, cands);
+    expect(res.map((r) => r.ms)).to.deep.equal([1, 2, 3]);
+    const file = JSON.parse(readFileSync(tuneCachePath(), 'utf8'));
+    expect(file.gemm[shapeClass('conv.fwd', 300, 64, 576)]).to.deep.equal(cands[1]);
+    resetTuneCache();
+    expect(chooseGemmVariant('conv.fwd', 300, 64, 576)).to.deep.equal(cands[1]);
+    // a shape of the same class uses it too; another class keeps the default
+    expect(chooseGemmVariant('conv.fwd', 280, 70, 600)).to.deep.equal(cands[1]);
+    expect(chooseGemmVariant('conv.dw', 300, 64, 576)).to.deep.equal(defaultGemmVariant('conv.dw', 300, 64, 576));
+  });
+
+  it('ignores invalid cache entries and a cache for another adapter', () => {
+    const cls = shapeClass('matmul', 100, 100, 100);
+    writeFileSync(tuneCachePath(), JSON.stringify({ adapter: 'some other GPU', gemm: { [cls]: { family: 'reg', tm: 2, wg: 1, subgroup: 1 } } }));
+    expect(chooseGemmVariant('matmul', 100, 100, 100)).to.deep.equal(defaultGemmVariant('matmul', 100, 100, 100));
+    resetTuneCache();
+    writeFileSync(tuneCachePath(), '{ not json');
+    expect(chooseGemmVariant('matmul', 100, 100, 100)).to.deep.equal(defaultGemmVariant('matmul', 100, 100, 100));
+  });
+
+  it('WEBGPU_DL_TUNE=off ignores the cache and writes nothing', async () => {
+    process.env.WEBGPU_DL_TUNE = 'off';
+    await tuneGemm('matmul', 64, 64, 64, async () => 1, [{ family: 'reg', tm: 2, wg: 1, subgroup: 1 }]);
+    expect(existsSync(tuneCachePath())).to.equal(false);
+    resetTuneCache();
+    expect(chooseGemmVariant('matmul', 64, 64, 64)).to.deep.equal(defaultGemmVariant('matmul', 64, 64, 64));
+  });
+
+  it('the cache file is named by a hash of the adapter and driver description', () => {
+    expect(E.deviceContext().summary.description.length).to.be.greaterThan(0);
+    expect(tuneCachePath()).to.match(/tune-[0-9a-f]{16}\.json$/);
+  });
+});
