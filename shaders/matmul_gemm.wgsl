@@ -14,15 +14,24 @@
 //         storage load is issued one lane and one component at a time.
 //  reg    no subgroups: an invocation owns TM rows x 4 columns and loads its own TM rows of A.
 //         Fallback for adapters without the subgroups feature.
-// Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)), and
-// the op sums the partial outputs afterwards.
+// Operand sources ({{SOURCE}}):
+//  direct  A and B elements are loaded where they live, through the op's own index arithmetic
+//          (strides, im2col gathers with padding): no extra memory.
+//  packed  A and B were first copied by the pack kernels (shaders/matmul_pack.wgsl, generated from
+//          the same op loaders) into tile-major panels: A as [batch][row tile][k / 4][TM] vec4 and B
+//          as [batch][column tile][k][lane] vec4, zero-padded, so every load in the k loop is one
+//          contiguous vec4 per lane. Panels are built per chunk of rows (mOff) and of K (kOff) so
+//          they stay within a memory budget; K chunks write separate partial outputs (splitBase).
+// Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)) and
+// stores to partial output splitBase + s, which the op sums afterwards.
 // Bounds: rows past M and columns past N are clamped to the last valid row/column for loads (values
 // computed there are discarded) and masked at the store; the k tail (K % 4) is one extra step whose
 // loads at k >= kEnd are replaced by zeros (select), so nothing past K contributes.
 {{ENABLE}}
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
-  nb: u32, splits: u32, _r0: u32, _r1: u32,
+  nb: u32, splits: u32, mOff: u32, splitBase: u32,
+  kOff: u32, K4: u32, MT: u32, NT: u32,
 {{PARAMS}}
 }
 
@@ -43,9 +52,10 @@ fn divu(a: u32, d: u32, inv: f32) -> u32 {
 @compute @workgroup_size({{WGSIZE}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32{{LANE_BUILTIN}}) {
   let batch = wid.z / p.splits;
-  let split = wid.z - batch * p.splits;
+  let lsplit = wid.z - batch * p.splits;
+  let split = p.splitBase + lsplit;
 {{TILE}}
-  let kBegin = min(split * p.kChunk, p.K);
+  let kBegin = min(lsplit * p.kChunk, p.K);
   let kEnd = min(p.K, kBegin + p.kChunk);
   let kMain = kBegin + ((kEnd - kBegin) & 0xfffffffcu);
   let nc0 = min(n0, p.N - 1u);
@@ -63,4 +73,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 {{TAIL}}
   }
 {{STORE}}
+{{USES}}
 }

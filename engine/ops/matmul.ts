@@ -54,55 +54,76 @@ export interface GemmSpec {
 }
 
 const ACC = (r: number) => `acc${r}`;
+const HEADER_FIELDS = 12; // M, N, K, kChunk, nb, splits, mOff, splitBase, kOff, K4, MT, NT
 
-/** Renders the GEMM kernel for a spec and a blocking variant. */
-export function gemmSource(spec: GemmSpec, v: GemmVariant): string {
+function paramsDecl(spec: GemmSpec): string {
+  const fields = spec.params.map((n) => `  ${n}: u32,`);
+  const pad = (4 - (spec.params.length % 4)) % 4;
+  for (let i = 0; i < pad; i++) fields.push(`  _q${i}: u32,`);
+  return fields.join('\n');
+}
+
+function bindingDecls(spec: GemmSpec, extra: string[] = []): string {
+  return [...spec.bindings, ...extra].map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
+}
+
+/** `_ = &x;` for every spec binding: keeps each declared binding in the 'auto' layout whatever the code reads. */
+function bindingUses(spec: GemmSpec): string {
+  return spec.bindings
+    .map((b) => /var(?:<[^>]*>)?\s+(\w+)\s*:/.exec(b)?.[1])
+    .filter(Boolean)
+    .map((n) => `  _ = &${n};`)
+    .join('\n');
+}
+
+function lanesOf(v: GemmVariant): number {
+  return v.family === 'bcast' ? v.subgroup : 8;
+}
+
+/** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
+export function gemmSource(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'packed' = v.pack ? 'packed' : 'direct'): string {
   const S = v.family === 'bcast' ? v.subgroup : 1;
+  const L = lanesOf(v);
   const TM = v.tm;
   const slots = v.family === 'bcast' ? TM / S : TM; // A rows loaded per invocation
   if (v.family === 'bcast' && (TM % S !== 0 || S < 1)) throw new Error(`gemm: tm ${TM} must be a multiple of the subgroup size ${S}`);
-  const lines = (xs: string[]) => xs.join('\n');
-  let tile: string;
-  if (v.family === 'bcast') {
-    const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
-    tile = lines([
-      `  let lane = sgLane;`,
-      `  let sg = li / ${S}u;`,
-      `  let m0 = (${tmx} * ${v.wg}u + sg) * ${TM}u;`,
-      `  let n0 = (${tn} * ${S}u + lane) * 4u;`,
-    ]);
-  } else {
-    const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
-    tile = lines([
-      `  let lx = li % 8u;`,
-      `  let ly = li / 8u;`,
-      `  let m0 = (${tmx} * ${v.wg}u + ly) * ${TM}u;`,
-      `  let n0 = (${tn} * 8u + lx) * 4u;`,
-    ]);
-  }
+  const packed = source === 'packed';
+  const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
+  const tile =
+    v.family === 'bcast'
+      ? [`let lane = sgLane;`, `let sg = li / ${S}u;`, `let m0 = (${tmx} * ${v.wg}u + sg) * ${TM}u;`, `let n0 = (${tn} * ${S}u + lane) * 4u;`]
+      : [`let lx = li % 8u;`, `let ly = li / 8u;`, `let m0 = (${tmx} * ${v.wg}u + ly) * ${TM}u;`, `let n0 = (${tn} * 8u + lx) * 4u;`];
+  const slotExpr = (j: number) => (v.family === 'bcast' ? `${j * S}u + lane` : `${j}u`);
   const rowPrep: string[] = [];
-  for (let j = 0; j < slots; j++) {
-    const rowExpr = v.family === 'bcast' ? `m0 + ${j * S}u + lane` : `m0 + ${j}u`;
-    rowPrep.push(`  let row${j} = min(${rowExpr}, p.M - 1u);`);
-    rowPrep.push(indent(spec.rowPrep(j, `row${j}`), 2));
+  if (packed) {
+    rowPrep.push(`let pa = (batch * p.MT + m0 / ${TM}u) * p.K4 * ${TM}u;`);
+    rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
+    for (let j = 0; j < slots; j++) rowPrep.push(`let ar${j} = pa + ${slotExpr(j)};`);
+  } else {
+    for (let j = 0; j < slots; j++) {
+      const rowExpr = v.family === 'bcast' ? `m0 + ${j * S}u + lane` : `m0 + ${j}u`;
+      rowPrep.push(`let row${j} = min(${rowExpr}, p.M - 1u) + p.mOff;`);
+      rowPrep.push(spec.rowPrep(j, `row${j}`));
+    }
   }
-  const accs = [...Array(TM).keys()].map((r) => `  var ${ACC(r)} = vec4<f32>(0.0);`);
+  const accs = [...Array(TM).keys()].map((r) => `var ${ACC(r)} = vec4<f32>(0.0);`);
   const step = (tail: boolean): string => {
     const out: string[] = [];
     const kq = (q: number) => (tail ? `kq${q}` : q === 0 ? 'k' : `(k + ${q}u)`);
-    if (tail) for (let q = 0; q < 4; q++) out.push(`let kq${q} = min(k + ${q}u, kEnd - 1u);`, `let kv${q} = k + ${q}u < kEnd;`);
-    if (spec.kPrep) for (let q = 0; q < 4; q++) out.push(spec.kPrep(q, kq(q)));
-    const guardA = (q: number, e: string) => (tail ? `select(0.0, ${e}, kv${q})` : e);
-    const guardB = (q: number, e: string) => (tail ? `select(vec4<f32>(0.0), ${e}, kv${q})` : e);
-    for (let j = 0; j < slots; j++) {
-      if (spec.loadA4 && !tail) {
-        out.push(`let a${j} = ${spec.loadA4(j, 'k')};`);
-        continue;
+    if (packed) {
+      for (let j = 0; j < slots; j++) out.push(`let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
+      for (let q = 0; q < 4; q++) out.push(`let b${q} = bp[pb + ${kq(q)} * ${L}u];`);
+    } else {
+      if (tail) for (let q = 0; q < 4; q++) out.push(`let kq${q} = min(k + ${q}u, kEnd - 1u);`, `let kv${q} = k + ${q}u < kEnd;`);
+      if (spec.kPrep) for (let q = 0; q < 4; q++) out.push(spec.kPrep(q, kq(q)));
+      const guardA = (q: number, e: string) => (tail ? `select(0.0, ${e}, kv${q})` : e);
+      const guardB = (q: number, e: string) => (tail ? `select(vec4<f32>(0.0), ${e}, kv${q})` : e);
+      for (let j = 0; j < slots; j++) {
+        if (spec.loadA4 && !tail) out.push(`let a${j} = ${spec.loadA4(j, 'k')};`);
+        else out.push(`let a${j} = vec4<f32>(${[0, 1, 2, 3].map((q) => guardA(q, spec.loadA(j, q, kq(q)))).join(', ')});`);
       }
-      const comps = [0, 1, 2, 3].map((q) => guardA(q, spec.loadA(j, q, kq(q))));
-      out.push(`let a${j} = vec4<f32>(${comps.join(', ')});`);
+      for (let q = 0; q < 4; q++) out.push(`let b${q} = ${guardB(q, spec.loadB(q, kq(q)))};`);
     }
-    for (let q = 0; q < 4; q++) out.push(`let b${q} = ${guardB(q, spec.loadB(q, kq(q)))};`);
     for (let r = 0; r < TM; r++) {
       const av = v.family === 'bcast' ? `subgroupBroadcast(a${Math.floor(r / S)}, ${r % S}u)` : `a${r}`;
       out.push(`{ let v = ${av}; ${ACC(r)} = ${ACC(r)} + v.x * b0 + v.y * b1 + v.z * b2 + v.w * b3; }`);
@@ -111,33 +132,63 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant): string {
   };
   const store: string[] = [];
   for (let r = 0; r < TM; r++) {
-    store.push(`  { let m = m0 + ${r}u; if (m < p.M) {`);
+    store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
     if (spec.storeRowPrep) store.push(indent(spec.storeRowPrep('m'), 4));
     ['x', 'y', 'z', 'w'].forEach((c, i) => {
-      const n = i === 0 ? "n0" : `(n0 + ${i}u)`;
+      const n = i === 0 ? 'n0' : `(n0 + ${i}u)`;
       store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `${ACC(r)}.${c}`)} }`);
     });
     store.push(`  } }`);
   }
-  const bindings = spec.bindings.map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
-  const params = spec.params.length ? spec.params.map((n) => `  ${n}: u32,`).join('\n') : '';
-  const padCount = (4 - (spec.params.length % 4)) % 4;
-  const pad = [...Array(padCount).keys()].map((i) => `  _q${i}: u32,`).join('\n');
+  const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', 'var<storage, read> bp: array<vec4<f32>>'] : [];
   return renderTemplate(shaderSource('matmul_gemm'), {
     FAMILY: v.family,
+    SOURCE: source,
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
-    PARAMS: [params, pad].filter(Boolean).join('\n'),
-    BINDINGS: bindings,
+    PARAMS: paramsDecl(spec),
+    BINDINGS: bindingDecls(spec, panels),
     FUNCTIONS: spec.functions ?? '',
     WGSIZE: v.family === 'bcast' ? S * v.wg : 8 * v.wg,
     LANE_BUILTIN: v.family === 'bcast' ? ', @builtin(subgroup_invocation_id) sgLane: u32' : '',
-    TILE: tile,
-    PROLOGUE: indent([spec.prologue ?? '', spec.colPrep ?? ''].join('\n'), 2),
-    ROWPREP: rowPrep.join('\n'),
-    ACCS: accs.join('\n'),
+    TILE: indent(tile.join('\n'), 2),
+    PROLOGUE: indent([spec.prologue ?? '', packed ? '' : spec.colPrep ?? ''].join('\n'), 2),
+    ROWPREP: indent(rowPrep.join('\n'), 2),
+    ACCS: indent(accs.join('\n'), 2),
     STEP: step(false),
-    TAIL: spec.noTail ? '' : step(true),
+    TAIL: packed || spec.noTail ? '' : step(true),
     STORE: store.join('\n'),
+    USES: bindingUses(spec),
+  });
+}
+
+/** Renders the kernel packing operand A (row slots of TM) or B (L lanes of 4 columns) of a spec into panels. */
+export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): string {
+  const body: string[] = [];
+  if (which === 'A') {
+    body.push('let k4 = wid.x;', 'let mt = wid.y;', `let m0 = mt * ${width}u;`, 'let n0 = 0u;', 'let nc0 = 0u;', 'let nc1 = 0u;', 'let nc2 = 0u;', 'let nc3 = 0u;');
+    body.push(spec.prologue ?? '');
+    body.push(`let row0 = min(m0 + s, p.M - 1u) + p.mOff;`, spec.rowPrep(0, 'row0'));
+    for (let q = 0; q < 4; q++) {
+      body.push(`let kq${q} = p.kOff + 4u * k4 + ${q}u;`, `let kc${q} = min(kq${q}, p.K - 1u);`);
+      if (spec.kPrep) body.push(spec.kPrep(q, `kc${q}`));
+    }
+    const comps = [0, 1, 2, 3].map((q) => `select(0.0, ${spec.loadA(0, q, `kc${q}`)}, kq${q} < p.K)`);
+    body.push(`panel[((batch * p.MT + mt) * p.K4 + k4) * ${width}u + s] = vec4<f32>(${comps.join(', ')});`);
+  } else {
+    body.push('let kl = wid.x;', 'let nt = wid.y;', 'let m0 = 0u;', `let n0 = (nt * ${width}u + s) * 4u;`);
+    for (let i = 0; i < 4; i++) body.push(`let nc${i} = min(n0 + ${i}u, p.N - 1u);`);
+    body.push(spec.prologue ?? '', spec.colPrep ?? '');
+    body.push('let kq0 = p.kOff + kl;', 'let kc0 = min(kq0, p.K - 1u);');
+    if (spec.kPrep) body.push(spec.kPrep(0, 'kc0'));
+    body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = select(vec4<f32>(0.0), ${spec.loadB(0, 'kc0')}, kq0 < p.K);`);
+  }
+  return renderTemplate(shaderSource('matmul_pack'), {
+    PARAMS: paramsDecl(spec),
+    BINDINGS: bindingDecls(spec, ['var<storage, read_write> panel: array<vec4<f32>>']),
+    FUNCTIONS: spec.functions ?? '',
+    WG: width,
+    BODY: indent(body.join('\n'), 2),
+    USES: bindingUses(spec),
   });
 }
 
@@ -150,38 +201,125 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function gemmKernel(spec: GemmSpec, v: GemmVariant): Kernel {
-  const key = `gemm:${spec.key}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}`;
-  return kernel(key, () => gemmSource(spec, v));
+export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'packed' = 'direct'): Kernel {
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}`;
+  return kernel(key, () => gemmSource(spec, v, source));
 }
 
 /** Rows covered by one workgroup and columns covered by one workgroup for a variant. */
 export function gemmTile(v: GemmVariant): { rows: number; cols: number } {
-  return v.family === 'bcast' ? { rows: v.tm * v.wg, cols: 4 * v.subgroup } : { rows: v.tm * v.wg, cols: 32 };
+  return { rows: v.tm * v.wg, cols: 4 * lanesOf(v) };
+}
+
+export interface GemmDims {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  /** Split-K within one dispatch (only for specs whose store writes partial outputs by `split`). */
+  splits?: number;
+}
+
+/** How a GEMM runs: operand source, row and K chunks, and how many partial outputs it writes. */
+export interface GemmPlan {
+  packed: boolean;
+  rowChunk: number;
+  kChunk: number;
+  kChunks: number;
+  splits: number;
+  totalSplits: number;
+}
+
+/** Floats per packed panel (64 MiB), so panels stay far below the storage-binding limit. */
+const PANEL_BUDGET = 1 << 24;
+
+/**
+ * Plans a GEMM: packed variants pack panels per chunk of rows (and of K when the spec writes
+ * split-K partials); the direct source runs in one dispatch. `splitK` says whether the spec's store
+ * uses `split` (partial outputs), which is what allows K to be chunked.
+ */
+export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmPlan {
+  const { M, N, K, batch } = dims;
+  const splits = Math.max(1, dims.splits ?? 1);
+  const direct: GemmPlan = { packed: false, rowChunk: Math.max(M, 1), kChunk: K, kChunks: 1, splits, totalSplits: splits };
+  if (!v.pack || K === 0 || M === 0 || N === 0) return direct;
+  const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
+  const L = lanesOf(v);
+  const rowTile = gemmTile(v).rows;
+  const Npad = Math.ceil(N / (4 * L)) * 4 * L;
+  const Kpad = Math.ceil(K / 4) * 4;
+  let kChunk = Kpad;
+  const widest = batch * Math.max(Npad, rowTile);
+  if (widest * kChunk > PANEL_BUDGET || kChunk > maxG - 3) {
+    if (!splitK) return direct;
+    kChunk = Math.max(4, Math.floor(Math.min(PANEL_BUDGET / widest, maxG - 3) / 4) * 4);
+  }
+  const kChunks = Math.ceil(Kpad / kChunk);
+  let rowChunk = Math.floor(PANEL_BUDGET / (batch * kChunk) / rowTile) * rowTile;
+  rowChunk = Math.max(rowTile, Math.min(rowChunk, Math.ceil(M / rowTile) * rowTile, Math.floor(maxG / Math.ceil(rowTile / v.tm)) * rowTile));
+  const perChunk = Math.max(1, Math.ceil(splits / kChunks));
+  return { packed: true, rowChunk, kChunk, kChunks, splits: perChunk, totalSplits: kChunks * perChunk };
+}
+
+function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number): Uint32Array {
+  const pad = (4 - (nExtra % 4)) % 4;
+  const params = new Uint32Array(HEADER_FIELDS + nExtra + pad);
+  params.set([M, N, K, kChunk, batch, splits, mOff, splitBase, kOff, K4, MT, NT]);
+  params.set(extra, HEADER_FIELDS);
+  return params;
 }
 
 /**
- * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes, with
- * `splits` K-splits (partial results go where the spec's store puts them for each `split`).
+ * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
+ * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
+ * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`.
  */
-export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims: { M: number; N: number; K: number; batch: number; splits?: number }, extra: number[]): void {
+export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false)): void {
   const { M, N, K, batch } = dims;
-  const splits = dims.splits ?? 1;
   if (M === 0 || N === 0 || batch === 0) return;
-  const kChunk = splits > 1 ? Math.ceil(K / splits / 4) * 4 : Math.max(K, 1);
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
-  const k = gemmKernel(spec, v);
-  const padCount = (4 - (spec.params.length % 4)) % 4;
-  const params = new Uint32Array(8 + extra.length + padCount);
-  params.set([M, N, K, kChunk, batch, splits, 0, 0]);
-  params.set(extra, 8);
-  const { rows, cols } = gemmTile(v);
-  const gm = Math.ceil(M / rows);
-  const gn = Math.ceil(N / cols);
-  const z = batch * splits;
+  if (buffers.length !== spec.bindings.length) throw new Error(`gemm: internal: ${buffers.length} buffers for ${spec.bindings.length} bindings`);
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
-  if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
-  dispatch(k, buffers, params, v.swap ? [gm, gn, z] : [gn, gm, z]);
+  const { rows, cols } = gemmTile(v);
+  const n = spec.params.length;
+  if (!plan.packed) {
+    const splits = plan.splits;
+    const kChunk = splits > 1 ? Math.ceil(K / splits / 4) * 4 : Math.max(K, 1);
+    const z = batch * splits;
+    if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
+    const gm = Math.ceil(M / rows);
+    const gn = Math.ceil(N / cols);
+    dispatch(gemmKernel(spec, v, 'direct'), buffers, headerParams(M, N, K, kChunk, batch, splits, 0, 0, 0, 0, 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
+    return;
+  }
+  const op = 'gemm';
+  const L = lanesOf(v);
+  const NT = Math.ceil(N / (4 * L));
+  const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
+  const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
+  const gk = gemmKernel(spec, v, 'packed');
+  for (let kc = 0; kc < plan.kChunks; kc++) {
+    const kOff = kc * plan.kChunk;
+    const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
+    const K4 = Kc / 4;
+    const bp = empty([batch * NT * Kc * L * 4], 'float32', op);
+    dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Kc, NT, batch]);
+    for (let mOff = 0; mOff < M; mOff += plan.rowChunk) {
+      const Mc = Math.min(plan.rowChunk, M - mOff);
+      const MT = Math.ceil(Mc / v.tm);
+      const ap = empty([batch * MT * K4 * v.tm * 4], 'float32', op);
+      dispatch(packA, [...buffers, ap.buffer(op)], headerParams(Mc, N, K, 0, batch, 1, mOff, 0, kOff, K4, MT, NT, extra, n), [K4, MT, batch]);
+      const splits = plan.splits;
+      const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
+      const gm = Math.ceil(Mc / rows);
+      const z = batch * splits;
+      if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
+      const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, kOff, K4, MT, NT, extra, n);
+      dispatch(gk, [...buffers, ap.buffer(op), bp.buffer(op)], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
+      ap.dispose();
+    }
+    bp.dispose();
+  }
 }
 
 // ---- matmul ------------------------------------------------------------------------------------
@@ -199,83 +337,6 @@ const MATMUL_SPEC: GemmSpec = {
   loadB: (q) => `vec4<f32>(b[bc0 + kb${q}], b[bc1 + kb${q}], b[bc2 + kb${q}], b[bc3 + kb${q}])`,
   store1: (m, n, v) => `c[cB + ${m} * p.N + ${n}] = ${v};`,
 };
-
-/** GEMM spec reading both operands from panels packed by shaders/matmul_pack.wgsl (one vec4 per load). */
-function packedSpec(v: GemmVariant): GemmSpec {
-  const TM = v.tm;
-  const L = v.family === 'bcast' ? v.subgroup : 8;
-  const slot = (j: number) => (v.family === 'bcast' ? `${j * v.subgroup}u + lane` : `${j}u`);
-  return {
-    key: 'matmul.packed',
-    params: ['K4', 'MT', 'NT', 'bA', 'bB'],
-    bindings: ['var<storage, read_write> c: array<f32>', 'var<storage, read> ap: array<vec4<f32>>', 'var<storage, read> bp: array<vec4<f32>>'],
-    prologue: [
-      `let mt = m0 / ${TM}u;`,
-      `let nt = n0 / ${4 * L}u;`,
-      `let l = (n0 / 4u) % ${L}u;`,
-      `let aBase = (batch * p.bA * p.MT + mt) * p.K4 * ${TM}u;`,
-      `let bBase = (batch * p.bB * p.NT + nt) * 4u * p.K4 * ${L}u + l;`,
-      `let cB = batch * p.M * p.N;`,
-    ].join('\n'),
-    rowPrep: (j) => `let ar${j} = aBase + ${slot(j)};`,
-    loadA4: (j, k) => `ap[ar${j} + (${k} / 4u) * ${TM}u]`,
-    loadA: (j, q, k) => `ap[ar${j} + (${k} / 4u) * ${TM}u][${q}]`,
-    loadB: (_q, k) => `bp[bBase + ${k} * ${L}u]`,
-    store1: (m, n, val) => `c[cB + ${m} * p.N + ${n}] = ${val};`,
-    noTail: true,
-  };
-}
-
-function packKernel(which: 'A' | 'B', wg: number): Kernel {
-  const body =
-    which === 'A'
-      ? `  let k4 = wid.x;
-  let mt = wid.y;
-  let m = mt * ${wg}u + s;
-  let base = p.off + b * p.sb + min(m, p.R - 1u) * p.s0;
-  var v = vec4<f32>(0.0);
-  for (var c = 0u; c < 4u; c = c + 1u) {
-    let k = 4u * k4 + c;
-    v[c] = select(0.0, src[base + min(k, p.K - 1u) * p.s1], m < p.R && k < p.K);
-  }
-  dst[((b * ng.y + mt) * p.K4 + k4) * ${wg}u + s] = v;`
-      : `  let k = wid.x;
-  let nt = wid.y;
-  let base = p.off + b * p.sb + min(k, p.R - 1u) * p.s0;
-  var v = vec4<f32>(0.0);
-  for (var c = 0u; c < 4u; c = c + 1u) {
-    let n = (nt * ${wg}u + s) * 4u + c;
-    v[c] = select(0.0, src[base + min(n, p.C - 1u) * p.s1], k < p.R && n < p.C);
-  }
-  dst[((b * ng.y + nt) * 4u * p.K4 + k) * ${wg}u + s] = v;`;
-  return kernel(`matmul_pack:${which}:${wg}`, () => renderTemplate(shaderSource('matmul_pack'), { WG: wg, BODY: body }));
-}
-
-/** Packs A and B into panels and runs the packed GEMM (C contiguous [nb, M, N]). */
-function packedMatmul(v: GemmVariant, out: GPUBuffer, a: Tensor, sAb: number, b: Tensor, sBb: number, M: number, N: number, K: number, nb: number): void {
-  const op = 'matmul';
-  const TM = v.tm;
-  const L = v.family === 'bcast' ? v.subgroup : 8;
-  const K4 = Math.ceil(K / 4);
-  const MT = Math.ceil(M / TM);
-  const NT = Math.ceil(N / (4 * L));
-  const nbA = sAb === 0 ? 1 : nb;
-  const nbB = sBb === 0 ? 1 : nb;
-  const ap = empty([nbA * MT * K4 * TM * 4], 'float32', op);
-  const bp = empty([nbB * NT * 4 * K4 * L * 4], 'float32', op);
-  dispatch(packKernel('A', TM), [ap.buffer(op), a.buffer(op)], new Uint32Array([M, 0, K, K4, a.offset, sAb, a.strides[a.rank - 2], a.strides[a.rank - 1]]), [K4, MT, nbA]);
-  dispatch(packKernel('B', L), [bp.buffer(op), b.buffer(op)], new Uint32Array([K, N, K, K4, b.offset, sBb, b.strides[b.rank - 2], b.strides[b.rank - 1]]), [4 * K4, NT, nbB]);
-  gemm(packedSpec(v), v, [out, ap.buffer(op), bp.buffer(op)], { M, N, K: 4 * K4, batch: nb }, [K4, MT, NT, nbA === 1 ? 0 : 1, nbB === 1 ? 0 : 1]);
-  ap.dispose();
-  bp.dispose();
-}
-
-/** Whether the packed path can run: panel grids fit the dispatch limits. */
-function canPack(v: GemmVariant, M: number, N: number, K: number): boolean {
-  const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
-  const L = v.family === 'bcast' ? v.subgroup : 8;
-  return K > 0 && 4 * Math.ceil(K / 4) <= maxG && Math.ceil(M / v.tm) <= maxG && Math.ceil(N / (4 * L)) <= maxG;
-}
 
 /** Collapses broadcast batch dims of `t` (expanded to `batch`) into one stride, or null if impossible. */
 function batchStride(t: Tensor, batch: number[]): number | null {
@@ -340,8 +401,7 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
     } else {
       // K = 0 gives zeros: the GEMM's k loop does not run
       const v = forcedVariant ?? chooseGemmVariant('matmul', M, N, Math.max(K, 1));
-      if (v.pack && canPack(v, M, N, K)) packedMatmul(v, bufs[0], aa, sAb, bb, sBb, M, N, K, nb);
-      else gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides);
+      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides);
     }
   }
   if (aa !== a) aa.dispose();

@@ -112,6 +112,15 @@ describe('conv2d with every GEMM family', () => {
         return { 'conv.fwd': { family: 'bcast', tm: S, wg: 2, subgroup: S, swap: true }, 'conv.dx': { family: 'bcast', tm: 2 * S, wg: 1, subgroup: S }, 'conv.dw': { family: 'bcast', tm: S, wg: 3, subgroup: S } };
       },
     ],
+    [
+      'packed panels (bcast and reg)',
+      () => {
+        const S = E.deviceContext().summary.subgroupSize;
+        const hasSg = E.deviceContext().features.has('subgroups') && S >= 4;
+        const b = (tm: number, wg: number, swap = false): GemmVariant => (hasSg ? { family: 'bcast', tm: tm * S, wg, subgroup: S, swap, pack: true } : { family: 'reg', tm: 4, wg, subgroup: 1, swap, pack: true });
+        return { 'conv.fwd': b(2, 2), 'conv.dx': b(1, 1, true), 'conv.dw': { family: 'reg', tm: 3, wg: 2, subgroup: 1, pack: true } };
+      },
+    ],
   ];
   for (const [name, variants] of families) {
     describe(name, () => {

@@ -1,0 +1,75 @@
+// Bench section "matmul": the tuned GEMM against the naive reference kernel and TensorFlow.js's
+// WebGPU backend, on square sizes and the ResNet-50 fc / SimCLR projection-head shapes (256 images:
+// x [256, 2048] times a [out, in] weight read transposed in place, as linear() does). GFLOP/s = 2MNK / time.
+import { initDevice } from '../engine/device.js';
+import { matmul, randn, sync, transpose } from '../engine/index.js';
+import { setMatmulKernel } from '../engine/ops/matmul.js';
+import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
+import { timeGpu, type BenchRow } from './harness.js';
+import { tfjsPeer } from './tfjs.js';
+
+interface Shape {
+  name: string;
+  M: number;
+  N: number;
+  K: number;
+  /** B is a [N, K] weight viewed transposed (linear layers). */
+  transB: boolean;
+}
+
+const SHAPES: Shape[] = [
+  { name: 'matmul 256^3', M: 256, N: 256, K: 256, transB: false },
+  { name: 'matmul 1024^3', M: 1024, N: 1024, K: 1024, transB: false },
+  { name: 'matmul 2048^3', M: 2048, N: 2048, K: 2048, transB: false },
+  { name: 'ResNet-50 fc 256x2048 -> 1000', M: 256, N: 1000, K: 2048, transB: true },
+  { name: 'proj head 256x2048 -> 2048', M: 256, N: 2048, K: 2048, transB: true },
+  { name: 'proj head 256x2048 -> 128', M: 256, N: 128, K: 2048, transB: true },
+];
+
+
+export async function runSection(): Promise<BenchRow[]> {
+  await initDevice();
+  const rows: BenchRow[] = [];
+  const peer = await tfjsPeer();
+  for (const s of SHAPES) {
+    const flops = 2 * s.M * s.N * s.K;
+    const a = randn([s.M, s.K]);
+    const bStore = randn(s.transB ? [s.N, s.K] : [s.K, s.N]);
+    const b = s.transB ? transpose(bStore, 0, 1) : bStore;
+    const once = () => matmul(a, b).dispose();
+    if (process.env.BENCH_TUNE === '1') {
+      await tuneGemm('matmul', s.M, s.N, s.K, async (v: GemmVariant) => {
+        setMatmulKernel('gemm', v);
+        return timeGpu(once, { warmup: 1, runs: 3 });
+      });
+      setMatmulKernel('gemm', null);
+    }
+    const variant = chooseGemmVariant('matmul', s.M, s.N, s.K);
+    setMatmulKernel('gemm', null);
+    once();
+    const ours = await timeGpu(once, { warmup: 2, runs: 7 });
+    const compare: BenchRow['compare'] = {};
+    if (process.env.BENCH_NAIVE !== '0') {
+      setMatmulKernel('naive');
+      once(); // warm-up (compiles)
+      await sync();
+      const naive = await timeGpu(once, { warmup: 0, runs: 5 });
+      setMatmulKernel('gemm', null);
+      compare.naive = { ms: naive, value: flops / naive / 1e6, ratio: naive / ours };
+    }
+    if (typeof peer !== 'string') {
+      const tf = peer.tf;
+      const ta = tf.randomNormal([s.M, s.K]);
+      const tb = tf.randomNormal(s.transB ? [s.N, s.K] : [s.K, s.N]);
+      const ms = await peer.time(() => tf.matMul(ta, tb, false, s.transB));
+      compare.tfjs = { ms, value: flops / ms / 1e6, ratio: ms / ours };
+      tf.dispose([ta, tb]);
+    }
+    rows.push({ section: 'matmul', name: s.name, ms: ours, value: flops / ours / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(variant) } });
+    a.dispose();
+    b.dispose();
+    bStore.dispose();
+  }
+  if (typeof peer === 'string') rows.push({ section: 'matmul', name: `(tfjs column: ${peer})`, ms: 0, value: 0, unit: '' });
+  return rows;
+}

@@ -1,0 +1,143 @@
+// `npm run bench [-- <section>... ] [--tune] [--no-tfjs] [--no-naive]`: every section of the benchmark,
+// a table on stdout and bench/results.json (adapter, machine, timestamp, rows).
+//
+// Each section runs in its own child process because lavapipe's vector width is fixed when the driver
+// loads: the matmul-bound sections (matmul, conv, block) run at 512 bits (16-wide subgroups, +50% for
+// the subgroup-broadcast GEMM), the load-bound ones (norm_pool and the other helpers' sections) at the
+// driver's default 256 bits, as the README recommends. WEBGPU_VECTOR_WIDTH set by the caller applies to
+// every section. The TensorFlow.js peer runs inside each section's process, on the same adapter.
+// Sections: matmul, conv, norm_pool, block (this file's), and, when their modules exist, losses,
+// augment and poll (each exports runSection(): Promise<BenchRow[]>).
+// --tune times a few GEMM variants per shape first and caches the winners (engine/tune.ts).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fmtRow, type BenchRow } from './harness.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const RESULTS = join(HERE, '..', '..', 'bench', 'results.json');
+
+interface SectionSpec {
+  name: string;
+  width: '256' | '512';
+  optional: boolean;
+}
+
+const SECTIONS: SectionSpec[] = [
+  { name: 'matmul', width: '512', optional: false },
+  { name: 'conv', width: '512', optional: false },
+  { name: 'norm_pool', width: '256', optional: false },
+  { name: 'block', width: '512', optional: false },
+  { name: 'losses', width: '256', optional: true },
+  { name: 'augment', width: '256', optional: true },
+  { name: 'poll', width: '256', optional: true },
+];
+
+interface ChildResult {
+  rows: BenchRow[];
+  adapter: Record<string, unknown>;
+  vectorWidth: string;
+  subgroupSize: number;
+  seconds: number;
+  error?: string;
+}
+
+async function child(name: string, out: string): Promise<void> {
+  const t0 = performance.now();
+  const { initDevice } = await import('../engine/device.js');
+  const ctx = await initDevice();
+  const result: ChildResult = {
+    rows: [],
+    adapter: { ...ctx.summary },
+    vectorWidth: process.env.LP_NATIVE_VECTOR_WIDTH ?? 'driver default',
+    subgroupSize: ctx.summary.subgroupSize,
+    seconds: 0,
+  };
+  try {
+    const mod = (await import(`./${name}.js`)) as { runSection(): Promise<BenchRow[]> };
+    result.rows = await mod.runSection();
+  } catch (e) {
+    result.error = (e as Error).stack ?? String(e);
+  }
+  result.seconds = (performance.now() - t0) / 1000;
+  writeFileSync(out, JSON.stringify(result));
+  process.exit(0);
+}
+
+function header(): string {
+  const c = cpus();
+  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const childAt = args.indexOf('--child');
+  if (childAt >= 0) return child(args[childAt + 1], args[childAt + 2]);
+  const flags = new Set(args.filter((a) => a.startsWith('--')));
+  const wanted = args.filter((a) => !a.startsWith('--'));
+  const unknown = wanted.filter((w) => !SECTIONS.some((s) => s.name === w));
+  if (unknown.length) {
+    console.error(`bench: unknown section(s) ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (flags.has('--tune')) env.BENCH_TUNE = '1';
+  if (flags.has('--no-tfjs')) env.BENCH_TFJS = '0';
+  if (flags.has('--no-naive')) env.BENCH_NAIVE = '0';
+  const chosen = SECTIONS.filter((s) => (wanted.length ? wanted.includes(s.name) : true));
+  const tmp = mkdtempSync(join(tmpdir(), 'webgpu-dl-bench-'));
+  const started = new Date();
+  const machine = header();
+  console.log(`npm run bench — ${started.toISOString()} — ${machine}`);
+  console.log(`medians of >= 5 timed runs after warm-up; compare columns: naive reference kernel, TensorFlow.js WebGPU; (xR) = ours / theirs`);
+  const sections: Record<string, unknown>[] = [];
+  for (const s of chosen) {
+    if (!existsSync(join(HERE, `${s.name}.js`))) {
+      const note = `section ${s.name}: module bench/${s.name}.ts not present, skipped`;
+      console.log(note);
+      if (!s.optional) process.exitCode = 1;
+      continue;
+    }
+    const out = join(tmp, `${s.name}.json`);
+    const width = process.env.WEBGPU_VECTOR_WIDTH ?? process.env.LP_NATIVE_VECTOR_WIDTH ?? s.width;
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', s.name, out], {
+      env: { ...env, WEBGPU_VECTOR_WIDTH: width },
+      stdio: ['ignore', 'inherit', 'pipe'],
+      encoding: 'utf8',
+    });
+    if (!existsSync(out)) {
+      console.log(`section ${s.name}: failed (exit ${r.status})\n${(r.stderr ?? '').split('\n').filter((l) => !/^Warning: max/.test(l)).join('\n')}`);
+      process.exitCode = 1;
+      continue;
+    }
+    const res = JSON.parse(readFileSync(out, 'utf8')) as ChildResult;
+    const desc = (res.adapter.description as string) || (res.adapter.device as string);
+    console.log(`\n## ${s.name} — ${desc}, vector width ${res.vectorWidth}, subgroup size ${res.subgroupSize}, ${res.seconds.toFixed(0)} s`);
+    for (const row of res.rows) console.log(fmtRow(row));
+    if (res.error) {
+      console.log(`section ${s.name} failed: ${res.error}`);
+      process.exitCode = 1;
+    }
+    sections.push({ name: s.name, adapter: res.adapter, vectorWidth: res.vectorWidth, subgroupSize: res.subgroupSize, seconds: res.seconds, error: res.error, rows: res.rows });
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  let allSections = sections;
+  // a filtered run merges into the existing results (the other sections, with their rows, are kept)
+  if (wanted.length && existsSync(RESULTS)) {
+    try {
+      const prev = JSON.parse(readFileSync(RESULTS, 'utf8'));
+      const keep = ((prev.sections ?? []) as { name: string }[]).filter((x) => !chosen.some((s) => s.name === x.name));
+      allSections = [...keep, ...sections].sort((a, b) => SECTIONS.findIndex((s) => s.name === a.name) - SECTIONS.findIndex((s) => s.name === b.name));
+    } catch {
+      // unreadable previous results: overwrite
+    }
+  }
+  const rows = allSections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
+  const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtEnd: loadavg() }, argv: args, sections: allSections, rows };
+  writeFileSync(RESULTS, JSON.stringify(doc, null, 1));
+  console.log(`\nwrote ${RESULTS}`);
+}
+
+await main();
