@@ -24,8 +24,12 @@ export interface GemmVariant {
   subgroup: number;
   /** Grid order: false = workgroups walk N fastest (share A rows), true = M fastest (share B columns). */
   swap?: boolean;
-  /** matmul only: pack A and B into tile-major panels first (one vec4 load per lane per operand). */
-  pack?: boolean;
+  /**
+   * Operand panels: true packs A and B into tile-major panels first (one contiguous vec4 load per lane
+   * per operand; pays off when several column tiles reuse the A panel), 'B' packs only B (the
+   * operand each lane loads its own columns of), false reads both where they live.
+   */
+  pack?: boolean | 'B';
 }
 
 export type GemmOp = 'matmul' | 'conv.fwd' | 'conv.dx' | 'conv.dw';
@@ -87,14 +91,21 @@ function useBcast(): boolean {
   return features.has('subgroups') && summary.subgroupSize >= 4 && summary.isSoftware;
 }
 
-/** The variant used when nothing was tuned: fixed per adapter family. */
-export function defaultGemmVariant(_op: GemmOp, M: number, _N: number, _K: number): GemmVariant {
+/**
+ * The variant used when nothing was tuned: fixed per adapter family and shape size. On CPU drivers
+ * (subgroup broadcast): tall tiles (64 rows) for large problems, since every per-lane B load is then
+ * shared by more rows; B in vec4 panels (the per-lane loads are the cost); A packed too for matmul
+ * when several column tiles reuse its panel. Small problems get small tiles (fast to compile).
+ */
+export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number): GemmVariant {
   const S = deviceContext().summary.subgroupSize;
   if (useBcast()) {
-    // Tall tiles amortize the per-lane B loads; small M gets one subgroup-row block.
-    const tm = M >= 24 ? 32 : S * Math.max(1, Math.ceil(M / S));
-    const wg = M >= 128 ? 4 : 1;
-    return { family: 'bcast', tm: Math.max(tm, S), wg, subgroup: S };
+    const big = M * N * K >= 1 << 24 && K >= 16;
+    const tm = big && M >= 512 ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
+    const wg = tm >= 64 ? 1 : M >= 256 ? 2 : 1;
+    let pack: GemmVariant['pack'] = false;
+    if (big) pack = op === 'matmul' && N > 8 * S ? true : 'B';
+    return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}) };
   }
   return { family: 'reg', tm: 4, wg: 8, subgroup: 1 };
 }
@@ -109,26 +120,32 @@ export function chooseGemmVariant(op: GemmOp, M: number, N: number, K: number): 
 
 function validVariant(v: GemmVariant): boolean {
   const S = deviceContext().summary.subgroupSize;
-  if (v.family === 'bcast') return useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
-  return v.family === 'reg' && v.tm >= 1 && v.tm <= 16 && v.wg >= 1 && v.wg <= 16;
+  const packOk = v.pack === undefined || typeof v.pack === 'boolean' || v.pack === 'B';
+  if (v.family === 'bcast') return packOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
+  return packOk && v.family === 'reg' && v.tm >= 1 && v.tm <= 16 && v.wg >= 1 && v.wg <= 16;
 }
 
 /** Candidate variants the tuner times for one shape (small, so tuning stays a few seconds per class). */
-export function gemmCandidates(M: number): GemmVariant[] {
+export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): GemmVariant[] {
   const S = deviceContext().summary.subgroupSize;
-  const out: GemmVariant[] = [];
+  const out: GemmVariant[] = [defaultGemmVariant(op, M, N, K)];
+  const add = (v: GemmVariant) => {
+    if (!out.some((o) => JSON.stringify(o) === JSON.stringify(v))) out.push(v);
+  };
   if (useBcast()) {
-    const tms = [...new Set([32, 48, 64].filter((t) => t % S === 0 && (M >= t || t === 32)).concat(M < 32 ? [S * Math.max(1, Math.ceil(M / S))] : []))];
+    const small = M < 32;
+    const tms = small ? [S * Math.max(1, Math.ceil(M / S))] : [32 - (32 % S) || S, 64 - (64 % S)];
+    const packs: GemmVariant['pack'][] = op === 'matmul' ? [false, 'B', true] : [false, 'B'];
     for (const tm of tms) {
-      for (const wg of [1, 2, 4, 8]) {
-        if (tm * wg > Math.max(M, tm) * 2) continue;
-        out.push({ family: 'bcast', tm, wg, subgroup: S });
+      for (const pack of packs) {
+        add({ family: 'bcast', tm, wg: tm >= 64 ? 1 : 2, subgroup: S, ...(pack ? { pack } : {}) });
       }
     }
-    out.push({ family: 'bcast', tm: 32 % S === 0 ? 32 : S, wg: 4, subgroup: S, swap: true });
+    add({ family: 'bcast', tm: tms[tms.length - 1], wg: 1, subgroup: S, swap: true, ...(op === 'matmul' ? { pack: true } : { pack: 'B' as const }) });
+    return out;
   }
-  out.push({ family: 'reg', tm: 4, wg: 8, subgroup: 1 });
-  out.push({ family: 'reg', tm: 8, wg: 4, subgroup: 1 });
+  add({ family: 'reg', tm: 4, wg: 8, subgroup: 1, pack: 'B' });
+  add({ family: 'reg', tm: 8, wg: 4, subgroup: 1 });
   return out;
 }
 
@@ -136,7 +153,7 @@ export function gemmCandidates(M: number): GemmVariant[] {
  * Times each candidate with `time(v)` (median milliseconds, provided by the caller, who owns the
  * data) and records the fastest for the shape's class. Returns all timings, best first.
  */
-export async function tuneGemm(op: GemmOp, M: number, N: number, K: number, time: (v: GemmVariant) => Promise<number>, candidates = gemmCandidates(M)): Promise<{ variant: GemmVariant; ms: number }[]> {
+export async function tuneGemm(op: GemmOp, M: number, N: number, K: number, time: (v: GemmVariant) => Promise<number>, candidates = gemmCandidates(op, M, N, K)): Promise<{ variant: GemmVariant; ms: number }[]> {
   const results: { variant: GemmVariant; ms: number }[] = [];
   for (const v of candidates) results.push({ variant: v, ms: await time(v) });
   results.sort((a, b) => a.ms - b.ms);
@@ -159,5 +176,6 @@ export function resetTuneCache(): void {
 }
 
 export function describeVariant(v: GemmVariant): string {
-  return v.family === 'bcast' ? `bcast tm${v.tm} wg${v.wg} sg${v.subgroup}${v.swap ? ' swap' : ''}` : `reg tm${v.tm} wg${v.wg}`;
+  const pack = v.pack === 'B' ? ' packB' : v.pack ? ' packed' : '';
+  return (v.family === 'bcast' ? `bcast tm${v.tm} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack;
 }

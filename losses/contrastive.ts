@@ -62,6 +62,7 @@ export interface FusedTuning {
   maxUnrolledD4?: number;
   rowsPerInvocation?: number;
   workgroupSize?: number;
+  splitBlocks?: number;
 }
 let tuning: FusedTuning = {};
 export function setFusedTuning(t: FusedTuning): void {
@@ -125,7 +126,12 @@ class Gen {
   /** Emits body(k) for every vec4 index k: unrolled with constants, or as one runtime loop. */
   kloop(body: (k: string) => string[]): void {
     if (this.L.unrolled) {
-      for (let k = 0; k < this.L.D4; k++) this.emit(`  { ${body(`${k}u`).join(' ')} }`);
+      const sb = tuning.splitBlocks ?? 0;
+      for (let k = 0; k < this.L.D4; k++) {
+        const open = sb > 0 && k % sb === 0;
+        const close = sb > 0 && (k % sb === sb - 1 || k === this.L.D4 - 1);
+        this.emit(`  ${open ? 'if (p._pad == 0u) { ' : ''}{ ${body(`${k}u`).join(' ')} }${close ? ' }' : ''}`);
+      }
     } else {
       this.emit(`  for (var k = 0u; k < ${this.L.D4}u; k = k + 1u) { ${body('k').join(' ')} }`);
     }

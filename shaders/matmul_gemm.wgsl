@@ -17,11 +17,13 @@
 // Operand sources ({{SOURCE}}):
 //  direct  A and B elements are loaded where they live, through the op's own index arithmetic
 //          (strides, im2col gathers with padding): no extra memory.
+//  packB   A direct; B (the operand every lane loads its own 4 columns of) from a packed panel.
 //  packed  A and B were first copied by the pack kernels (shaders/matmul_pack.wgsl, generated from
 //          the same op loaders) into tile-major panels: A as [batch][row tile][k / 4][TM] vec4 and B
 //          as [batch][column tile][k][lane] vec4, zero-padded, so every load in the k loop is one
 //          contiguous vec4 per lane. Panels are built per chunk of rows (mOff) and of K (kOff) so
 //          they stay within a memory budget; K chunks write separate partial outputs (splitBase).
+// K range of a dispatch: [kOff, min(K, kOff + 4 K4)), cut into splits of kChunk.
 // Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)) and
 // stores to partial output splitBase + s, which the op sums afterwards.
 // Bounds: rows past M and columns past N are clamped to the last valid row/column for loads (values
@@ -55,8 +57,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lsplit = wid.z - batch * p.splits;
   let split = p.splitBase + lsplit;
 {{TILE}}
-  let kBegin = min(lsplit * p.kChunk, p.K);
-  let kEnd = min(p.K, kBegin + p.kChunk);
+  let kHi = min(p.K, p.kOff + 4u * p.K4);
+  let kBegin = min(p.kOff + lsplit * p.kChunk, kHi);
+  let kEnd = min(kHi, kBegin + p.kChunk);
   let kMain = kBegin + ((kEnd - kBegin) & 0xfffffffcu);
   let nc0 = min(n0, p.N - 1u);
   let nc1 = min(n0 + 1u, p.N - 1u);

@@ -80,14 +80,21 @@ function lanesOf(v: GemmVariant): number {
   return v.family === 'bcast' ? v.subgroup : 8;
 }
 
+export type GemmSource = 'direct' | 'packB' | 'packed';
+
+export function sourceOf(v: GemmVariant): GemmSource {
+  return v.pack === 'B' ? 'packB' : v.pack ? 'packed' : 'direct';
+}
+
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
-export function gemmSource(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'packed' = v.pack ? 'packed' : 'direct'): string {
+export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v)): string {
   const S = v.family === 'bcast' ? v.subgroup : 1;
   const L = lanesOf(v);
   const TM = v.tm;
   const slots = v.family === 'bcast' ? TM / S : TM; // A rows loaded per invocation
   if (v.family === 'bcast' && (TM % S !== 0 || S < 1)) throw new Error(`gemm: tm ${TM} must be a multiple of the subgroup size ${S}`);
   const packed = source === 'packed';
+  const packB = source === 'packB';
   const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
   const tile =
     v.family === 'bcast'
@@ -100,6 +107,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'p
     rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
     for (let j = 0; j < slots; j++) rowPrep.push(`let ar${j} = pa + ${slotExpr(j)};`);
   } else {
+    if (packB) rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
     for (let j = 0; j < slots; j++) {
       const rowExpr = v.family === 'bcast' ? `m0 + ${j * S}u + lane` : `m0 + ${j}u`;
       rowPrep.push(`let row${j} = min(${rowExpr}, p.M - 1u) + p.mOff;`);
@@ -122,7 +130,10 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'p
         if (spec.loadA4 && !tail) out.push(`let a${j} = ${spec.loadA4(j, 'k')};`);
         else out.push(`let a${j} = vec4<f32>(${[0, 1, 2, 3].map((q) => guardA(q, spec.loadA(j, q, kq(q)))).join(', ')});`);
       }
-      for (let q = 0; q < 4; q++) out.push(`let b${q} = ${guardB(q, spec.loadB(q, kq(q)))};`);
+      for (let q = 0; q < 4; q++) {
+        const bq = packB ? `bp[pb + (${kq(q)} - p.kOff) * ${L}u]` : spec.loadB(q, kq(q));
+        out.push(`let b${q} = ${guardB(q, bq)};`);
+      }
     }
     for (let r = 0; r < TM; r++) {
       const av = v.family === 'bcast' ? `subgroupBroadcast(a${Math.floor(r / S)}, ${r % S}u)` : `a${r}`;
@@ -140,7 +151,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'p
     });
     store.push(`  } }`);
   }
-  const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', 'var<storage, read> bp: array<vec4<f32>>'] : [];
+  const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', 'var<storage, read> bp: array<vec4<f32>>'] : packB ? ['var<storage, read> bp: array<vec4<f32>>'] : [];
   return renderTemplate(shaderSource('matmul_gemm'), {
     FAMILY: v.family,
     SOURCE: source,
@@ -151,7 +162,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'p
     WGSIZE: v.family === 'bcast' ? S * v.wg : 8 * v.wg,
     LANE_BUILTIN: v.family === 'bcast' ? ', @builtin(subgroup_invocation_id) sgLane: u32' : '',
     TILE: indent(tile.join('\n'), 2),
-    PROLOGUE: indent([spec.prologue ?? '', packed ? '' : spec.colPrep ?? ''].join('\n'), 2),
+    PROLOGUE: indent([spec.prologue ?? '', packed || packB ? '' : spec.colPrep ?? ''].join('\n'), 2),
     ROWPREP: indent(rowPrep.join('\n'), 2),
     ACCS: indent(accs.join('\n'), 2),
     STEP: step(false),
@@ -201,7 +212,7 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: 'direct' | 'packed' = 'direct'): Kernel {
+export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct'): Kernel {
   const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}`;
   return kernel(key, () => gemmSource(spec, v, source));
 }
@@ -222,7 +233,7 @@ export interface GemmDims {
 
 /** How a GEMM runs: operand source, row and K chunks, and how many partial outputs it writes. */
 export interface GemmPlan {
-  packed: boolean;
+  source: GemmSource;
   rowChunk: number;
   kChunk: number;
   kChunks: number;
@@ -241,15 +252,16 @@ const PANEL_BUDGET = 1 << 24;
 export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmPlan {
   const { M, N, K, batch } = dims;
   const splits = Math.max(1, dims.splits ?? 1);
-  const direct: GemmPlan = { packed: false, rowChunk: Math.max(M, 1), kChunk: K, kChunks: 1, splits, totalSplits: splits };
+  const direct: GemmPlan = { source: 'direct', rowChunk: Math.max(M, 1), kChunk: Math.ceil(K / 4) * 4, kChunks: 1, splits, totalSplits: splits };
   if (!v.pack || K === 0 || M === 0 || N === 0) return direct;
+  const source = sourceOf(v);
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
   const L = lanesOf(v);
   const rowTile = gemmTile(v).rows;
   const Npad = Math.ceil(N / (4 * L)) * 4 * L;
   const Kpad = Math.ceil(K / 4) * 4;
   let kChunk = Kpad;
-  const widest = batch * Math.max(Npad, rowTile);
+  const widest = batch * (source === 'packB' ? Npad : Math.max(Npad, rowTile));
   if (widest * kChunk > PANEL_BUDGET || kChunk > maxG - 3) {
     if (!splitK) return direct;
     kChunk = Math.max(4, Math.floor(Math.min(PANEL_BUDGET / widest, maxG - 3) / 4) * 4);
@@ -258,7 +270,8 @@ export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmP
   let rowChunk = Math.floor(PANEL_BUDGET / (batch * kChunk) / rowTile) * rowTile;
   rowChunk = Math.max(rowTile, Math.min(rowChunk, Math.ceil(M / rowTile) * rowTile, Math.floor(maxG / Math.ceil(rowTile / v.tm)) * rowTile));
   const perChunk = Math.max(1, Math.ceil(splits / kChunks));
-  return { packed: true, rowChunk, kChunk, kChunks, splits: perChunk, totalSplits: kChunks * perChunk };
+  if (source === 'packB') rowChunk = Math.max(M, 1);
+  return { source, rowChunk, kChunk, kChunks, splits: perChunk, totalSplits: kChunks * perChunk };
 }
 
 function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number): Uint32Array {
@@ -282,14 +295,14 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
   const { rows, cols } = gemmTile(v);
   const n = spec.params.length;
-  if (!plan.packed) {
+  const gm0 = Math.ceil(M / rows);
+  const gn = Math.ceil(N / cols);
+  if (plan.source === 'direct') {
     const splits = plan.splits;
     const kChunk = splits > 1 ? Math.ceil(K / splits / 4) * 4 : Math.max(K, 1);
     const z = batch * splits;
     if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
-    const gm = Math.ceil(M / rows);
-    const gn = Math.ceil(N / cols);
-    dispatch(gemmKernel(spec, v, 'direct'), buffers, headerParams(M, N, K, kChunk, batch, splits, 0, 0, 0, 0, 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
+    dispatch(gemmKernel(spec, v, 'direct'), buffers, headerParams(M, N, K, kChunk, batch, splits, 0, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm0, gn, z] : [gn, gm0, z]);
     return;
   }
   const op = 'gemm';
@@ -297,13 +310,23 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   const NT = Math.ceil(N / (4 * L));
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const gk = gemmKernel(spec, v, 'packed');
+  const gk = gemmKernel(spec, v, plan.source);
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
     const K4 = Kc / 4;
     const bp = empty([batch * NT * Kc * L * 4], 'float32', op);
     dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Kc, NT, batch]);
+    if (plan.source === 'packB') {
+      const splits = plan.splits;
+      const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
+      const z = batch * splits;
+      if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
+      const params = headerParams(M, N, K, kChunk, batch, splits, 0, kc * splits, kOff, K4, 0, NT, extra, n);
+      dispatch(gk, [...buffers, bp.buffer(op)], params, v.swap ? [gm0, gn, z] : [gn, gm0, z]);
+      bp.dispose();
+      continue;
+    }
     for (let mOff = 0; mOff < M; mOff += plan.rowChunk) {
       const Mc = Math.min(plan.rowChunk, M - mOff);
       const MT = Math.ceil(Mc / v.tm);
@@ -314,7 +337,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
       const gm = Math.ceil(Mc / rows);
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
-      const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, kOff, K4, MT, NT, extra, n);
+      const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n);
       dispatch(gk, [...buffers, ap.buffer(op), bp.buffer(op)], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
       ap.dispose();
     }

@@ -121,6 +121,15 @@ describe('conv2d with every GEMM family', () => {
         return { 'conv.fwd': b(2, 2), 'conv.dx': b(1, 1, true), 'conv.dw': { family: 'reg', tm: 3, wg: 2, subgroup: 1, pack: true } };
       },
     ],
+    [
+      'B panels only',
+      () => {
+        const S = E.deviceContext().summary.subgroupSize;
+        const hasSg = E.deviceContext().features.has('subgroups') && S >= 4;
+        const b = (tm: number, wg: number): GemmVariant => (hasSg ? { family: 'bcast', tm: tm * S, wg, subgroup: S, pack: 'B' } : { family: 'reg', tm: 4, wg, subgroup: 1, pack: 'B' });
+        return { 'conv.fwd': b(1, 2), 'conv.dx': b(2, 1), 'conv.dw': b(1, 1) };
+      },
+    ],
   ];
   for (const [name, variants] of families) {
     describe(name, () => {

@@ -29,11 +29,13 @@ function variants(): [string, GemmVariant | 'naive'][] {
     ['reg tm4 wg8', { family: 'reg', tm: 4, wg: 8, subgroup: 1 }],
     ['reg tm3 wg2 swap', { family: 'reg', tm: 3, wg: 2, subgroup: 1, swap: true }],
     ['reg tm4 packed', { family: 'reg', tm: 4, wg: 2, subgroup: 1, pack: true }],
+    ['reg tm2 packB', { family: 'reg', tm: 2, wg: 3, subgroup: 1, pack: 'B' }],
   ];
   if (E.deviceContext().features.has('subgroups') && S >= 4) {
     out.push(['bcast tm=S', { family: 'bcast', tm: S, wg: 1, subgroup: S }]);
     out.push(['bcast tm32 wg2 swap', { family: 'bcast', tm: Math.max(S, 32 - (32 % S)), wg: 2, subgroup: S, swap: true }]);
     out.push(['bcast tm=2S wg3 packed', { family: 'bcast', tm: 2 * S, wg: 3, subgroup: S, pack: true }]);
+    out.push(['bcast tm=S wg2 packB swap', { family: 'bcast', tm: S, wg: 2, subgroup: S, pack: 'B', swap: true }]);
   }
   return out;
 }
