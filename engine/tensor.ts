@@ -195,10 +195,23 @@ export function record(op: string, inputs: Tensor[], out: Tensor, save: Tensor[]
   return out;
 }
 
-/** Uploads host data into a new tensor. */
+/** Uploads host data into a new tensor; int32 data also records its value range (see intRange). */
 export function fromHost(data: Float32Array | Int32Array, shape: Shape, dtype: DType, op: string): Tensor {
   const t = empty(shape, dtype, op);
   if (data.length) writeBuffer(t.buffer(op), 0, data);
+  if (dtype === 'int32') {
+    let lo = 0;
+    let hi = 0;
+    if (data.length) {
+      lo = Infinity;
+      hi = -Infinity;
+      for (const v of data) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    t.intRange = [lo, hi];
+  }
   return t;
 }
 

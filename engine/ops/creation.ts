@@ -50,17 +50,8 @@ export function tensor(data: Nested | Float32Array | Int32Array | ArrayLike<numb
   }
   const dtype = options.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
   if (dtype === 'int32') {
-    const arr = Int32Array.from(values);
-    const t = fromHost(arr, finalShape, 'int32', op);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const v of arr) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-    t.intRange = arr.length ? [lo, hi] : [0, 0];
     if (options.requiresGrad) throw new Error(`${op}: int32 tensors cannot require grad`);
-    return t;
+    return fromHost(Int32Array.from(values), finalShape, 'int32', op);
   }
   const arr = data instanceof Float32Array ? data : Float32Array.from(values);
   const t = fromHost(arr, finalShape, 'float32', op);

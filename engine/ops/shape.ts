@@ -186,15 +186,7 @@ function indexTensor(indices: Tensor | ArrayLike<number>, op: string): Tensor {
   for (let i = 0; i < arr.length; i++) {
     if (arr[i] !== (indices as ArrayLike<number>)[i]) throw new Error(`${op}: index ${(indices as ArrayLike<number>)[i]} at position ${i} is not an int32`);
   }
-  const t = fromHost(arr, [arr.length], 'int32', op);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of arr) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  t.intRange = arr.length ? [lo, hi] : [0, 0];
-  return t;
+  return fromHost(arr, [arr.length], 'int32', op);
 }
 
 /** Checks an int32 tensor's host-known range against [0, n). */
