@@ -78,3 +78,83 @@ export function tfjsPeer(): Promise<TfjsPeer | string> {
   if (!peer) peer = load().catch((e) => `tfjs failed: ${(e as Error).message}`);
   return peer;
 }
+
+// ---- backward passes for the peer ------------------------------------------------------------------
+// tfjs-core's Node bundle registers no gradient functions (they ship in the full @tensorflow/tfjs
+// package), so tf.grads fails for most ops. The peer's backward passes are therefore written out with
+// the same kernels tfjs's own gradients use: MaxPoolGrad, AvgPoolGrad, Conv2DBackpropInput,
+// Conv2DBackpropFilter, and elementwise ops and reductions for batch norm and ReLU.
+
+/** Training-mode batch norm over NHWC: forward and the gradients w.r.t. x, scale, offset. */
+export function tfBatchNormTrain(tf: Any, x: Any, scale: Any, offset: Any, dy: Any, relu: boolean, eps = 1e-5): Any[] {
+  return tf.tidy(() => {
+    const axes = [0, 1, 2];
+    const mv = tf.moments(x, axes);
+    const inv = tf.rsqrt(tf.add(mv.variance, eps));
+    const xh = tf.mul(tf.sub(x, mv.mean), inv);
+    const y = tf.add(tf.mul(xh, scale), offset);
+    const out = relu ? tf.relu(y) : y;
+    const g = relu ? tf.mul(dy, tf.step(y)) : dy;
+    const m = x.size / x.shape[3];
+    const dOffset = tf.sum(g, axes);
+    const dScale = tf.sum(tf.mul(g, xh), axes);
+    const dx = tf.mul(tf.mul(scale, tf.div(inv, m)), tf.sub(tf.sub(tf.mul(g, m), dOffset), tf.mul(xh, dScale)));
+    return [out, dx, dScale, dOffset];
+  });
+}
+
+/** Max pool (k, stride s, symmetric padding p) forward and input gradient, NHWC. */
+export function tfMaxPoolFwdBwd(tf: Any, x: Any, dy: Any, k: number, s: number, p: number): Any[] {
+  return tf.tidy(() => {
+    const y = tf.maxPool(x, k, s, p);
+    const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: k, strides: s, pad: p });
+    return [y, dx];
+  });
+}
+
+/** Average pool forward and input gradient, NHWC. */
+export function tfAvgPoolFwdBwd(tf: Any, x: Any, dy: Any, k: number, s: number, p: number): Any[] {
+  return tf.tidy(() => {
+    const y = tf.avgPool(x, k, s, p);
+    const dx = tf.engine().runKernel('AvgPoolGrad', { dy, input: x }, { filterSize: k, strides: s, pad: p });
+    return [y, dx];
+  });
+}
+
+/** Global average pool (mean over H, W) forward and input gradient, NHWC. */
+export function tfGlobalAvgFwdBwd(tf: Any, x: Any, dy: Any): Any[] {
+  return tf.tidy(() => {
+    const y = tf.mean(x, [1, 2], true);
+    const dx = tf.mul(tf.broadcastTo(dy, x.shape), 1 / (x.shape[1] * x.shape[2]));
+    return [y, dx];
+  });
+}
+
+/** 3x3 'same' conv gradients (input and filter), NHWC / HWIO. */
+function tfConvGrads(tf: Any, x: Any, w: Any, dy: Any): Any[] {
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape });
+  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape });
+  return [dx, dw];
+}
+
+/** The bench's residual basic block, forward and backward (all gradients), NHWC. */
+export function tfBasicBlockFwdBwd(tf: Any, x: Any, w1: Any, w2: Any, s1: Any, o1: Any, s2: Any, o2: Any, dy: Any): Any[] {
+  return tf.tidy(() => {
+    const c1 = tf.conv2d(x, w1, 1, 'same');
+    const zero = tf.zerosLike(c1);
+    const [h, , ,] = tfBatchNormTrain(tf, c1, s1, o1, zero, true);
+    const c2 = tf.conv2d(h, w2, 1, 'same');
+    const [z] = tfBatchNormTrain(tf, c2, s2, o2, zero, false);
+    const pre = tf.add(z, x);
+    const out = tf.relu(pre);
+    // backward
+    const dOut = tf.mul(dy, tf.step(pre));
+    const [, dc2, ds2, do2] = tfBatchNormTrain(tf, c2, s2, o2, dOut, false);
+    const [dh, dw2] = tfConvGrads(tf, h, w2, dc2);
+    const [, dc1, ds1, do1] = tfBatchNormTrain(tf, c1, s1, o1, dh, true);
+    const [dxc, dw1] = tfConvGrads(tf, x, w1, dc1);
+    const dx = tf.add(dxc, dOut);
+    return [out, dx, dw1, dw2, ds1, do1, ds2, do2];
+  });
+}

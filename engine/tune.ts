@@ -14,8 +14,11 @@ import { join } from 'node:path';
 import { deviceContext } from './device.js';
 
 export interface GemmVariant {
-  /** bcast: subgroup-broadcast rows (CPU drivers); reg: per-invocation register blocking (no subgroups). */
-  family: 'bcast' | 'reg';
+  /**
+   * bcast: subgroup-broadcast rows (CPU drivers); reg: per-invocation register blocking (no subgroups);
+   * tiled: 64x64 workgroup-memory tiles, 4x4 per invocation (discrete GPUs).
+   */
+  family: 'bcast' | 'reg' | 'tiled';
   /** Output rows per subgroup (bcast, a multiple of `subgroup`) or per invocation (reg). */
   tm: number;
   /** Subgroups (bcast) or rows of 8 invocations (reg) per workgroup, stacked along M. */
@@ -107,6 +110,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     if (big) pack = op === 'matmul' && N > 8 * S ? true : 'B';
     return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}) };
   }
+  if (!deviceContext().summary.isSoftware) return { family: 'tiled', tm: 4, wg: 1, subgroup: 1 };
   return { family: 'reg', tm: 4, wg: 8, subgroup: 1 };
 }
 
@@ -122,6 +126,7 @@ function validVariant(v: GemmVariant): boolean {
   const S = deviceContext().summary.subgroupSize;
   const packOk = v.pack === undefined || typeof v.pack === 'boolean' || v.pack === 'B';
   if (v.family === 'bcast') return packOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
+  if (v.family === 'tiled') return v.tm === 4 && v.wg === 1;
   return packOk && v.family === 'reg' && v.tm >= 1 && v.tm <= 16 && v.wg >= 1 && v.wg <= 16;
 }
 
@@ -144,6 +149,7 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
     add({ family: 'bcast', tm: tms[tms.length - 1], wg: 1, subgroup: S, swap: true, ...(op === 'matmul' ? { pack: true } : { pack: 'B' as const }) });
     return out;
   }
+  add({ family: 'tiled', tm: 4, wg: 1, subgroup: 1 });
   add({ family: 'reg', tm: 4, wg: 8, subgroup: 1, pack: 'B' });
   add({ family: 'reg', tm: 8, wg: 4, subgroup: 1 });
   return out;
@@ -177,5 +183,6 @@ export function resetTuneCache(): void {
 
 export function describeVariant(v: GemmVariant): string {
   const pack = v.pack === 'B' ? ' packB' : v.pack ? ' packed' : '';
+  if (v.family === 'tiled') return 'tiled 64x64x16';
   return (v.family === 'bcast' ? `bcast tm${v.tm} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack;
 }

@@ -49,20 +49,18 @@ export interface BackwardKernelConfig extends ContrastiveKernelConfig {
 interface Layout {
   d: number;
   D4: number;
+  /** Anchor rows per invocation. */
   R: number;
-  CG: number;
-  sg: boolean;
+  /** Straight-line code over d (row cache and accumulators in registers) or a runtime loop. */
   unrolled: boolean;
   WG: number;
 }
 
-/** Test and benchmark knobs: force the plain (no subgroup) path, the looped path, or a row count. */
+/** Test and benchmark knobs: force the looped path, a row count per invocation, a workgroup size. */
 export interface FusedTuning {
-  subgroups?: boolean;
   maxUnrolledD4?: number;
   rowsPerInvocation?: number;
   workgroupSize?: number;
-  splitBlocks?: number;
 }
 let tuning: FusedTuning = {};
 export function setFusedTuning(t: FusedTuning): void {
@@ -70,17 +68,11 @@ export function setFusedTuning(t: FusedTuning): void {
 }
 
 function layoutFor(d: number): Layout {
-  const ctx = deviceContext();
   const D4 = Math.ceil(d / 4);
-  const sgSize = ctx.summary.subgroupSize;
-  const sgOk = ctx.features.has('subgroups') && sgSize >= 4;
-  const sg = tuning.subgroups ?? sgOk;
-  if (sg && !sgOk) throw new Error('contrastive: subgroups were requested but this device has none');
-  const CG = sg ? Math.min(8, sgSize) : 8;
-  const unrolled = D4 <= (tuning.maxUnrolledD4 ?? (sg ? 128 : 16));
-  const R = tuning.rowsPerInvocation ?? (!unrolled ? 1 : D4 <= 32 ? 4 : D4 <= 64 ? 2 : 1);
-  const WG = tuning.workgroupSize ?? 64;
-  return { d, D4, R, CG, sg, unrolled, WG };
+  const unrolled = D4 <= (tuning.maxUnrolledD4 ?? 64);
+  const R = tuning.rowsPerInvocation ?? (!unrolled ? 1 : D4 <= 32 ? 4 : 2);
+  const WG = tuning.workgroupSize ?? 16;
+  return { d, D4, R, unrolled, WG };
 }
 
 const BINDING_TYPES: Record<string, string> = {
@@ -98,6 +90,7 @@ const BINDING_TYPES: Record<string, string> = {
   knorms: 'read> knorms: array<f32>',
   sgOut: 'read_write> sgOut: array<f32>',
   g: 'read> g: array<f32>',
+  accBuf: 'read_write> accBuf: array<vec4<f32>>',
 };
 
 function bindingDecls(names: string[]): string {
@@ -120,20 +113,15 @@ class Gen {
   get colBuf(): string {
     return this.self ? 'a' : 'c';
   }
-  range(n: number): number[] {
-    return [...Array(n).keys()];
+  get rows(): number[] {
+    return [...Array(this.L.R).keys()];
   }
   /** Emits body(k) for every vec4 index k: unrolled with constants, or as one runtime loop. */
-  kloop(body: (k: string) => string[]): void {
+  kloop(body: (k: string) => string[], indent = '  '): void {
     if (this.L.unrolled) {
-      const sb = tuning.splitBlocks ?? 0;
-      for (let k = 0; k < this.L.D4; k++) {
-        const open = sb > 0 && k % sb === 0;
-        const close = sb > 0 && (k % sb === sb - 1 || k === this.L.D4 - 1);
-        this.emit(`  ${open ? 'if (p._pad == 0u) { ' : ''}{ ${body(`${k}u`).join(' ')} }${close ? ' }' : ''}`);
-      }
+      for (let k = 0; k < this.L.D4; k++) this.emit(`${indent}{ ${body(`${k}u`).join(' ')} }`);
     } else {
-      this.emit(`  for (var k = 0u; k < ${this.L.D4}u; k = k + 1u) { ${body('k').join(' ')} }`);
+      this.emit(`${indent}for (var k = 0u; k < ${this.L.D4}u; k = k + 1u) { ${body('k').join(' ')} }`);
     }
   }
   row(r: number, k: string): string {
@@ -146,57 +134,29 @@ class Gen {
     return this.cfg.scaleFromBuffer ? 'min(exp(sc[p.scOff]), 100.0)' : 'p.scale';
   }
   prologue(): void {
-    const { R, D4, CG, sg, unrolled } = this.L;
+    const { R, D4, unrolled } = this.L;
     this.emit('  let t = gid.y * p.width + gid.x;');
-    if (sg) this.emit(`  let lane = sgid % ${CG}u;`);
     this.emit(`  let rb = t * ${R}u;`);
+    this.emit('  if (rb >= p.rows) { return; }');
     this.emit('  let last = p.rows - 1u;');
-    this.emit('  let clast = p.cols - 1u;');
-    for (const r of this.range(R)) this.emit(`  let i${r} = min(rb + ${r}u, last); let ib${r} = i${r} * ${D4}u;`);
-    if (unrolled) for (const r of this.range(R)) for (let k = 0; k < D4; k++) this.emit(`  let ra${r}_${k} = a[ib${r} + ${k}u];`);
-    if (this.self) for (const r of this.range(R)) this.emit(`  let lab${r} = ${this.labelOf(`i${r}`)};`);
+    for (const r of this.rows) this.emit(`  let i${r} = min(rb + ${r}u, last); let ib${r} = i${r} * ${D4}u; let live${r} = rb + ${r}u < p.rows;`);
+    if (unrolled) for (const r of this.rows) for (let k = 0; k < D4; k++) this.emit(`  let ra${r}_${k} = a[ib${r} + ${k}u];`);
+    if (this.self) for (const r of this.rows) this.emit(`  let lab${r} = ${this.labelOf(`i${r}`)};`);
     this.emit(`  let scale = ${this.scaleExpr()};`);
   }
-  /** Inside the column loop: column indices, labels, column stats and the R x CG raw dot products s{r}_{c}. */
-  tileDots(withColStats: string | null): void {
-    const { R, D4, CG, sg } = this.L;
-    const cols = this.range(CG);
-    if (sg) {
-      this.emit('    let jl = min(j0 + lane, clast);');
-      this.emit(`    let cb = jl * ${D4}u;`);
-      if (this.self) {
-        this.emit(`    let lj = ${this.labelOf('jl')};`);
-        for (const c of cols) this.emit(`    let lb${c} = subgroupBroadcast(lj, ${c}u);`);
-      }
-      if (withColStats) {
-        this.emit(`    let cst = ${withColStats}[jl];`);
-        for (const c of cols) this.emit(`    let cs${c} = subgroupBroadcast(cst, ${c}u);`);
-      }
-    } else {
-      for (const c of cols) this.emit(`    let jc${c} = min(j0 + ${c}u, clast); let cb${c} = jc${c} * ${D4}u;`);
-      if (this.self) for (const c of cols) this.emit(`    let lb${c} = ${this.labelOf(`jc${c}`)};`);
-      if (withColStats) for (const c of cols) this.emit(`    let cs${c} = ${withColStats}[jc${c}];`);
-    }
-    for (const c of cols) this.emit(`    let j${c} = j0 + ${c}u;`);
-    for (const r of this.range(R)) this.emit(`    ${cols.map((c) => `var s${r}_${c} = 0.0;`).join(' ')}`);
-    this.kloop((k) => [...this.loadCols(k), ...this.range(R).flatMap((r) => cols.map((c) => `s${r}_${c} = s${r}_${c} + dot(${this.row(r, k)}, b${c});`))]);
+  /** Inside the column loop (column j, the same for every invocation): raw dot products s{r}, label lj. */
+  columnDots(): void {
+    this.emit(`    let jb = j * ${this.L.D4}u;`);
+    this.emit(`    ${this.rows.map((r) => `var s${r} = 0.0;`).join(' ')}`);
+    this.kloop((k) => [`let cv = ${this.colBuf}[jb + ${k}];`, ...this.rows.map((r) => `s${r} = s${r} + dot(${this.row(r, k)}, cv);`)], '    ');
+    if (this.self) this.emit(`    let lj = ${this.labelOf('j')};`);
   }
-  /** Statements giving b0..b{CG-1}: the CG columns' vec4 number k. */
-  loadCols(k: string): string[] {
-    const cols = this.range(this.L.CG);
-    if (this.L.sg) return [`let cv = ${this.colBuf}[cb + ${k}];`, ...cols.map((c) => `let b${c} = subgroupBroadcast(cv, ${c}u);`)];
-    return cols.map((c) => `let b${c} = ${this.colBuf}[cb${c} + ${k}];`);
-  }
-  /** valid{r}_{c}, x{r}_{c} = scaled logit, pos{r}_{c} (when the kernel has column positives). */
-  tileMasks(): void {
-    const { R, CG } = this.L;
-    for (const r of this.range(R)) {
-      for (const c of this.range(CG)) {
-        const valid = this.self ? `j${c} < p.cols && j${c} != i${r}` : `j${c} < p.cols`;
-        this.emit(`    let v${r}_${c} = ${valid}; let x${r}_${c} = s${r}_${c} * scale;`);
-        if (this.cfg.positives === 'labels') this.emit(`    let q${r}_${c} = v${r}_${c} && lb${c} == lab${r};`);
-        if (this.cfg.positives === 'diag') this.emit(`    let q${r}_${c} = v${r}_${c} && j${c} == i${r};`);
-      }
+  /** v{r}: column j counts for row r; x{r}: the scaled logit; q{r}: j is a positive of row r. */
+  columnMasks(): void {
+    for (const r of this.rows) {
+      this.emit(`    let v${r} = ${this.self ? `j != i${r}` : 'true'}; let x${r} = s${r} * scale;`);
+      if (this.cfg.positives === 'labels') this.emit(`    let q${r} = v${r} && lj == lab${r};`);
+      if (this.cfg.positives === 'diag') this.emit(`    let q${r} = j == i${r};`);
     }
   }
   /** Stores the vec4 `v` as components 4k.. of row `i` of the [rows, d] array `buf`, masked past d. */
@@ -211,10 +171,8 @@ class Gen {
   }
 }
 
-function header(L: Layout): { ENABLE: string; SG_ARG: string; WG: number } {
-  return L.sg
-    ? { ENABLE: 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);', SG_ARG: ', @builtin(subgroup_invocation_id) sgid: u32', WG: L.WG }
-    : { ENABLE: '', SG_ARG: '', WG: L.WG };
+function header(L: Layout): { WG: number } {
+  return { WG: L.WG };
 }
 
 export function forwardBindings(cfg: ContrastiveKernelConfig): string[] {
@@ -231,24 +189,16 @@ export function forwardBindings(cfg: ContrastiveKernelConfig): string[] {
 
 function forwardSource(cfg: ContrastiveKernelConfig, L: Layout): string {
   const G = new Gen(L, cfg);
-  const { R, CG } = L;
-  const rows = G.range(R);
-  const cols = G.range(CG);
+  const rows = G.rows;
   G.prologue();
   for (const r of rows) G.emit(`  var m${r} = NEG; var l${r} = 0.0; var ps${r} = 0.0; var pc${r} = 0.0;`);
-  G.emit(`  for (var j0 = 0u; j0 < p.cols; j0 = j0 + ${CG}u) {`);
-  G.tileDots(null);
-  G.tileMasks();
+  G.emit('  for (var j = 0u; j < p.cols; j = j + 1u) {');
+  G.columnDots();
+  G.columnMasks();
   for (const r of rows) {
-    const mx = cols.reduce((acc, c) => `max(${acc}, select(NEG, x${r}_${c}, v${r}_${c}))`, `m${r}`);
-    G.emit(`    let mt${r} = ${mx};`);
-    const terms = cols.map((c) => `select(0.0, exp(x${r}_${c} - mt${r}), v${r}_${c})`).join(' + ');
-    G.emit(`    l${r} = l${r} * exp(m${r} - mt${r}) + ${terms};`);
-    G.emit(`    m${r} = mt${r};`);
-    if (cfg.positives !== 'extra') {
-      G.emit(`    ps${r} = ps${r} + ${cols.map((c) => `select(0.0, x${r}_${c}, q${r}_${c})`).join(' + ')};`);
-      G.emit(`    pc${r} = pc${r} + ${cols.map((c) => `select(0.0, 1.0, q${r}_${c})`).join(' + ')};`);
-    }
+    G.emit(`    let mt${r} = select(m${r}, max(m${r}, x${r}), v${r});`);
+    G.emit(`    l${r} = l${r} * exp(m${r} - mt${r}) + select(0.0, exp(x${r} - mt${r}), v${r}); m${r} = mt${r};`);
+    if (cfg.positives !== 'extra') G.emit(`    ps${r} = ps${r} + select(0.0, x${r}, q${r}); pc${r} = pc${r} + select(0.0, 1.0, q${r});`);
   }
   G.emit('  }');
   if (cfg.positives === 'extra') {
@@ -260,7 +210,7 @@ function forwardSource(cfg: ContrastiveKernelConfig, L: Layout): string {
     }
   }
   for (const r of rows) {
-    G.emit(`  if (rb + ${r}u < p.rows) {`);
+    G.emit(`  if (live${r}) {`);
     G.emit(`    let lse = m${r} + log(l${r}); let has = pc${r} > 0.0; let np = max(pc${r}, 1.0);`);
     G.emit(`    stats[i${r}] = vec4<f32>(lse, select(0.0, p.weight, has), select(0.0, p.weight / np, has), select(0.0, p.weight * (lse - ps${r} / np), has));`);
     G.emit('  }');
@@ -272,8 +222,9 @@ function forwardSource(cfg: ContrastiveKernelConfig, L: Layout): string {
   });
 }
 
-export function backwardBindings(cfg: BackwardKernelConfig): string[] {
+export function backwardBindings(cfg: BackwardKernelConfig, L?: Layout): string[] {
   const self = cfg.positives === 'labels';
+  const looped = L ? !L.unrolled : false;
   return [
     'out',
     'a',
@@ -287,64 +238,64 @@ export function backwardBindings(cfg: BackwardKernelConfig): string[] {
     ...(cfg.scaleGrad ? ['sgOut'] : []),
     'g',
     ...(cfg.scaleFromBuffer ? ['sc'] : []),
+    ...(looped ? ['accBuf'] : []),
   ];
 }
 
 function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
   const G = new Gen(L, cfg);
-  const { R, CG, D4, unrolled } = L;
-  const rows = G.range(R);
-  const cols = G.range(CG);
-  const acc = (r: number, k: string) => (unrolled ? `acc${r}_${k.replace('u', '')}` : `acc${r}[${k}]`);
+  const { D4, unrolled } = L;
+  const rows = G.rows;
+  // The d-vector accumulators: registers when unrolled, else this invocation's rows of accBuf.
+  const acc = (r: number, k: string) => (unrolled ? `acc${r}_${k.replace('u', '')}` : `accBuf[ib${r} + ${k}]`);
+  const accAdd = (r: number, k: string, v: string) => (unrolled ? `${acc(r, k)} = ${acc(r, k)} + ${v};` : `if (live${r}) { ${acc(r, k)} = ${acc(r, k)} + ${v}; }`);
   G.prologue();
   G.emit('  let gv = g[p.gOff]; let gsc = gv * scale;');
   for (const r of rows) G.emit(`  let st${r} = statsA[i${r}];`);
   for (const r of rows) {
     if (unrolled) for (let k = 0; k < D4; k++) G.emit(`  var acc${r}_${k} = vec4<f32>(0.0);`);
-    else G.emit(`  var acc${r}: array<vec4<f32>, ${D4}>;`);
+    else G.kloop((k) => [`if (live${r}) { ${acc(r, k)} = vec4<f32>(0.0); }`]);
     if (cfg.scaleGrad) G.emit(`  var sg${r} = 0.0;`);
   }
-  const colStats = cfg.colTerm ? (G.self ? 'statsA' : 'statsC') : null;
-  G.emit(`  for (var j0 = 0u; j0 < p.cols; j0 = j0 + ${CG}u) {`);
-  G.tileDots(colStats);
-  G.tileMasks();
+  G.emit('  for (var j = 0u; j < p.cols; j = j + 1u) {');
+  G.columnDots();
+  if (cfg.colTerm) G.emit(`    let cs = ${G.self ? 'statsA' : 'statsC'}[j];`);
+  G.columnMasks();
   for (const r of rows) {
-    for (const c of cols) {
-      let e = `st${r}.y * exp(x${r}_${c} - st${r}.x)`;
-      if (cfg.colTerm) e += ` + cs${c}.y * exp(x${r}_${c} - cs${c}.x)`;
-      if (cfg.positives !== 'extra') e += ` - select(0.0, st${r}.z${cfg.colTerm ? ` + cs${c}.z` : ''}, q${r}_${c})`;
-      G.emit(`    let w${r}_${c} = select(0.0, ${e}, v${r}_${c});`);
-    }
-    if (cfg.scaleGrad) G.emit(`    sg${r} = sg${r} + ${cols.map((c) => `w${r}_${c} * s${r}_${c}`).join(' + ')};`);
+    let e = `st${r}.y * exp(x${r} - st${r}.x)`;
+    if (cfg.colTerm) e += ` + cs.y * exp(x${r} - cs.x)`;
+    if (cfg.positives !== 'extra') e += ` - select(0.0, st${r}.z${cfg.colTerm ? ' + cs.z' : ''}, q${r})`;
+    G.emit(`    let w${r} = select(0.0, ${e}, v${r});`);
+    if (cfg.scaleGrad) G.emit(`    sg${r} = sg${r} + w${r} * s${r};`);
   }
-  G.kloop((k) => [...G.loadCols(k), ...rows.map((r) => `${acc(r, k)} = ${acc(r, k)} + ${cols.map((c) => `w${r}_${c} * b${c}`).join(' + ')};`)]);
+  G.kloop((k) => [`let cv = ${G.colBuf}[jb + ${k}];`, ...rows.map((r) => accAdd(r, k, `w${r} * cv`))], '    ');
   G.emit('  }');
   if (cfg.positives === 'extra') {
     for (const r of rows) G.emit(`  var se${r} = 0.0;`);
     G.kloop((k) => rows.map((r) => `se${r} = se${r} + dot(${G.row(r, k)}, kn[ib${r} + ${k}]);`));
     for (const r of rows) G.emit(`  let qe${r} = st${r}.y * exp(se${r} * scale - st${r}.x) - st${r}.z;`);
-    G.kloop((k) => rows.map((r) => `${acc(r, k)} = ${acc(r, k)} + qe${r} * kn[ib${r} + ${k}];`));
+    G.kloop((k) => rows.map((r) => accAdd(r, k, `qe${r} * kn[ib${r} + ${k}]`)));
   }
   for (const r of rows) {
-    G.emit(`  if (rb + ${r}u < p.rows) {`);
+    G.emit(`  if (live${r}) {`);
     // dâ = gsc * acc; da = (dâ - â <â, dâ>) / n  (n > eps), else dâ / eps
     G.emit(`    let n${r} = norms[i${r}]; var dp${r} = 0.0;`);
-    G.kloop((k) => [`dp${r} = dp${r} + dot(${G.row(r, k)}, ${acc(r, k)});`]);
+    G.kloop((k) => [`dp${r} = dp${r} + dot(${G.row(r, k)}, ${acc(r, k)});`], '    ');
     G.emit(`    dp${r} = dp${r} * gsc;`);
     G.emit(`    if (n${r} > EPS) {`);
-    G.kloop((k) => [`let v = (${acc(r, k)} * gsc - ${G.row(r, k)} * dp${r}) / n${r};`, ...G.store('out', `i${r}`, k, 'v')]);
+    G.kloop((k) => [`let v = (${acc(r, k)} * gsc - ${G.row(r, k)} * dp${r}) / n${r};`, ...G.store('out', `i${r}`, k, 'v')], '      ');
     G.emit('    } else {');
-    G.kloop((k) => [`let v = ${acc(r, k)} * gsc / EPS;`, ...G.store('out', `i${r}`, k, 'v')]);
+    G.kloop((k) => [`let v = ${acc(r, k)} * gsc / EPS;`, ...G.store('out', `i${r}`, k, 'v')], '      ');
     G.emit('    }');
     if (cfg.extraGrad) {
       // dk̂ = f â with f = gsc * qe; dk = (dk̂ - k̂ <k̂, dk̂>) / ||k|| (or dk̂ / eps)
       G.emit(`    let f${r} = gsc * qe${r}; let kn${r} = knorms[i${r}]; var kp${r} = 0.0;`);
-      G.kloop((k) => [`kp${r} = kp${r} + dot(kn[ib${r} + ${k}], ${G.row(r, k)});`]);
+      G.kloop((k) => [`kp${r} = kp${r} + dot(kn[ib${r} + ${k}], ${G.row(r, k)});`], '    ');
       G.emit(`    kp${r} = kp${r} * f${r};`);
       G.emit(`    if (kn${r} > EPS) {`);
-      G.kloop((k) => [`let v = (${G.row(r, k)} * f${r} - kn[ib${r} + ${k}] * kp${r}) / kn${r};`, ...G.store('dk', `i${r}`, k, 'v')]);
+      G.kloop((k) => [`let v = (${G.row(r, k)} * f${r} - kn[ib${r} + ${k}] * kp${r}) / kn${r};`, ...G.store('dk', `i${r}`, k, 'v')], '      ');
       G.emit('    } else {');
-      G.kloop((k) => [`let v = ${G.row(r, k)} * f${r} / EPS;`, ...G.store('dk', `i${r}`, k, 'v')]);
+      G.kloop((k) => [`let v = ${G.row(r, k)} * f${r} / EPS;`, ...G.store('dk', `i${r}`, k, 'v')], '      ');
       G.emit('    }');
     }
     if (cfg.scaleGrad) G.emit(`    sgOut[i${r}] = sg${r} * gv;`);
@@ -352,14 +303,14 @@ function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
   }
   return renderTemplate(shaderSource('contrastive_backward'), {
     ...header(L),
-    BINDINGS: bindingDecls(backwardBindings(cfg)),
+    BINDINGS: bindingDecls(backwardBindings(cfg, L)),
     BODY: G.lines.join('\n'),
   });
 }
 
 function cfgKey(cfg: ContrastiveKernelConfig | BackwardKernelConfig, L: Layout): string {
   const b = cfg as BackwardKernelConfig;
-  return [cfg.positives, cfg.labelSource ?? '-', cfg.scaleFromBuffer ? 'sb' : 'su', b.colTerm, b.scaleGrad, b.extraGrad, L.d, L.R, L.CG, L.sg, L.unrolled, L.WG].join(':');
+  return [cfg.positives, cfg.labelSource ?? '-', cfg.scaleFromBuffer ? 'sb' : 'su', b.colTerm, b.scaleGrad, b.extraGrad, L.d, L.R, L.unrolled, L.WG].join(':');
 }
 
 // ---- launchers --------------------------------------------------------------------------------
@@ -505,6 +456,8 @@ export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tenso
     g.buffer(op),
     ...sc.buf,
   ];
+  const accBuf = L.unrolled ? null : empty([A.rows, L.D4 * 4], 'float32', op);
+  if (accBuf) bufs.push(accBuf.buffer(op));
   const [gx, gy] = invocationGrid(A.rows, L);
   const params = new Uint32Array(8);
   const f = new Float32Array(params.buffer);
@@ -516,6 +469,7 @@ export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tenso
   params[5] = g.offset;
   params[6] = sc.off;
   dispatch(k, bufs, params, [gx, gy]);
+  accBuf?.dispose();
   return { dA, dK, scalePartials: sgOut };
 }
 

@@ -9,9 +9,10 @@
 // (torch.nn.functional.normalize's gradient). Optional outputs: MoCo's key gradient dk_i (through
 // the key's normalization) and CLIP's per-row partial sums g * sum_j q_ij <a_i, c_j> of dL/dscale.
 // g is the incoming gradient, read from its buffer (no readback). Tiling and bounds as the
-// forward kernel: R rows per invocation with their d-vector accumulators in registers, CG columns
-// per tile shared by subgroupBroadcast, WG invocations per workgroup; out is [rows, d] (unpadded), stores masked past d and rows.
-{{ENABLE}}
+// forward kernel: R rows per invocation, every invocation walking the same column at a time; the
+// d-vector accumulators of its rows live in registers (unrolled code) or, for large d, in this
+// invocation's rows of the scratch buffer accBuf. out is [rows, d] (unpadded): stores are masked
+// past d and past `rows`. Workgroup: WG invocations, 2-D grid.
 struct Params {
   rows: u32,
   cols: u32,
@@ -29,6 +30,6 @@ const EPS: f32 = 1e-12;
 {{BINDINGS}}
 
 @compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>{{SG_ARG}}) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 {{BODY}}
 }

@@ -6,16 +6,16 @@
 //   stats[i] = (lse_i, w_i, u_i, w_i * (lse_i - mean_{j in P(i)} s_ij))
 // with w_i = weight, u_i = weight / |P(i)| when P(i) is non-empty, else all zero (the anchor adds
 // nothing: SupCon's convention). The loss is sum_i stats[i].w; the backward kernel reads lse, w, u.
-// Never materializes the rows x cols matrix: the logsumexp is online (flash-style) over column
-// tiles of CG columns: per tile m' = max(m, tile max), l = l * exp(m - m') + sum exp(s - m').
-// Tiling (generated straight-line code, see losses/contrastive.ts): each invocation owns R anchor
-// rows, held in registers; a subgroup of lanes loads CG columns at once (lane l loads column
-// j0 + l) and shares them with subgroupBroadcast, so every column element is loaded once per
-// subgroup (without subgroups each invocation loads the CG columns itself). Workgroup: WG invocations.
-// Bounds: anchor rows past `rows` are clamped to the last row for loads and never stored (no early
-// return: every lane must reach the broadcasts); columns past `cols` are clamped for loads and
-// masked out of the sums; d is padded with zeros to a multiple of 4 by the normalization pass.
-{{ENABLE}}
+// Never materializes the rows x cols matrix: the logsumexp is online (flash-style) over the
+// columns: m' = max(m, s), l = l * exp(m - m') + exp(s - m').
+// Tiling (generated code, see losses/contrastive.ts): each invocation owns R anchor rows, held in
+// registers (straight-line code over the D4 vec4s of a row when d is small enough, else a loop that
+// reads them from `a`); every invocation walks the columns in the same order, so the column being
+// read has the same address in every lane (one load shared by the SIMD lanes of a CPU driver, a
+// broadcast from cache on a GPU). Workgroup: WG invocations, 2-D grid.
+// Bounds: invocations whose first row is past `rows` return; their other rows past `rows` are
+// clamped to the last row for loads and never stored; d is padded with zeros to a multiple of 4
+// by the normalization pass, which contributes nothing to the dot products.
 struct Params {
   rows: u32,
   cols: u32,
@@ -33,6 +33,6 @@ const NEG: f32 = -3.4028234663852886e38;
 {{BINDINGS}}
 
 @compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>{{SG_ARG}}) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 {{BODY}}
 }

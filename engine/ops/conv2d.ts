@@ -223,9 +223,30 @@ const DW_SPEC: GemmSpec = {
   store1: (m, n, v) => `dwp[u_ob + (u_g * p.Og + ${n}) * p.Kg + ${m}] = ${v};`,
 };
 
+/** dcol[g][pixel][(c, kh, kw)] = sum_o dy[n][g*Og + o][pixel] * w[g*Og + o][c][kh][kw] (col2im input; pa = first image, HaWa = rows). */
+const DCOL_SPEC: GemmSpec = {
+  key: 'conv.dcol',
+  params: [...PARAMS],
+  bindings: ['var<storage, read_write> dcol: array<f32>', 'var<storage, read> dy: array<f32>', 'var<storage, read> w: array<f32>'],
+  prologue: `let u_g = batch;`,
+  rowPrep: (j, row) => `
+    let u_n${j} = ${row} / p.OHW;
+    let u_yb${j} = p.yo + ((p.pa + u_n${j}) * p.O + u_g * p.Og) * p.OHW + (${row} - u_n${j} * p.OHW);`,
+  kPrep: (q, k) => `let u_yo${q} = ${k} * p.OHW;\nlet u_wk${q} = p.wo + (u_g * p.Og + ${k}) * p.Kg;`,
+  loadA: (j, q) => `dy[u_yb${j} + u_yo${q}]`,
+  loadB: (q) => `vec4<f32>(w[u_wk${q} + nc0], w[u_wk${q} + nc1], w[u_wk${q} + nc2], w[u_wk${q} + nc3])`,
+  store1: (m, n, v) => `dcol[(u_g * p.HaWa + ${m}) * p.Kg + ${n}] = ${v};`,
+};
+
 // ---- variants ------------------------------------------------------------------------------------
 
 let forced: Partial<Record<GemmOp, GemmVariant>> = {};
+let dxPath: 'auto' | 'phase' | 'col2im' = 'auto';
+
+/** Tests and benchmarks: force the input-gradient formulation ('auto' picks by channels per group). */
+export function setConvInputGradPath(path: 'auto' | 'phase' | 'col2im'): void {
+  dxPath = path;
+}
 
 /** Tests and benchmarks: force a GEMM variant for a conv product (empty object = tuned/default). */
 export function setConvVariants(v: Partial<Record<GemmOp, GemmVariant>>): void {
@@ -279,10 +300,35 @@ function phaseTaps(a: number, s: number, p: number, d: number, K: number): { k0:
   return { k0, step, T, off0: (a + p - k0 * d) / s, dO: (step * d) / s };
 }
 
-/** Gradient w.r.t. the input: one dense GEMM per stride phase (sh * sw dispatches). */
+/**
+ * Gradient w.r.t. the input. Wide inputs: one dense GEMM per stride phase (sh * sw dispatches), columns
+ * = input channels. Few channels per group (the stem): columns = (c, kh, kw) into a dcol buffer, then
+ * col2im (shaders/conv_col2im.wgsl), in chunks of images so dcol stays within budget.
+ */
 export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const op = 'conv2d.backward';
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', op);
+  const Kg = g.Cg * g.KH * g.KW;
+  const { cols } = gemmTile(variantFor('conv.dx', g.N * g.H * g.W, g.Cg, g.Og * g.KH * g.KW));
+  const useCol2im = dxPath === 'col2im' || (dxPath === 'auto' && 2 * g.Cg < cols && Kg > g.Cg);
+  if (useCol2im) {
+    const perImage = g.G * g.OH * g.OW * Kg;
+    const nChunk = Math.max(1, Math.min(g.N, Math.floor((1 << 24) / perImage)));
+    for (let n0 = 0; n0 < g.N; n0 += nChunk) {
+      const nc = Math.min(nChunk, g.N - n0);
+      const M = nc * g.OH * g.OW;
+      const dcol = empty([g.G, M, Kg], 'float32', op);
+      const v = variantFor('conv.dx', M, Kg, g.Og);
+      gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: Kg, K: g.Og, batch: g.G }, convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M }));
+      const total = nc * g.C * g.H * g.W;
+      const [gx, gyy] = groups1d(Math.ceil(total / 64));
+      const k = kernel('conv_col2im', () => shaderSource('conv_col2im'));
+      const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, total, gx * 64, 0, 0]);
+      dispatch(k, [dx.buffer(op), dcol.buffer(op)], params, [gx, gyy]);
+      dcol.dispose();
+    }
+    return dx;
+  }
   for (let a = 0; a < Math.min(g.sh, g.H); a++) {
     for (let bb = 0; bb < Math.min(g.sw, g.W); bb++) {
       const Ha = Math.ceil((g.H - a) / g.sh);

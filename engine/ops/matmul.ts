@@ -77,7 +77,7 @@ function bindingUses(spec: GemmSpec): string {
 }
 
 function lanesOf(v: GemmVariant): number {
-  return v.family === 'bcast' ? v.subgroup : 8;
+  return v.family === 'bcast' ? v.subgroup : v.family === 'tiled' ? 16 : 8;
 }
 
 export type GemmSource = 'direct' | 'packB' | 'packed';
@@ -88,6 +88,7 @@ export function sourceOf(v: GemmVariant): GemmSource {
 
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
 export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v)): string {
+  if (v.family === 'tiled') return tiledSource(spec);
   const S = v.family === 'bcast' ? v.subgroup : 1;
   const L = lanesOf(v);
   const TM = v.tm;
@@ -172,6 +173,39 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   });
 }
 
+/** Renders the workgroup-memory tiled GEMM (discrete GPUs) for a spec: shaders/matmul_tiled.wgsl. */
+export function tiledSource(spec: GemmSpec): string {
+  const loads: string[] = ['let kA = k0 + 4u * la;'];
+  for (let q = 0; q < 4; q++) {
+    loads.push(`let kq${q} = min(kA + ${q}u, kEnd - 1u);`);
+    if (spec.kPrep) loads.push(spec.kPrep(q, `kq${q}`));
+  }
+  loads.push(`let av = vec4<f32>(${[0, 1, 2, 3].map((q) => `select(0.0, ${spec.loadA(0, q, `kq${q}`)}, kA + ${q}u < kEnd)`).join(', ')});`);
+  loads.push('let kB = k0 + lk;', 'let kqb = min(kB, kEnd - 1u);');
+  if (spec.kPrep) loads.push(spec.kPrep(4, 'kqb'));
+  loads.push(`let bv = select(vec4<f32>(0.0), ${spec.loadB(4, 'kqb')}, kB < kEnd);`);
+  const store: string[] = [];
+  for (let r = 0; r < 4; r++) {
+    store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
+    if (spec.storeRowPrep) store.push(indent(spec.storeRowPrep('m'), 4));
+    ['x', 'y', 'z', 'w'].forEach((c, i) => {
+      const n = i === 0 ? 'n0' : `(n0 + ${i}u)`;
+      store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `acc${r}.${c}`)} }`);
+    });
+    store.push(`  } }`);
+  }
+  return renderTemplate(shaderSource('matmul_tiled'), {
+    PARAMS: paramsDecl(spec),
+    BINDINGS: bindingDecls(spec),
+    FUNCTIONS: spec.functions ?? '',
+    PROLOGUE: indent([spec.prologue ?? '', spec.colPrep ?? ''].join('\n'), 2),
+    ROWPREP: indent(spec.rowPrep(0, 'row0'), 2),
+    LOADS: indent(loads.join('\n'), 6),
+    STORE: store.join('\n'),
+    USES: bindingUses(spec),
+  });
+}
+
 /** Renders the kernel packing operand A (row slots of TM) or B (L lanes of 4 columns) of a spec into panels. */
 export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): string {
   const body: string[] = [];
@@ -219,6 +253,7 @@ export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
 
 /** Rows covered by one workgroup and columns covered by one workgroup for a variant. */
 export function gemmTile(v: GemmVariant): { rows: number; cols: number } {
+  if (v.family === 'tiled') return { rows: 64, cols: 64 };
   return { rows: v.tm * v.wg, cols: 4 * lanesOf(v) };
 }
 
@@ -253,7 +288,7 @@ export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmP
   const { M, N, K, batch } = dims;
   const splits = Math.max(1, dims.splits ?? 1);
   const direct: GemmPlan = { source: 'direct', rowChunk: Math.max(M, 1), kChunk: Math.ceil(K / 4) * 4, kChunks: 1, splits, totalSplits: splits };
-  if (!v.pack || K === 0 || M === 0 || N === 0) return direct;
+  if (!v.pack || v.family === 'tiled' || K === 0 || M === 0 || N === 0) return direct;
   const source = sourceOf(v);
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
   const L = lanesOf(v);

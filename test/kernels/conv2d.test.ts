@@ -4,7 +4,7 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { setConvVariants } from '../../engine/ops/conv2d.js';
+import { setConvInputGradPath, setConvVariants } from '../../engine/ops/conv2d.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, type ConvCfg } from './ref.js';
@@ -121,6 +121,7 @@ describe('conv2d with every GEMM family', () => {
         return { 'conv.fwd': b(2, 2), 'conv.dx': b(1, 1, true), 'conv.dw': { family: 'reg', tm: 3, wg: 2, subgroup: 1, pack: true } };
       },
     ],
+    ['tiled (workgroup memory, GPUs)', () => ({ 'conv.fwd': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 }, 'conv.dx': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 }, 'conv.dw': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 } })],
     [
       'B panels only',
       () => {
@@ -139,6 +140,16 @@ describe('conv2d with every GEMM family', () => {
       });
       after(() => setConvVariants({}));
       for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[9]]) it(label(c), () => checkAgainstRef(c));
+    });
+  }
+});
+
+describe('conv2d input gradient, both formulations', () => {
+  for (const path of ['phase', 'col2im'] as const) {
+    describe(path, () => {
+      before(() => setConvInputGradPath(path));
+      after(() => setConvInputGradPath('auto'));
+      for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[7], CASES[8]]) it(label(c), () => checkAgainstRef(c));
     });
   }
 });

@@ -1,0 +1,81 @@
+// Bench section "block": a ResNet basic residual block built from this issue's ops —
+// conv3x3 -> BN+ReLU (fused) -> conv3x3 -> BN -> + skip -> ReLU, training mode — forward and backward
+// (gradients for the input and every parameter), in images/s, at the shape of each ResNet-50 stage
+// (batch 4) and for 28x28 inputs at batch 256, against the same block in TensorFlow.js's WebGPU
+// backend (the same ops, NHWC, backward written out with tfjs's gradient kernels: bench/tfjs.ts). The batch-256 row has no
+// tfjs column: at tfjs's speed on this machine one run takes minutes.
+import { initDevice } from '../engine/device.js';
+import * as E from '../engine/index.js';
+import type { Tensor } from '../engine/tensor.js';
+import { timeGpu, type BenchRow } from './harness.js';
+import { tfBasicBlockFwdBwd, tfjsPeer } from './tfjs.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
+interface Block {
+  name: string;
+  N: number;
+  C: number;
+  H: number;
+  tfjs: boolean;
+}
+
+const BLOCKS: Block[] = [
+  { name: 'stage 1: 64 ch @56', N: 4, C: 64, H: 56, tfjs: true },
+  { name: 'stage 2: 128 ch @28', N: 4, C: 128, H: 28, tfjs: true },
+  { name: 'stage 3: 256 ch @14', N: 4, C: 256, H: 14, tfjs: true },
+  { name: 'stage 4: 512 ch @7', N: 4, C: 512, H: 7, tfjs: true },
+  { name: '28x28 input: 64 ch @28', N: 256, C: 64, H: 28, tfjs: false },
+];
+
+export async function runSection(): Promise<BenchRow[]> {
+  await initDevice();
+  const rows: BenchRow[] = [];
+  const peer = await tfjsPeer();
+  const tf: Any = typeof peer === 'string' ? null : peer.tf;
+  for (const B of BLOCKS) {
+    const { N, C, H } = B;
+    const std = Math.sqrt(2 / (9 * C));
+    const x = E.randn([N, C, H, H], { requiresGrad: true });
+    const w1 = E.tidy(() => E.mul(E.randn([C, C, 3, 3]), std));
+    const w2 = E.tidy(() => E.mul(E.randn([C, C, 3, 3]), std));
+    w1.requiresGrad = true;
+    w2.requiresGrad = true;
+    const g1 = E.ones([C], { requiresGrad: true });
+    const b1 = E.zeros([C], { requiresGrad: true });
+    const g2 = E.ones([C], { requiresGrad: true });
+    const b2 = E.zeros([C], { requiresGrad: true });
+    const stats = [E.zeros([C]), E.ones([C]), E.zeros([C]), E.ones([C])];
+    const gy = E.randn([N, C, H, H]);
+    const params = [x, w1, w2, g1, b1, g2, b2];
+    const step = () => {
+      E.tidy(() => {
+        const h = E.batchNorm2dRelu(E.conv2d(x, w1, null, { padding: 1 }), stats[0], stats[1], g1, b1, { training: true });
+        const h2 = E.batchNorm2d(E.conv2d(h, w2, null, { padding: 1 }), stats[2], stats[3], g2, b2, { training: true });
+        E.relu(E.add(h2, x)).backward(gy);
+      });
+      params.forEach((t) => t.zeroGrad());
+    };
+    const heavy = N * C * H * H * C * 9 * 2 * 2 * 3 > 20e9;
+    const ms = await timeGpu(step, { warmup: heavy ? 1 : 2, runs: 5 });
+    const compare: BenchRow['compare'] = {};
+    if (tf && B.tfjs) {
+      const tx = tf.randomNormal([N, H, H, C]);
+      const tw1 = tf.randomNormal([3, 3, C, C], 0, std);
+      const tw2 = tf.randomNormal([3, 3, C, C], 0, std);
+      const ts1 = tf.ones([C]);
+      const to1 = tf.zeros([C]);
+      const ts2 = tf.ones([C]);
+      const to2 = tf.zeros([C]);
+      const tdy = tf.randomNormal([N, H, H, C]);
+      const tms = await (peer as Exclude<typeof peer, string>).time(() => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy), { warmup: 1, runs: 5 });
+      compare.tfjs = { ms: tms, value: (N * 1000) / tms, ratio: tms / ms };
+      tf.dispose([tx, tw1, tw2, ts1, to1, ts2, to2, tdy]);
+    }
+    rows.push({ section: 'block', name: `basic block fwd+bwd, ${B.name}, batch ${N}`, ms, value: (N * 1000) / ms, unit: 'images/s', compare, extra: { gflop: +((N * C * H * H * C * 9 * 2 * 2 * 3) / 1e9).toFixed(2) } });
+    [...params, ...stats, gy].forEach((t: Tensor) => t.dispose());
+  }
+  if (typeof peer === 'string') rows.push({ section: 'block', name: `(tfjs column: ${peer})`, ms: 0, value: 0, unit: '' });
+  return rows;
+}
