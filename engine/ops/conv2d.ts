@@ -21,7 +21,8 @@ import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, type GemmOp, type GemmVariant } from '../tune.js';
 import { gemm, gemmTile, planGemm, sumSplits, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
-import { contiguous } from './shape.js';
+import { copy } from './elementwise.js';
+import { contiguous, permute } from './shape.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -106,7 +107,7 @@ export function convGeometry(op: string, x: Tensor, w: Tensor, opts: Conv2dOptio
 const PARAMS = [
   'C', 'H', 'W', 'O', 'OH', 'OW', 'Cg', 'Og', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
   'HW', 'OHW', 'KHW', 'Kg', 'invKHW', 'invKW', 'invOHW', 'invOW', 'hasBias', 'xo', 'wo', 'yo', 'bo',
-  'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW',
+  'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW', 'invCg',
 ] as const;
 type ParamName = (typeof PARAMS)[number];
 
@@ -118,7 +119,7 @@ function convParams(g: ConvGeometry, extra: Partial<Record<ParamName, number>>):
     C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, Cg: g.Cg, Og: g.Og, KW: g.KW,
     sh: g.sh, sw: g.sw, ph: i32bits(g.ph), pw: i32bits(g.pw), dh: g.dh, dw: g.dw,
     HW: g.H * g.W, OHW: g.OH * g.OW, KHW: g.KH * g.KW, Kg: g.Cg * g.KH * g.KW,
-    invKHW: f32bits(1 / (g.KH * g.KW)), invKW: f32bits(1 / g.KW), invOHW: f32bits(1 / (g.OH * g.OW)), invOW: f32bits(1 / g.OW),
+    invKHW: f32bits(1 / (g.KH * g.KW)), invKW: f32bits(1 / g.KW), invOHW: f32bits(1 / (g.OH * g.OW)), invOW: f32bits(1 / g.OW), invCg: f32bits(1 / g.Cg),
     ...extra,
   };
   return PARAMS.map((k) => base[k] ?? 0);
@@ -159,6 +160,48 @@ const FWD_SPEC: GemmSpec = {
   loadA: (j, q) => `ldx(u_xb${j} + u_xc${q}, u_ih${j} + u_dh${q}, u_iw${j} + u_dw${q})`,
   colPrep: [0, 1, 2, 3].map((i) => `let u_wb${i} = p.wo + (u_g * p.Og + nc${i}) * p.Kg;`).join('\n'),
   loadB: (_q, k) => `vec4<f32>(w[u_wb0 + ${k}], w[u_wb1 + ${k}], w[u_wb2 + ${k}], w[u_wb3 + ${k}])`,
+  storeRowPrep: (m) => `let u_sn = ${m} / p.OHW;\nlet u_yb = u_sn * p.O * p.OHW + (${m} - u_sn * p.OHW);`,
+  store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
+};
+
+/**
+ * Forward on a channels-last copy of the input (when channels per group are a multiple of 4): K runs
+ * over (kh, kw, c), so the 4 k values of a step are 4 adjacent channels of one input pixel, read
+ * with one vec4 load and one bounds check instead of 4 gathers.
+ */
+const FWD_NHWC_SPEC: GemmSpec = {
+  key: 'conv.fwd.nhwc',
+  params: [...PARAMS],
+  bindings: ['var<storage, read_write> y: array<f32>', 'var<storage, read> x4: array<vec4<f32>>', 'var<storage, read> w: array<f32>', 'var<storage, read> bias: array<f32>'],
+  functions: `
+fn ldx4(base: u32, ih: i32, iw: i32) -> vec4<f32> {
+  let ok = u32(ih) < p.H && u32(iw) < p.W;
+  let idx = base + (u32(clamp(ih, 0, i32(p.H) - 1)) * p.W + u32(clamp(iw, 0, i32(p.W) - 1))) * p.C;
+  return select(vec4<f32>(0.0), x4[idx / 4u], ok);
+}`,
+  prologue: `let u_g = batch;`,
+  rowPrep: (j, row) => `
+    let u_n${j} = ${row} / p.OHW;
+    let u_r${j} = ${row} - u_n${j} * p.OHW;
+    let u_oh${j} = u_r${j} / p.OW;
+    let u_xb${j} = u_n${j} * p.HW * p.C + u_g * p.Cg;
+    let u_ih${j} = i32(u_oh${j} * p.sh) - ${I('ph')};
+    let u_iw${j} = i32((u_r${j} - u_oh${j} * p.OW) * p.sw) - ${I('pw')};`,
+  // k = (kh * KW + kw) * Cg + c
+  kPrep: (q, k) => `
+    let u_t${q} = divu(${k}, p.Cg, ${F('invCg')});
+    let u_c${q} = ${k} - u_t${q} * p.Cg;
+    let u_kh${q} = divu(u_t${q}, p.KW, ${F('invKW')});
+    let u_kw${q} = u_t${q} - u_kh${q} * p.KW;
+    let u_dh${q} = i32(u_kh${q} * p.dh);
+    let u_dw${q} = i32(u_kw${q} * p.dw);`,
+  loadA4: (j) => `ldx4(u_xb${j} + u_c0, u_ih${j} + u_dh0, u_iw${j} + u_dw0)`,
+  loadA: (j, q) => `ldx4(u_xb${j} + u_c${q} - u_c${q} % 4u, u_ih${j} + u_dh${q}, u_iw${j} + u_dw${q})[u_c${q} % 4u]`,
+  colPrep: [0, 1, 2, 3].map((i) => `let u_wb${i} = p.wo + (u_g * p.Og + nc${i}) * p.Kg;`).join('\n'),
+  loadB: (q) => {
+    const idx = (i: number) => `w[u_wb${i} + (u_c${q} * p.KHW + u_kh${q} * p.KW + u_kw${q})]`;
+    return `vec4<f32>(${[0, 1, 2, 3].map(idx).join(', ')})`;
+  },
   storeRowPrep: (m) => `let u_sn = ${m} / p.OHW;\nlet u_yb = u_sn * p.O * p.OHW + (${m} - u_sn * p.OHW);`,
   store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
 };
@@ -268,12 +311,28 @@ function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: nu
 
 // ---- the three products --------------------------------------------------------------------------
 
+let channelsLast: 'auto' | 'on' | 'off' = 'auto';
+
+/** Tests and benchmarks: force (or forbid) the channels-last forward; 'auto' uses it when Cg % 4 == 0. */
+export function setConvChannelsLast(mode: 'auto' | 'on' | 'off'): void {
+  channelsLast = mode;
+}
+
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const op = 'conv2d';
   const y = empty([g.N, g.O, g.OH, g.OW], 'float32', op);
   const M = g.N * g.OH * g.OW;
   const Kg = g.Cg * g.KH * g.KW;
   const v = variantFor('conv.fwd', M, g.Og, Kg);
+  if (g.Cg % 4 === 0 && channelsLast !== 'off' && v.family !== 'tiled') {
+    const xp = permute(x, [0, 2, 3, 1]);
+    const xl = copy(xp); // NHWC, offset 0
+    xp.dispose();
+    const params = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0 });
+    gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), b ? b.buffer(op) : w.buffer(op)], { M, N: g.Og, K: Kg, batch: g.G }, params);
+    xl.dispose();
+    return y;
+  }
   const params = convParams(g, { hasBias: b ? 1 : 0, xo: x.offset, wo: w.offset, bo: b ? b.offset : 0 });
   // without a bias the kernel's (unused, select-masked) bias load reads the weight buffer
   const biasBuf = b ? b.buffer(op) : w.buffer(op);
