@@ -7,8 +7,8 @@
 import { initDevice } from '../engine/device.js';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
-import { timeGpu, type BenchRow } from './harness.js';
-import { tfBasicBlockFwdBwd, tfjsPeer } from './tfjs.js';
+import type { BenchRow } from './harness.js';
+import { engineTimer, interleave, tfBasicBlockFwdBwd, tfjsPeer } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -57,9 +57,8 @@ export async function runSection(): Promise<BenchRow[]> {
       });
       params.forEach((t) => t.zeroGrad());
     };
-    const heavy = N * C * H * H * C * 9 * 2 * 2 * 3 > 20e9;
-    const ms = await timeGpu(step, { warmup: heavy ? 1 : 2, runs: 5 });
-    const compare: BenchRow['compare'] = {};
+    const timers: Record<string, () => Promise<number>> = { ours: engineTimer(step) };
+    let tfData: Any[] = [];
     if (tf && B.tfjs) {
       const tx = tf.randomNormal([N, H, H, C]);
       const tw1 = tf.randomNormal([3, 3, C, C], 0, std);
@@ -69,9 +68,15 @@ export async function runSection(): Promise<BenchRow[]> {
       const ts2 = tf.ones([C]);
       const to2 = tf.zeros([C]);
       const tdy = tf.randomNormal([N, H, H, C]);
-      const tms = await (peer as Exclude<typeof peer, string>).time(() => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy), { warmup: 1, runs: 5 });
-      compare.tfjs = { ms: tms, value: (N * 1000) / tms, ratio: tms / ms };
-      tf.dispose([tx, tw1, tw2, ts1, to1, ts2, to2, tdy]);
+      timers.tfjs = () => (peer as Exclude<typeof peer, string>).once(() => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy));
+      tfData = [tx, tw1, tw2, ts1, to1, ts2, to2, tdy];
+    }
+    const med = await interleave(timers, { warmup: 1, runs: 5 });
+    const ms = med.ours;
+    const compare: BenchRow['compare'] = {};
+    if (med.tfjs !== undefined) compare.tfjs = { ms: med.tfjs, value: (N * 1000) / med.tfjs, ratio: med.tfjs / ms };
+    if (tf) {
+      tf.dispose(tfData);
     }
     rows.push({ section: 'block', name: `basic block fwd+bwd, ${B.name}, batch ${N}`, ms, value: (N * 1000) / ms, unit: 'images/s', compare, extra: { gflop: +((N * C * H * H * C * 9 * 2 * 2 * 3) / 1e9).toFixed(2) } });
     [...params, ...stats, gy].forEach((t: Tensor) => t.dispose());

@@ -4,12 +4,12 @@
 // (tf.conv2d and its Conv2DBackpropInput / Conv2DBackpropFilter kernels, NHWC, its native layout).
 // GFLOP/s = 2 * N * O * OH * OW * (C / groups) * kH * kW / time, the same count for all three products.
 import { initDevice } from '../engine/device.js';
-import { conv2d, randn, sync } from '../engine/index.js';
-import { convGeometry, convInputGrad, convNaive, convWeightGrad, setConvVariants } from '../engine/ops/conv2d.js';
+import { conv2d, randn } from '../engine/index.js';
+import { convGemmDims, convGeometry, convInputGrad, convNaive, convWeightGrad, setConvVariants } from '../engine/ops/conv2d.js';
 import type { Tensor } from '../engine/tensor.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmOp, type GemmVariant } from '../engine/tune.js';
 import { timeGpu, type BenchRow } from './harness.js';
-import { tfjsPeer } from './tfjs.js';
+import { engineTimer, interleave, tfjsPeer } from './tfjs.js';
 
 interface Layer {
   name: string;
@@ -58,11 +58,7 @@ export async function runSection(): Promise<BenchRow[]> {
       dw: () => convNaive('dw', g, gy, x),
     };
     // GEMM shapes of the three products (rows, columns, K), as engine/ops/conv2d.ts runs them
-    const shapes: Record<Kind, [number, number, number]> = {
-      fwd: [L.N * g.OH * g.OW, L.O, L.C * L.k * L.k],
-      dx: [L.N * Math.ceil(L.H / L.stride) ** 2, L.C, L.O * Math.ceil(L.k / L.stride) ** 2],
-      dw: [L.C * L.k * L.k, L.O, L.N * g.OH * g.OW],
-    };
+    const shapes: Record<Kind, [number, number, number]> = { fwd: convGemmDims('fwd', g), dx: convGemmDims('dx', g), dw: convGemmDims('dw', g) };
     let tf: any = null;
     let tx: any, tw: any, tdy: any;
     if (typeof peer !== 'string') {
@@ -86,19 +82,13 @@ export async function runSection(): Promise<BenchRow[]> {
         });
         setConvVariants({});
       }
-      const ms = await timeGpu(once, { warmup: 2, runs: 5 });
+      const timers: Record<string, () => Promise<number>> = { ours: engineTimer(once) };
+      if (process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(() => naive[kind]().dispose());
+      if (tf) timers.tfjs = () => (peer as Exclude<typeof peer, string>).once(tfOps[kind]);
+      const med = await interleave(timers, { warmup: 1, runs: 5 });
+      const ms = med.ours;
       const compare: BenchRow['compare'] = {};
-      if (process.env.BENCH_NAIVE !== '0') {
-        const n1 = () => naive[kind]().dispose();
-        n1();
-        await sync();
-        const nms = await timeGpu(n1, { warmup: 0, runs: 5 });
-        compare.naive = { ms: nms, value: flops / nms / 1e6, ratio: nms / ms };
-      }
-      if (tf) {
-        const tms = await (peer as Exclude<typeof peer, string>).time(tfOps[kind]);
-        compare.tfjs = { ms: tms, value: flops / tms / 1e6, ratio: tms / ms };
-      }
+      for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ms };
       rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(OPS[kind], M, N, K)) } });
     }
     if (tf) tf.dispose([tx, tw, tdy]);

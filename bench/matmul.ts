@@ -2,11 +2,14 @@
 // WebGPU backend, on square sizes and the ResNet-50 fc / SimCLR projection-head shapes (256 images:
 // x [256, 2048] times a [out, in] weight read transposed in place, as linear() does). GFLOP/s = 2MNK / time.
 import { initDevice } from '../engine/device.js';
-import { matmul, randn, sync, transpose } from '../engine/index.js';
+import { matmul, randn, transpose } from '../engine/index.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
 import { timeGpu, type BenchRow } from './harness.js';
-import { tfjsPeer } from './tfjs.js';
+import { engineTimer, interleave, tfjsPeer } from './tfjs.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
 
 interface Shape {
   name: string;
@@ -46,25 +49,31 @@ export async function runSection(): Promise<BenchRow[]> {
     }
     const variant = chooseGemmVariant('matmul', s.M, s.N, s.K);
     setMatmulKernel('gemm', null);
-    once();
-    const ours = await timeGpu(once, { warmup: 2, runs: 7 });
-    const compare: BenchRow['compare'] = {};
+    const timers: Record<string, () => Promise<number>> = { ours: engineTimer(once) };
     if (process.env.BENCH_NAIVE !== '0') {
-      setMatmulKernel('naive');
-      once(); // warm-up (compiles)
-      await sync();
-      const naive = await timeGpu(once, { warmup: 0, runs: 5 });
-      setMatmulKernel('gemm', null);
-      compare.naive = { ms: naive, value: flops / naive / 1e6, ratio: naive / ours };
+      const naive = engineTimer(once);
+      timers.naive = async () => {
+        setMatmulKernel('naive');
+        try {
+          return await naive();
+        } finally {
+          setMatmulKernel('gemm', null);
+        }
+      };
     }
+    let tfData: Any[] = [];
     if (typeof peer !== 'string') {
       const tf = peer.tf;
       const ta = tf.randomNormal([s.M, s.K]);
       const tb = tf.randomNormal(s.transB ? [s.N, s.K] : [s.K, s.N]);
-      const ms = await peer.time(() => tf.matMul(ta, tb, false, s.transB));
-      compare.tfjs = { ms, value: flops / ms / 1e6, ratio: ms / ours };
-      tf.dispose([ta, tb]);
+      tfData = [ta, tb];
+      timers.tfjs = () => peer.once(() => tf.matMul(ta, tb, false, s.transB));
     }
+    const med = await interleave(timers, { warmup: 1, runs: 5 });
+    const ours = med.ours;
+    const compare: BenchRow['compare'] = {};
+    for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ours };
+    if (typeof peer !== 'string') peer.tf.dispose(tfData);
     rows.push({ section: 'matmul', name: s.name, ms: ours, value: flops / ours / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(variant) } });
     a.dispose();
     b.dispose();

@@ -8,8 +8,8 @@
 import { initDevice } from '../engine/device.js';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
-import { timeGpu, type BenchRow } from './harness.js';
-import { tfAvgPoolFwdBwd, tfBatchNormTrain, tfGlobalAvgFwdBwd, tfjsPeer, tfMaxPoolFwdBwd } from './tfjs.js';
+import type { BenchRow } from './harness.js';
+import { engineTimer, interleave, tfAvgPoolFwdBwd, tfBatchNormTrain, tfGlobalAvgFwdBwd, tfjsPeer, tfMaxPoolFwdBwd } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -32,16 +32,13 @@ export async function runSection(): Promise<BenchRow[]> {
   const eps = 1e-5;
 
   const row = async (section: string, name: string, bytes: number, ours: () => void, naive: (() => void) | null, tfFn: (() => Any) | null) => {
-    const ms = await timeGpu(ours, { warmup: 2, runs: 7 });
+    const timers: Record<string, () => Promise<number>> = { ours: engineTimer(ours) };
+    if (naive && process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(naive);
+    if (tfFn && typeof peer !== 'string') timers.tfjs = () => peer.once(tfFn);
+    const med = await interleave(timers, { warmup: 2, runs: 7 });
+    const ms = med.ours;
     const compare: BenchRow['compare'] = {};
-    if (naive && process.env.BENCH_NAIVE !== '0') {
-      const nms = await timeGpu(naive, { warmup: 2, runs: 5 });
-      compare.naive = { ms: nms, value: bytes / nms / 1e6, ratio: nms / ms };
-    }
-    if (tfFn && typeof peer !== 'string') {
-      const tms = await peer.time(tfFn, { warmup: 2, runs: 5 });
-      compare.tfjs = { ms: tms, value: bytes / tms / 1e6, ratio: tms / ms };
-    }
+    for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: bytes / med[k] / 1e6, ratio: med[k] / ms };
     rows.push({ section, name, ms, value: bytes / ms / 1e6, unit: 'GB/s', compare });
   };
 

@@ -3,7 +3,9 @@
 // tfjs requests its own GPUDevice from that adapter. Its waits go through the engine's gpuWait, so it
 // gets the same hybrid host polling as the engine (with node-webgpu's busy setImmediate polling it
 // would lose about half its throughput on a 2-core machine, which would flatter our ratios).
+// interleave() times the engine, the naive kernels and tfjs in alternation, so they share the load.
 import { createRequire } from 'node:module';
+import { sync } from '../engine/commands.js';
 import { gpuObject, gpuWait, initDevice } from '../engine/device.js';
 import { median } from './harness.js';
 
@@ -14,6 +16,8 @@ type Any = any;
 export interface TfjsPeer {
   tf: Any;
   version: string;
+  /** Runs `fn` (tfjs ops; returned tensors are disposed), waits for the GPU; milliseconds. */
+  once(fn: () => Any): Promise<number>;
   /** Median ms of `fn` (tfjs ops; returned tensors are disposed) after warm-up, waiting for the GPU each run. */
   time(fn: () => Any, opts?: { warmup?: number; runs?: number }): Promise<number>;
 }
@@ -53,6 +57,12 @@ async function load(): Promise<TfjsPeer | string> {
   return {
     tf,
     version: tf.version_core,
+    async once(fn) {
+      const t0 = performance.now();
+      run(fn);
+      await wait();
+      return performance.now() - t0;
+    },
     async time(fn, opts = {}) {
       const warmup = opts.warmup ?? 1;
       const runs = opts.runs ?? 5;
@@ -69,6 +79,29 @@ async function load(): Promise<TfjsPeer | string> {
       }
       return median(ts);
     },
+  };
+}
+
+/**
+ * Interleaved timing: after `warmup` rounds, `runs` rounds each run every timer once in turn, so every
+ * column of a row sees the same machine load (on a shared 2-core machine, measuring one column after
+ * the other can swing a ratio by 2x). Returns each timer's median milliseconds.
+ */
+export async function interleave(timers: Record<string, () => Promise<number>>, opts: { warmup?: number; runs?: number } = {}): Promise<Record<string, number>> {
+  const names = Object.keys(timers);
+  for (let w = 0; w < (opts.warmup ?? 1); w++) for (const n of names) await timers[n]();
+  const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of names) ts[n].push(await timers[n]());
+  return Object.fromEntries(names.map((n) => [n, median(ts[n])]));
+}
+
+/** A timer for engine work: runs `fn` (which encodes GPU work), waits for the GPU; milliseconds. */
+export function engineTimer(fn: () => void): () => Promise<number> {
+  return async () => {
+    const t0 = performance.now();
+    fn();
+    await sync('bench');
+    return performance.now() - t0;
   };
 }
 

@@ -12,3 +12,4 @@ export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
 export { batchNorm2d, batchNorm2dRelu, type BatchNormOptions } from './ops/batchnorm.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool.js';
 export * from './optim/index.js';
+export * from '../losses/index.js';

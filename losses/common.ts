@@ -1,7 +1,9 @@
 // Argument checks and the loss reduction shared by the contrastive losses.
 import { noGrad } from '../engine/autograd.js';
 import { fmtShape } from '../engine/shape.js';
-import { Tensor } from '../engine/tensor.js';
+import { copyBuffer } from '../engine/commands.js';
+import { empty, Tensor } from '../engine/tensor.js';
+import { tensor } from '../engine/ops/creation.js';
 import { add } from '../engine/ops/elementwise.js';
 import { sum } from '../engine/ops/reduce.js';
 import { slice } from '../engine/ops/shape.js';
@@ -36,4 +38,41 @@ export function lossFromStats(stats: Tensor[]): Tensor {
     }
     return total!;
   });
+}
+
+/** Labels as an int32 tensor of length n (uploaded when given as host numbers). */
+export function labelTensor(op: string, labels: Tensor | ArrayLike<number>, n: number): { t: Tensor; owned: boolean } {
+  if (labels instanceof Tensor) {
+    labels.storage(op);
+    if (labels.dtype !== 'int32') throw new Error(`${op}: labels must be an int32 tensor, got ${labels.dtype}`);
+    if (labels.rank !== 1 || labels.shape[0] !== n) throw new Error(`${op}: labels must be [${n}], got ${fmtShape(labels.shape)}`);
+    if (!labels.isContiguous) throw new Error(`${op}: labels must be contiguous`);
+    if (labels.offset !== 0) {
+      return { t: noGrad(() => fromHostInt(labels)), owned: true };
+    }
+    return { t: labels, owned: false };
+  }
+  if (labels === null || typeof labels !== 'object' || typeof (labels as ArrayLike<number>).length !== 'number') {
+    throw new Error(`${op}: labels must be an int32 Tensor or an array of integers`);
+  }
+  const arr = Array.from(labels as ArrayLike<number>);
+  if (arr.length !== n) throw new Error(`${op}: expected ${n} labels, got ${arr.length}`);
+  const bad = arr.findIndex((v) => !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31);
+  if (bad >= 0) throw new Error(`${op}: label ${arr[bad]} at position ${bad} is not an int32 integer`);
+  return { t: tensor(Int32Array.from(arr), [n], { dtype: 'int32' }), owned: true };
+}
+
+function fromHostInt(t: Tensor): Tensor {
+  // An int32 view at a non-zero offset: the kernels index labels from 0, so copy it to offset 0.
+  const out = empty(t.shape, 'int32', 'labels');
+  copyBuffer(t.buffer('labels'), t.offset * 4, out.buffer('labels'), 0, t.size * 4);
+  return out;
+}
+
+/** Checks a one-element float32 tensor. */
+export function checkScalarTensor(op: string, name: string, t: unknown): asserts t is Tensor {
+  if (!(t instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor (one element)`);
+  t.storage(op);
+  if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype}`);
+  if (t.size !== 1) throw new Error(`${op}: ${name} must have one element, got shape ${fmtShape(t.shape)}`);
 }

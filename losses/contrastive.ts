@@ -46,21 +46,37 @@ export interface BackwardKernelConfig extends ContrastiveKernelConfig {
   extraGrad?: boolean;
 }
 
+/**
+ * How the per-row d-vectors (the anchor rows and the backward accumulators) are held:
+ * 'tree': in registers, reached from a runtime loop over the D4 vec4 slots through a binary tree
+ *         of uniform branches (few load instructions in the code, so CPU drivers compile fast);
+ * 'unrolled': in registers, straight-line code for every slot (fastest to run, slow to compile on
+ *         CPU drivers, whose compile time grows with the number of load instructions);
+ * 'memory': not cached; rows are re-read from `a` and accumulators live in the scratch buffer
+ *         accBuf (any d).
+ */
+type Regs = 'tree' | 'unrolled' | 'memory';
+
 interface Layout {
   d: number;
   D4: number;
   /** Anchor rows per invocation. */
   R: number;
-  /** Straight-line code over d (row cache and accumulators in registers) or a runtime loop. */
-  unrolled: boolean;
+  regs: Regs;
   WG: number;
+  /** Columns per step of the column loop: shared by subgroupBroadcast (sg) or read by every invocation (CG = 1). */
+  CG: number;
+  sg: boolean;
 }
 
-/** Test and benchmark knobs: force the looped path, a row count per invocation, a workgroup size. */
+/** Test and benchmark knobs. */
 export interface FusedTuning {
-  maxUnrolledD4?: number;
+  regs?: Regs;
+  /** Above this many vec4 slots per row the 'memory' path is used. */
+  maxRegisterD4?: number;
   rowsPerInvocation?: number;
   workgroupSize?: number;
+  subgroups?: boolean;
 }
 let tuning: FusedTuning = {};
 export function setFusedTuning(t: FusedTuning): void {
@@ -69,10 +85,16 @@ export function setFusedTuning(t: FusedTuning): void {
 
 function layoutFor(d: number): Layout {
   const D4 = Math.ceil(d / 4);
-  const unrolled = D4 <= (tuning.maxUnrolledD4 ?? 64);
-  const R = tuning.rowsPerInvocation ?? (!unrolled ? 1 : D4 <= 32 ? 4 : 2);
+  const regs: Regs = D4 > (tuning.maxRegisterD4 ?? 128) ? 'memory' : (tuning.regs ?? 'tree');
+  const ctx = deviceContext();
+  const sgSize = ctx.summary.subgroupSize;
+  const sgOk = ctx.features.has('subgroups') && sgSize >= 4;
+  const sg = tuning.subgroups ?? sgOk;
+  if (sg && !sgOk) throw new Error('contrastive: subgroups were requested but this device has none');
+  const CG = sg ? Math.min(8, sgSize) : 1;
+  const R = tuning.rowsPerInvocation ?? (regs === 'memory' ? 1 : Math.max(1, Math.min(8, Math.floor(128 / D4))));
   const WG = tuning.workgroupSize ?? 16;
-  return { d, D4, R, unrolled, WG };
+  return { d, D4, R, regs, WG, CG, sg };
 }
 
 const BINDING_TYPES: Record<string, string> = {
@@ -97,6 +119,9 @@ function bindingDecls(names: string[]): string {
   return names.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, ${BINDING_TYPES[n]};`).join('\n');
 }
 
+/** A vec4 slot index: a constant (register modes) or the runtime loop variable k ('memory'). */
+type Slot = number | 'k';
+
 /** Code generation helpers shared by the forward and backward bodies. */
 class Gen {
   lines: string[] = [];
@@ -116,16 +141,30 @@ class Gen {
   get rows(): number[] {
     return [...Array(this.L.R).keys()];
   }
-  /** Emits body(k) for every vec4 index k: unrolled with constants, or as one runtime loop. */
-  kloop(body: (k: string) => string[], indent = '  '): void {
-    if (this.L.unrolled) {
-      for (let k = 0; k < this.L.D4; k++) this.emit(`${indent}{ ${body(`${k}u`).join(' ')} }`);
-    } else {
-      this.emit(`${indent}for (var k = 0u; k < ${this.L.D4}u; k = k + 1u) { ${body('k').join(' ')} }`);
-    }
+  get regs(): boolean {
+    return this.L.regs !== 'memory';
   }
-  row(r: number, k: string): string {
-    return this.L.unrolled ? `ra${r}_${k.replace('u', '')}` : `a[ib${r} + ${k}]`;
+  /**
+   * For every vec4 slot: pre(k) (runtime index: loads), reg(slot) (register reads/writes), post(k)
+   * (stores). 'unrolled' repeats all three per slot; 'tree' and 'memory' emit one loop over k,
+   * 'tree' reaching the registers through a binary tree of branches on k.
+   */
+  kloop(pre: (k: string) => string[], reg: (s: Slot) => string[], post: (k: string) => string[] = () => [], indent = '  '): void {
+    const { D4, regs } = this.L;
+    if (regs === 'unrolled') {
+      for (let k = 0; k < D4; k++) this.emit(`${indent}{ ${[...pre(`${k}u`), ...reg(k), ...post(`${k}u`)].join(' ')} }`);
+      return;
+    }
+    const tree = (lo: number, hi: number): string => {
+      if (hi - lo === 1) return reg(lo).join(' ');
+      const mid = (lo + hi) >> 1;
+      return `if (k < ${mid}u) { ${tree(lo, mid)} } else { ${tree(mid, hi)} }`;
+    };
+    const middle = regs === 'tree' ? tree(0, D4) : reg('k').join(' ');
+    this.emit(`${indent}for (var k = 0u; k < ${D4}u; k = k + 1u) { ${[...pre('k'), middle, ...post('k')].join(' ')} }`);
+  }
+  row(r: number, s: Slot): string {
+    return s === 'k' ? `a[ib${r} + k]` : `ra${r}_${s}`;
   }
   labelOf(x: string): string {
     return this.cfg.labelSource === 'buffer' ? `labels[(${x}) % p.labelMod]` : `((${x}) % p.labelMod)`;
@@ -134,45 +173,83 @@ class Gen {
     return this.cfg.scaleFromBuffer ? 'min(exp(sc[p.scOff]), 100.0)' : 'p.scale';
   }
   prologue(): void {
-    const { R, D4, unrolled } = this.L;
+    const { R, D4, regs } = this.L;
     this.emit('  let t = gid.y * p.width + gid.x;');
     this.emit(`  let rb = t * ${R}u;`);
-    this.emit('  if (rb >= p.rows) { return; }');
+    // With subgroups every lane must reach the broadcasts: no early return, rows are clamped.
+    if (this.L.sg) this.emit(`  let lane = sgid % ${this.L.CG}u;`);
+    else this.emit('  if (rb >= p.rows) { return; }');
     this.emit('  let last = p.rows - 1u;');
+    this.emit('  let clast = p.cols - 1u;');
     for (const r of this.rows) this.emit(`  let i${r} = min(rb + ${r}u, last); let ib${r} = i${r} * ${D4}u; let live${r} = rb + ${r}u < p.rows;`);
-    if (unrolled) for (const r of this.rows) for (let k = 0; k < D4; k++) this.emit(`  let ra${r}_${k} = a[ib${r} + ${k}u];`);
+    if (regs === 'unrolled') for (const r of this.rows) for (let k = 0; k < D4; k++) this.emit(`  let ra${r}_${k} = a[ib${r} + ${k}u];`);
+    if (regs === 'tree') {
+      for (const r of this.rows) this.emit(`  ${[...Array(D4).keys()].map((k) => `var ra${r}_${k}: vec4<f32>;`).join(' ')}`);
+      this.kloop((k) => this.rows.map((r) => `let v${r} = a[ib${r} + ${k}];`), (s) => this.rows.map((r) => `ra${r}_${s} = v${r};`));
+    }
     if (this.self) for (const r of this.rows) this.emit(`  let lab${r} = ${this.labelOf(`i${r}`)};`);
     this.emit(`  let scale = ${this.scaleExpr()};`);
   }
-  /** Inside the column loop (column j, the same for every invocation): raw dot products s{r}, label lj. */
-  columnDots(): void {
-    this.emit(`    let jb = j * ${this.L.D4}u;`);
-    this.emit(`    ${this.rows.map((r) => `var s${r} = 0.0;`).join(' ')}`);
-    this.kloop((k) => [`let cv = ${this.colBuf}[jb + ${k}];`, ...this.rows.map((r) => `s${r} = s${r} + dot(${this.row(r, k)}, cv);`)], '    ');
-    if (this.self) this.emit(`    let lj = ${this.labelOf('j')};`);
+  get cols(): number[] {
+    return [...Array(this.L.CG).keys()];
   }
-  /** v{r}: column j counts for row r; x{r}: the scaled logit; q{r}: j is a positive of row r. */
+  /** The column loop's header: columns j0 .. j0 + CG - 1 (the same for every invocation). */
+  columnLoop(): void {
+    this.emit(`  for (var j0 = 0u; j0 < p.cols; j0 = j0 + ${this.L.CG}u) {`);
+    for (const c of this.cols) this.emit(`    let j${c} = j0 + ${c}u;`);
+    if (this.L.sg) {
+      this.emit('    let jl = min(j0 + lane, clast);');
+      this.emit(`    let cb = jl * ${this.L.D4}u;`);
+    } else this.emit(`    let cb = j0 * ${this.L.D4}u;`);
+  }
+  /** Loads the column statistics vector (backward) into cs{c}. */
+  columnStats(buf: string): void {
+    if (this.L.sg) {
+      this.emit(`    let cst = ${buf}[jl];`);
+      for (const c of this.cols) this.emit(`    let cs${c} = subgroupBroadcast(cst, ${c}u);`);
+    } else this.emit(`    let cs0 = ${buf}[j0];`);
+  }
+  /** Statements giving b0..b{CG-1}: vec4 slot k of the step's columns. */
+  loadCols(k: string): string[] {
+    if (!this.L.sg) return [`let b0 = ${this.colBuf}[cb + ${k}];`];
+    return [`let cv = ${this.colBuf}[cb + ${k}];`, ...this.cols.map((c) => `let b${c} = subgroupBroadcast(cv, ${c}u);`)];
+  }
+  /** Raw dot products s{r}_{c} of the step's columns, and their labels lb{c}. */
+  columnDots(): void {
+    for (const r of this.rows) this.emit(`    ${this.cols.map((c) => `var s${r}_${c} = 0.0;`).join(' ')}`);
+    this.kloop((k) => this.loadCols(k), (s) => this.rows.flatMap((r) => this.cols.map((c) => `s${r}_${c} = s${r}_${c} + dot(${this.row(r, s)}, b${c});`)), undefined, '    ');
+    if (this.self) {
+      if (this.L.sg) {
+        this.emit(`    let lj = ${this.labelOf('jl')};`);
+        for (const c of this.cols) this.emit(`    let lb${c} = subgroupBroadcast(lj, ${c}u);`);
+      } else this.emit(`    let lb0 = ${this.labelOf('j0')};`);
+    }
+  }
+  /** v{r}_{c}: the column counts for row r; x{r}_{c}: the scaled logit; q{r}_{c}: it is a positive of row r. */
   columnMasks(): void {
     for (const r of this.rows) {
-      this.emit(`    let v${r} = ${this.self ? `j != i${r}` : 'true'}; let x${r} = s${r} * scale;`);
-      if (this.cfg.positives === 'labels') this.emit(`    let q${r} = v${r} && lj == lab${r};`);
-      if (this.cfg.positives === 'diag') this.emit(`    let q${r} = j == i${r};`);
+      for (const c of this.cols) {
+        const inRange = this.L.CG > 1 ? `j${c} < p.cols` : 'true';
+        this.emit(`    let v${r}_${c} = ${inRange}${this.self ? ` && j${c} != i${r}` : ''}; let x${r}_${c} = s${r}_${c} * scale;`);
+        if (this.cfg.positives === 'labels') this.emit(`    let q${r}_${c} = v${r}_${c} && lb${c} == lab${r};`);
+        if (this.cfg.positives === 'diag') this.emit(`    let q${r}_${c} = v${r}_${c} && j${c} == i${r};`);
+      }
     }
   }
   /** Stores the vec4 `v` as components 4k.. of row `i` of the [rows, d] array `buf`, masked past d. */
   store(buf: string, i: string, k: string, v: string): string[] {
-    const { d, unrolled } = this.L;
+    const { d } = this.L;
     const comp = ['x', 'y', 'z', 'w'];
-    if (unrolled) {
-      const kk = Number(k.replace('u', ''));
-      return comp.filter((_, q) => 4 * kk + q < d).map((cc, q) => `${buf}[${i} * ${d}u + ${4 * kk + q}u] = ${v}.${cc};`);
-    }
-    return [`let o = ${i} * ${d}u + 4u * ${k};`, ...comp.map((cc, q) => `if (4u * ${k} + ${q}u < ${d}u) { ${buf}[o + ${q}u] = ${v}.${cc}; }`)];
+    const kc = /^\d+u$/.test(k) ? Number(k.slice(0, -1)) : null;
+    if (kc !== null) return comp.filter((_, q) => 4 * kc + q < d).map((cc, q) => `${buf}[${i} * ${d}u + ${4 * kc + q}u] = ${v}.${cc};`);
+    return [`let o = ${i} * ${d}u + 4u * ${k};`, ...comp.map((cc, q) => (q === 0 ? `${buf}[o] = ${v}.x;` : `if (4u * ${k} + ${q}u < ${d}u) { ${buf}[o + ${q}u] = ${v}.${cc}; }`))];
   }
 }
 
-function header(L: Layout): { WG: number } {
-  return { WG: L.WG };
+function header(L: Layout): { ENABLE: string; SG_ARG: string; WG: number } {
+  return L.sg
+    ? { ENABLE: 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n', SG_ARG: ', @builtin(subgroup_invocation_id) sgid: u32', WG: L.WG }
+    : { ENABLE: '', SG_ARG: '', WG: L.WG };
 }
 
 export function forwardBindings(cfg: ContrastiveKernelConfig): string[] {
@@ -192,18 +269,24 @@ function forwardSource(cfg: ContrastiveKernelConfig, L: Layout): string {
   const rows = G.rows;
   G.prologue();
   for (const r of rows) G.emit(`  var m${r} = NEG; var l${r} = 0.0; var ps${r} = 0.0; var pc${r} = 0.0;`);
-  G.emit('  for (var j = 0u; j < p.cols; j = j + 1u) {');
+  const cols = G.cols;
+  G.columnLoop();
   G.columnDots();
   G.columnMasks();
   for (const r of rows) {
-    G.emit(`    let mt${r} = select(m${r}, max(m${r}, x${r}), v${r});`);
-    G.emit(`    l${r} = l${r} * exp(m${r} - mt${r}) + select(0.0, exp(x${r} - mt${r}), v${r}); m${r} = mt${r};`);
-    if (cfg.positives !== 'extra') G.emit(`    ps${r} = ps${r} + select(0.0, x${r}, q${r}); pc${r} = pc${r} + select(0.0, 1.0, q${r});`);
+    const mx = cols.reduce((acc, c) => `max(${acc}, select(NEG, x${r}_${c}, v${r}_${c}))`, `m${r}`);
+    G.emit(`    let mt${r} = ${mx};`);
+    const terms = cols.map((c) => `select(0.0, exp(x${r}_${c} - mt${r}), v${r}_${c})`).join(' + ');
+    G.emit(`    l${r} = l${r} * exp(m${r} - mt${r}) + ${terms}; m${r} = mt${r};`);
+    if (cfg.positives !== 'extra') {
+      G.emit(`    ps${r} = ps${r} + ${cols.map((c) => `select(0.0, x${r}_${c}, q${r}_${c})`).join(' + ')};`);
+      G.emit(`    pc${r} = pc${r} + ${cols.map((c) => `select(0.0, 1.0, q${r}_${c})`).join(' + ')};`);
+    }
   }
   G.emit('  }');
   if (cfg.positives === 'extra') {
     for (const r of rows) G.emit(`  var se${r} = 0.0;`);
-    G.kloop((k) => rows.map((r) => `se${r} = se${r} + dot(${G.row(r, k)}, kn[ib${r} + ${k}]);`));
+    G.kloop((k) => rows.map((r) => `let kv${r} = kn[ib${r} + ${k}];`), (s) => rows.map((r) => `se${r} = se${r} + dot(${G.row(r, s)}, kv${r});`));
     for (const r of rows) {
       G.emit(`  let xe${r} = se${r} * scale; let me${r} = max(m${r}, xe${r});`);
       G.emit(`  l${r} = l${r} * exp(m${r} - me${r}) + exp(xe${r} - me${r}); m${r} = me${r}; ps${r} = ps${r} + xe${r}; pc${r} = pc${r} + 1.0;`);
@@ -224,7 +307,7 @@ function forwardSource(cfg: ContrastiveKernelConfig, L: Layout): string {
 
 export function backwardBindings(cfg: BackwardKernelConfig, L?: Layout): string[] {
   const self = cfg.positives === 'labels';
-  const looped = L ? !L.unrolled : false;
+  const memory = L ? L.regs === 'memory' : false;
   return [
     'out',
     'a',
@@ -238,65 +321,71 @@ export function backwardBindings(cfg: BackwardKernelConfig, L?: Layout): string[
     ...(cfg.scaleGrad ? ['sgOut'] : []),
     'g',
     ...(cfg.scaleFromBuffer ? ['sc'] : []),
-    ...(looped ? ['accBuf'] : []),
+    ...(memory ? ['accBuf'] : []),
   ];
 }
 
 function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
   const G = new Gen(L, cfg);
-  const { D4, unrolled } = L;
+  const { D4 } = L;
   const rows = G.rows;
-  // The d-vector accumulators: registers when unrolled, else this invocation's rows of accBuf.
-  const acc = (r: number, k: string) => (unrolled ? `acc${r}_${k.replace('u', '')}` : `accBuf[ib${r} + ${k}]`);
-  const accAdd = (r: number, k: string, v: string) => (unrolled ? `${acc(r, k)} = ${acc(r, k)} + ${v};` : `if (live${r}) { ${acc(r, k)} = ${acc(r, k)} + ${v}; }`);
+  // The d-vector accumulators: registers, or this invocation's rows of accBuf ('memory').
+  const acc = (r: number, s: Slot) => (s === 'k' ? `accBuf[ib${r} + k]` : `acc${r}_${s}`);
+  const accAdd = (r: number, s: Slot, v: string) => (s === 'k' ? `if (live${r}) { ${acc(r, s)} = ${acc(r, s)} + ${v}; }` : `${acc(r, s)} = ${acc(r, s)} + ${v};`);
   G.prologue();
   G.emit('  let gv = g[p.gOff]; let gsc = gv * scale;');
   for (const r of rows) G.emit(`  let st${r} = statsA[i${r}];`);
   for (const r of rows) {
-    if (unrolled) for (let k = 0; k < D4; k++) G.emit(`  var acc${r}_${k} = vec4<f32>(0.0);`);
-    else G.kloop((k) => [`if (live${r}) { ${acc(r, k)} = vec4<f32>(0.0); }`]);
+    if (G.regs) G.emit(`  ${[...Array(D4).keys()].map((k) => `var acc${r}_${k} = vec4<f32>(0.0);`).join(' ')}`);
+    else G.kloop(() => [], () => [`if (live${r}) { accBuf[ib${r} + k] = vec4<f32>(0.0); }`]);
     if (cfg.scaleGrad) G.emit(`  var sg${r} = 0.0;`);
   }
-  G.emit('  for (var j = 0u; j < p.cols; j = j + 1u) {');
+  const cols = G.cols;
+  G.columnLoop();
   G.columnDots();
-  if (cfg.colTerm) G.emit(`    let cs = ${G.self ? 'statsA' : 'statsC'}[j];`);
+  if (cfg.colTerm) G.columnStats(G.self ? 'statsA' : 'statsC');
   G.columnMasks();
   for (const r of rows) {
-    let e = `st${r}.y * exp(x${r} - st${r}.x)`;
-    if (cfg.colTerm) e += ` + cs.y * exp(x${r} - cs.x)`;
-    if (cfg.positives !== 'extra') e += ` - select(0.0, st${r}.z${cfg.colTerm ? ' + cs.z' : ''}, q${r})`;
-    G.emit(`    let w${r} = select(0.0, ${e}, v${r});`);
-    if (cfg.scaleGrad) G.emit(`    sg${r} = sg${r} + w${r} * s${r};`);
+    for (const c of cols) {
+      let e = `st${r}.y * exp(x${r}_${c} - st${r}.x)`;
+      if (cfg.colTerm) e += ` + cs${c}.y * exp(x${r}_${c} - cs${c}.x)`;
+      if (cfg.positives !== 'extra') e += ` - select(0.0, st${r}.z${cfg.colTerm ? ` + cs${c}.z` : ''}, q${r}_${c})`;
+      G.emit(`    let w${r}_${c} = select(0.0, ${e}, v${r}_${c});`);
+    }
+    if (cfg.scaleGrad) G.emit(`    sg${r} = sg${r} + ${cols.map((c) => `w${r}_${c} * s${r}_${c}`).join(' + ')};`);
   }
-  G.kloop((k) => [`let cv = ${G.colBuf}[jb + ${k}];`, ...rows.map((r) => accAdd(r, k, `w${r} * cv`))], '    ');
+  G.kloop((k) => G.loadCols(k), (s) => rows.map((r) => accAdd(r, s, cols.map((c) => `w${r}_${c} * b${c}`).join(' + '))), undefined, '    ');
   G.emit('  }');
   if (cfg.positives === 'extra') {
     for (const r of rows) G.emit(`  var se${r} = 0.0;`);
-    G.kloop((k) => rows.map((r) => `se${r} = se${r} + dot(${G.row(r, k)}, kn[ib${r} + ${k}]);`));
+    G.kloop((k) => rows.map((r) => `let kv${r} = kn[ib${r} + ${k}];`), (s) => rows.map((r) => `se${r} = se${r} + dot(${G.row(r, s)}, kv${r});`));
     for (const r of rows) G.emit(`  let qe${r} = st${r}.y * exp(se${r} * scale - st${r}.x) - st${r}.z;`);
-    G.kloop((k) => rows.map((r) => accAdd(r, k, `qe${r} * kn[ib${r} + ${k}]`)));
+    G.kloop((k) => rows.map((r) => `let kv${r} = kn[ib${r} + ${k}];`), (s) => rows.map((r) => accAdd(r, s, `qe${r} * kv${r}`)));
   }
   for (const r of rows) {
     G.emit(`  if (live${r}) {`);
     // dâ = gsc * acc; da = (dâ - â <â, dâ>) / n  (n > eps), else dâ / eps
     G.emit(`    let n${r} = norms[i${r}]; var dp${r} = 0.0;`);
-    G.kloop((k) => [`dp${r} = dp${r} + dot(${G.row(r, k)}, ${acc(r, k)});`], '    ');
+    G.kloop(() => [], (s) => [`dp${r} = dp${r} + dot(${G.row(r, s)}, ${acc(r, s)});`], undefined, '    ');
     G.emit(`    dp${r} = dp${r} * gsc;`);
-    G.emit(`    if (n${r} > EPS) {`);
-    G.kloop((k) => [`let v = (${acc(r, k)} * gsc - ${G.row(r, k)} * dp${r}) / n${r};`, ...G.store('out', `i${r}`, k, 'v')], '      ');
-    G.emit('    } else {');
-    G.kloop((k) => [`let v = ${acc(r, k)} * gsc / EPS;`, ...G.store('out', `i${r}`, k, 'v')], '      ');
-    G.emit('    }');
+    G.emit(`    let inv${r} = select(1.0 / EPS, 1.0 / n${r}, n${r} > EPS); let pr${r} = select(0.0, dp${r}, n${r} > EPS);`);
+    G.kloop(
+      () => ['var v: vec4<f32>;'],
+      (s) => [`v = (${acc(r, s)} * gsc - ${G.row(r, s)} * pr${r}) * inv${r};`],
+      (k) => G.store('out', `i${r}`, k, 'v'),
+      '    ',
+    );
     if (cfg.extraGrad) {
       // dk̂ = f â with f = gsc * qe; dk = (dk̂ - k̂ <k̂, dk̂>) / ||k|| (or dk̂ / eps)
       G.emit(`    let f${r} = gsc * qe${r}; let kn${r} = knorms[i${r}]; var kp${r} = 0.0;`);
-      G.kloop((k) => [`kp${r} = kp${r} + dot(kn[ib${r} + ${k}], ${G.row(r, k)});`], '    ');
-      G.emit(`    kp${r} = kp${r} * f${r};`);
-      G.emit(`    if (kn${r} > EPS) {`);
-      G.kloop((k) => [`let v = (${G.row(r, k)} * f${r} - kn[ib${r} + ${k}] * kp${r}) / kn${r};`, ...G.store('dk', `i${r}`, k, 'v')], '      ');
-      G.emit('    } else {');
-      G.kloop((k) => [`let v = ${G.row(r, k)} * f${r} / EPS;`, ...G.store('dk', `i${r}`, k, 'v')], '      ');
-      G.emit('    }');
+      G.kloop((k) => [`let kv = kn[ib${r} + ${k}];`], (s) => [`kp${r} = kp${r} + dot(kv, ${G.row(r, s)});`], undefined, '    ');
+      G.emit(`    let kinv${r} = select(1.0 / EPS, 1.0 / kn${r}, kn${r} > EPS); let kpr${r} = select(0.0, kp${r} * f${r}, kn${r} > EPS);`);
+      G.kloop(
+        (k) => [`let kv = kn[ib${r} + ${k}];`, 'var v: vec4<f32>;'],
+        (s) => [`v = (${G.row(r, s)} * f${r} - kv * kpr${r}) * kinv${r};`],
+        (k) => G.store('dk', `i${r}`, k, 'v'),
+        '    ',
+      );
     }
     if (cfg.scaleGrad) G.emit(`    sgOut[i${r}] = sg${r} * gv;`);
     G.emit('  }');
@@ -310,7 +399,7 @@ function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
 
 function cfgKey(cfg: ContrastiveKernelConfig | BackwardKernelConfig, L: Layout): string {
   const b = cfg as BackwardKernelConfig;
-  return [cfg.positives, cfg.labelSource ?? '-', cfg.scaleFromBuffer ? 'sb' : 'su', b.colTerm, b.scaleGrad, b.extraGrad, L.d, L.R, L.unrolled, L.WG].join(':');
+  return [cfg.positives, cfg.labelSource ?? '-', cfg.scaleFromBuffer ? 'sb' : 'su', b.colTerm, b.scaleGrad, b.extraGrad, L.d, L.R, L.regs, L.WG, L.CG, L.sg].join(':');
 }
 
 // ---- launchers --------------------------------------------------------------------------------
@@ -456,7 +545,7 @@ export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tenso
     g.buffer(op),
     ...sc.buf,
   ];
-  const accBuf = L.unrolled ? null : empty([A.rows, L.D4 * 4], 'float32', op);
+  const accBuf = L.regs !== 'memory' ? null : empty([A.rows, L.D4 * 4], 'float32', op);
   if (accBuf) bufs.push(accBuf.buffer(op));
   const [gx, gy] = invocationGrid(A.rows, L);
   const params = new Uint32Array(8);

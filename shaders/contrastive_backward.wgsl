@@ -13,7 +13,7 @@
 // d-vector accumulators of its rows live in registers (unrolled code) or, for large d, in this
 // invocation's rows of the scratch buffer accBuf. out is [rows, d] (unpadded): stores are masked
 // past d and past `rows`. Workgroup: WG invocations, 2-D grid.
-struct Params {
+{{ENABLE}}struct Params {
   rows: u32,
   cols: u32,
   width: u32,
@@ -30,6 +30,6 @@ const EPS: f32 = 1e-12;
 {{BINDINGS}}
 
 @compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>{{SG_ARG}}) {
 {{BODY}}
 }

@@ -16,7 +16,7 @@
 // Bounds: invocations whose first row is past `rows` return; their other rows past `rows` are
 // clamped to the last row for loads and never stored; d is padded with zeros to a multiple of 4
 // by the normalization pass, which contributes nothing to the dot products.
-struct Params {
+{{ENABLE}}struct Params {
   rows: u32,
   cols: u32,
   width: u32,
@@ -33,6 +33,6 @@ const NEG: f32 = -3.4028234663852886e38;
 {{BINDINGS}}
 
 @compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>{{SG_ARG}}) {
 {{BODY}}
 }

@@ -8,28 +8,24 @@
 //   avg.bwd   dx[ih][iw] = sum over windows containing the element of g / divisor
 //   ada.fwd   adaptive average: window [floor(o * H / OH), ceil((o + 1) * H / OH)) per axis
 //   ada.bwd   dx[ih][iw] = sum over adaptive windows containing the element of g / window size
-// Backward passes gather (each input element loops over the few windows that can contain it)
-// instead of scattering, so there are no atomics and results are deterministic.
-// Tiling: one output (fwd) or input (bwd) element per invocation, 64 per workgroup, grid
-// (ceil(plane / 64), C, N). Bounds: invocations past the plane return; window taps outside the
-// input are skipped.
+// Backward passes gather (each input element visits the few windows that can contain it) instead of
+// scattering, so there are no atomics and results are deterministic. For max/avg the window taps and
+// the candidate windows are generated straight-line per kernel geometry (engine/ops/pool.ts), masked
+// with select on clamped loads; the adaptive modes loop over their (data-dependent) windows.
+// Tiling: one output (fwd) or input (bwd) element per invocation, 64 per workgroup. max/avg: grid
+// (ceil(width / 64), height, planes) with the geometry baked in as constants, so no integer division
+// by runtime values (CPU drivers issue those one lane at a time); adaptive: grid (ceil(plane / 64), C, N).
+// Bounds: invocations past the row or plane return; window taps outside the input are masked.
 struct Params {
   N: u32, C: u32, H: u32, W: u32,
   OH: u32, OW: u32, kh: u32, kw: u32,
   sh: u32, sw: u32, ph: u32, pw: u32,
   dh: u32, dw: u32, countPad: u32, divisor: u32,
-  xo: u32, go: u32, _a: u32, _b: u32,
+  xo: u32, go: u32, _a: u32, _b: u32,  // _a: 0 (keeps -inf a runtime value), _b: first plane
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 {{BINDINGS}}
-
-// first window o along an axis whose last tap o*s - pad + (k-1)*d reaches i (the last one whose
-// first tap is <= i is (i + pad) / s)
-fn firstWin(i: u32, k: u32, s: u32, pad: u32, d: u32) -> i32 {
-  let num = i32(i) + i32(pad) - i32((k - 1u) * d);
-  return max(0, (num + i32(s) - 1) / i32(s));
-}
 
 fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
@@ -49,9 +45,5 @@ fn avgDivisor(oh: u32, ow: u32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.y;
-  let n = gid.z;
-  let i = gid.x;
-  let plane = n * p.C + c;
 {{BODY}}
 }

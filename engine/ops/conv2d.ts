@@ -359,6 +359,23 @@ function phaseTaps(a: number, s: number, p: number, d: number, K: number): { k0:
   return { k0, step, T, off0: (a + p - k0 * d) / s, dO: (step * d) / s };
 }
 
+/** The (rows, columns, K) of the main GEMM each conv product runs (what tuning keys on). */
+export function convGemmDims(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): [number, number, number] {
+  const Kg = g.Cg * g.KH * g.KW;
+  if (kind === 'fwd') return [g.N * g.OH * g.OW, g.Og, Kg];
+  if (kind === 'dw') return [Kg, g.Og, g.N * g.OH * g.OW];
+  if (useCol2im(g)) return [g.N * g.OH * g.OW, Kg, g.Og];
+  const th = phaseTaps(0, g.sh, g.ph, g.dh, g.KH);
+  const tw = phaseTaps(0, g.sw, g.pw, g.dw, g.KW);
+  return [g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw), g.Cg, Math.max(1, g.Og * th.T * tw.T)];
+}
+
+function useCol2im(g: ConvGeometry): boolean {
+  const Kg = g.Cg * g.KH * g.KW;
+  const { cols } = gemmTile(variantFor('conv.dx', g.N * g.H * g.W, g.Cg, g.Og * g.KH * g.KW));
+  return dxPath === 'col2im' || (dxPath === 'auto' && 2 * g.Cg < cols && Kg > g.Cg);
+}
+
 /**
  * Gradient w.r.t. the input. Wide inputs: one dense GEMM per stride phase (sh * sw dispatches), columns
  * = input channels. Few channels per group (the stem): columns = (c, kh, kw) into a dcol buffer, then
@@ -368,9 +385,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const op = 'conv2d.backward';
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', op);
   const Kg = g.Cg * g.KH * g.KW;
-  const { cols } = gemmTile(variantFor('conv.dx', g.N * g.H * g.W, g.Cg, g.Og * g.KH * g.KW));
-  const useCol2im = dxPath === 'col2im' || (dxPath === 'auto' && 2 * g.Cg < cols && Kg > g.Cg);
-  if (useCol2im) {
+  if (useCol2im(g)) {
     const perImage = g.G * g.OH * g.OW * Kg;
     const nChunk = Math.max(1, Math.min(g.N, Math.floor((1 << 24) / perImage)));
     for (let n0 = 0; n0 < g.N; n0 += nChunk) {

@@ -1,10 +1,15 @@
 // Matrix products: the GEMM kernel generator every product op uses (matmul, linear, and conv2d's
 // forward / input-grad / weight-grad as implicit GEMMs), plus matmul (2-D, batched with
 // broadcasting, 1-D operands as in torch.matmul) and linear.
-// Template: shaders/matmul_gemm.wgsl. The op describes its operands with a GemmSpec (how an element
-// of A and a vec4 of B are loaded, how C is stored); transposed or otherwise strided operands are
-// read in place through their strides, never copied. The blocking variant (family, rows per tile,
-// subgroups per workgroup, split-K) is chosen per adapter by engine/tune.ts.
+// Templates: shaders/matmul_gemm.wgsl (subgroup-broadcast and register-blocked families),
+// shaders/matmul_tiled.wgsl (workgroup-memory tiles, for discrete GPUs), shaders/matmul_pack.wgsl
+// (panel packing), shaders/matmul_naive.wgsl (the naive reference the benchmark compares against).
+// The op describes its operands with a GemmSpec (how an element of A and a vec4 of B are loaded, how C
+// is stored); kernels of every family, and the pack kernels, are generated from that one description.
+// Transposed or otherwise strided operands are read through their strides; the packed variants copy
+// them into tile-major panels (a layout transform inside the product, as BLAS libraries do), never into
+// a contiguous copy of the operand. The variant (family, rows per tile, subgroups per workgroup,
+// operand panels, grid order) is chosen per adapter by engine/tune.ts.
 import { dispatch } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';

@@ -25,98 +25,134 @@ export interface AvgPool2dOptions {
   divisorOverride?: number | null;
 }
 
-type Mode = 'max.fwd' | 'max.bwd' | 'avg.fwd' | 'avg.bwd' | 'ada.fwd' | 'ada.bwd';
+type Mode = 'max.fwd' | 'max.bwd' | 'avg.fwd' | 'avg.bwd' | 'ada.fwd' | 'ada.bwd' | 'gap.fwd' | 'gap.bwd';
 
 const WINDOW = `
   let h0 = i32(oh * p.sh) - i32(p.ph);
   let w0 = i32(ow * p.sw) - i32(p.pw);`;
 
-const BODIES: Record<Mode, { bindings: string[]; body: string }> = {
-  'max.fwd': {
-    bindings: ['var<storage, read_write> y: array<f32>', 'var<storage, read_write> idx: array<i32>', 'var<storage, read> x: array<f32>'],
-    body: `
-  if (i >= p.OH * p.OW) { return; }
-  let oh = i / p.OW;
-  let ow = i - oh * p.OW;${WINDOW}
-  let base = p.xo + plane * p.H * p.W;
-  var best = bitcast<f32>(0xff800000u | p._a); // -inf (p._a = 0 keeps it a runtime value)
-  var bi = -1;
-  for (var a = 0u; a < p.kh; a = a + 1u) {
-    let ih = h0 + i32(a * p.dh);
-    if (ih < 0 || ih >= i32(p.H)) { continue; }
-    for (var b = 0u; b < p.kw; b = b + 1u) {
-      let iw = w0 + i32(b * p.dw);
-      if (iw < 0 || iw >= i32(p.W)) { continue; }
-      let v = x[base + u32(ih) * p.W + u32(iw)];
-      if (bi < 0 || v > best || isNan(v)) {
-        best = v;
-        bi = ih * i32(p.W) + iw;
+/**
+ * Window loops are generated straight-line for the pooling geometry (kernel size, stride, dilation are
+ * baked in): out-of-range taps are masked with select on clamped loads, so no lane branches.
+ */
+function windowBodies(g: PoolGeo): Record<'max.fwd' | 'max.bwd' | 'avg.fwd' | 'avg.bwd', { bindings: string[]; body: string }> {
+  const taps: string[] = [];
+  const avgTaps: string[] = [];
+  for (let a = 0; a < g.kh; a++) {
+    for (let b = 0; b < g.kw; b++) {
+      const t = `${a}_${b}`;
+      const tap = [
+        `let ih${t} = h0 + ${a * g.dh};`,
+        `let iw${t} = w0 + ${b * g.dw};`,
+        `let ok${t} = u32(ih${t}) < p.H && u32(iw${t}) < p.W;`,
+        `let ix${t} = u32(clamp(ih${t}, 0, hMax)) * p.W + u32(clamp(iw${t}, 0, wMax));`,
+        `let v${t} = x[base + ix${t}];`,
+      ];
+      taps.push(...tap, `let take${t} = ok${t} && (bi < 0 || v${t} > best || isNan(v${t}));`, `best = select(best, v${t}, take${t});`, `bi = select(bi, i32(ix${t}), take${t});`);
+      avgTaps.push(...tap, `s = s + select(0.0, v${t}, ok${t});`);
+    }
+  }
+  const winH = Math.ceil(((g.kh - 1) * g.dh + 1) / g.sh);
+  const winW = Math.ceil(((g.kw - 1) * g.dw + 1) / g.sw);
+  const gather = (maxMode: boolean): string[] => {
+    const out: string[] = [];
+    for (let a = 0; a < winH; a++) {
+      for (let b = 0; b < winW; b++) {
+        const t = `${a}_${b}`;
+        out.push(
+          `let oh${t} = oh0 + ${a};`,
+          `let ow${t} = ow0 + ${b};`,
+          `let ok${t} = oh${t} <= oh1 && ow${t} <= ow1;`,
+          `let o${t} = (plane * p.OH + u32(min(oh${t}, i32(p.OH) - 1))) * p.OW + u32(min(ow${t}, i32(p.OW) - 1));`,
+        );
+        if (maxMode) out.push(`acc = acc + select(0.0, g[p.go + o${t}], ok${t} && idx[o${t}] == i32(i));`);
+        else out.push(`acc = acc + select(0.0, g[p.go + o${t}] / avgDivisor(u32(max(oh${t}, 0)), u32(max(ow${t}, 0))), ok${t});`);
       }
     }
-  }
+    return out;
+  };
+  const head = `
+  let ow = gid.x;
+  let oh = gid.y;
+  let plane = gid.z + p._b;
+  if (ow >= p.OW) { return; }
+  let i = oh * p.OW + ow;
+  let h0 = i32(oh * ${g.sh}u) - ${g.ph};
+  let w0 = i32(ow * ${g.sw}u) - ${g.pw};
+  let hMax = i32(p.H) - 1;
+  let wMax = i32(p.W) - 1;
+  let base = p.xo + plane * p.H * p.W;`;
+  // first window whose last tap reaches the pixel, last window whose first tap is not past it
+  const first = (i: string, k: number, s: number, pad: number, d: number) => `max(0, (i32(${i}) + ${pad - (k - 1) * d + s - 1}) / ${s})`;
+  const bwdHead = (d: [number, number]) => `
+  let iw = gid.x;
+  let ih = gid.y;
+  let plane = gid.z + p._b;
+  if (iw >= p.W) { return; }
+  let i = ih * p.W + iw;
+  let oh0 = ${first('ih', g.kh, g.sh, g.ph, d[0])};
+  let oh1 = min(i32(p.OH) - 1, i32((ih + ${g.ph}u) / ${g.sh}u));
+  let ow0 = ${first('iw', g.kw, g.sw, g.pw, d[1])};
+  let ow1 = min(i32(p.OW) - 1, i32((iw + ${g.pw}u) / ${g.sw}u));
+  var acc = 0.0;`;
+  const ind = (xs: string[]) => xs.map((l) => `  ${l}`).join('\n');
+  return {
+    'max.fwd': {
+      bindings: ['var<storage, read_write> y: array<f32>', 'var<storage, read_write> idx: array<i32>', 'var<storage, read> x: array<f32>'],
+      body: `${head}
+  var best = bitcast<f32>(0xff800000u | p._a); // -inf (p._a = 0 keeps it a runtime value)
+  var bi = -1;
+${ind(taps)}
   y[plane * p.OH * p.OW + i] = best;
   idx[plane * p.OH * p.OW + i] = bi;`,
-  },
-  'max.bwd': {
-    bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>', 'var<storage, read> idx: array<i32>'],
-    body: `
-  if (i >= p.H * p.W) { return; }
-  let ih = i / p.W;
-  let iw = i - ih * p.W;
-  let oh0 = firstWin(ih, p.kh, p.sh, p.ph, p.dh);
-  let oh1 = min(i32(p.OH) - 1, i32((ih + p.ph) / p.sh));
-  let ow0 = firstWin(iw, p.kw, p.sw, p.pw, p.dw);
-  let ow1 = min(i32(p.OW) - 1, i32((iw + p.pw) / p.sw));
-  var acc = 0.0;
-  for (var oh = oh0; oh <= oh1; oh = oh + 1) {
-    for (var ow = ow0; ow <= ow1; ow = ow + 1) {
-      let o = (plane * p.OH + u32(oh)) * p.OW + u32(ow);
-      if (idx[o] == i32(i)) { acc = acc + g[p.go + o]; }
-    }
-  }
+    },
+    'max.bwd': {
+      bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>', 'var<storage, read> idx: array<i32>'],
+      body: `${bwdHead([g.dh, g.dw])}
+${ind(gather(true))}
   dx[plane * p.H * p.W + i] = acc;`,
-  },
-  'avg.fwd': {
+    },
+    'avg.fwd': {
+      bindings: ['var<storage, read_write> y: array<f32>', 'var<storage, read> x: array<f32>'],
+      body: `${head}
+  var s = 0.0;
+${ind(avgTaps)}
+  y[plane * p.OH * p.OW + i] = s / avgDivisor(oh, ow);`,
+    },
+    'avg.bwd': {
+      bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>'],
+      body: `${bwdHead([1, 1])}
+${ind(gather(false))}
+  dx[plane * p.H * p.W + i] = acc;`,
+    },
+  };
+}
+
+const ADAPTIVE: Record<'ada.fwd' | 'ada.bwd' | 'gap.fwd' | 'gap.bwd', { bindings: string[]; body: string }> = {
+  // global average (output 1x1): one invocation per plane forward; backward spreads g / HW
+  'gap.fwd': {
     bindings: ['var<storage, read_write> y: array<f32>', 'var<storage, read> x: array<f32>'],
     body: `
-  if (i >= p.OH * p.OW) { return; }
-  let oh = i / p.OW;
-  let ow = i - oh * p.OW;${WINDOW}
+  let plane = gid.x;
+  if (plane >= p.N * p.C) { return; }
   let base = p.xo + plane * p.H * p.W;
   var s = 0.0;
-  for (var a = 0u; a < p.kh; a = a + 1u) {
-    let ih = h0 + i32(a);
-    if (ih < 0 || ih >= i32(p.H)) { continue; }
-    for (var b = 0u; b < p.kw; b = b + 1u) {
-      let iw = w0 + i32(b);
-      if (iw < 0 || iw >= i32(p.W)) { continue; }
-      s = s + x[base + u32(ih) * p.W + u32(iw)];
-    }
-  }
-  y[plane * p.OH * p.OW + i] = s / avgDivisor(oh, ow);`,
+  for (var k = 0u; k < p.H * p.W; k = k + 1u) { s = s + x[base + k]; }
+  y[plane] = s / f32(p.H * p.W);`,
   },
-  'avg.bwd': {
+  'gap.bwd': {
     bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>'],
     body: `
-  if (i >= p.H * p.W) { return; }
-  let ih = i / p.W;
-  let iw = i - ih * p.W;
-  let oh0 = firstWin(ih, p.kh, p.sh, p.ph, 1u);
-  let oh1 = min(i32(p.OH) - 1, i32((ih + p.ph) / p.sh));
-  let ow0 = firstWin(iw, p.kw, p.sw, p.pw, 1u);
-  let ow1 = min(i32(p.OW) - 1, i32((iw + p.pw) / p.sw));
-  var acc = 0.0;
-  for (var oh = oh0; oh <= oh1; oh = oh + 1) {
-    for (var ow = ow0; ow <= ow1; ow = ow + 1) {
-      let o = (plane * p.OH + u32(oh)) * p.OW + u32(ow);
-      acc = acc + g[p.go + o] / avgDivisor(u32(oh), u32(ow));
-    }
-  }
-  dx[plane * p.H * p.W + i] = acc;`,
+  let k = gid.x;
+  let plane = gid.y + gid.z * 65535u;
+  if (k >= p.H * p.W || plane >= p.N * p.C) { return; }
+  dx[plane * p.H * p.W + k] = g[p.go + plane] / f32(p.H * p.W);`,
   },
   'ada.fwd': {
     bindings: ['var<storage, read_write> y: array<f32>', 'var<storage, read> x: array<f32>'],
     body: `
+  let i = gid.x;
+  let plane = gid.z * p.C + gid.y;
   if (i >= p.OH * p.OW) { return; }
   let oh = i / p.OW;
   let ow = i - oh * p.OW;
@@ -134,6 +170,8 @@ const BODIES: Record<Mode, { bindings: string[]; body: string }> = {
   'ada.bwd': {
     bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>'],
     body: `
+  let i = gid.x;
+  let plane = gid.z * p.C + gid.y;
   if (i >= p.H * p.W) { return; }
   let ih = i / p.W;
   let iw = i - ih * p.W;
@@ -155,10 +193,13 @@ const BODIES: Record<Mode, { bindings: string[]; body: string }> = {
   },
 };
 
-function poolKernel(mode: Mode): Kernel {
-  const { bindings, body } = BODIES[mode];
-  const decl = bindings.map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
-  return kernel(`pool:${mode}`, () => renderTemplate(shaderSource('pool'), { BINDINGS: decl, BODY: body }));
+function poolKernel(mode: Mode, g: PoolGeo): Kernel {
+  const geo = mode.startsWith('ada') || mode.startsWith('gap') ? '' : `:${g.kh}x${g.kw}:s${g.sh}x${g.sw}:d${g.dh}x${g.dw}:p${g.ph}x${g.pw}`;
+  return kernel(`pool:${mode}${geo}`, () => {
+    const { bindings, body } = mode.startsWith('ada') || mode.startsWith('gap') ? ADAPTIVE[mode as 'ada.fwd'] : windowBodies(g)[mode as 'max.fwd'];
+    const decl = bindings.map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
+    return renderTemplate(shaderSource('pool'), { BINDINGS: decl, BODY: body });
+  });
 }
 
 interface PoolGeo {
@@ -205,16 +246,34 @@ function windowGeo(op: string, x: Tensor, kernelSize: Pair, stride: Pair | null 
   return { N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, countPad: true, divisor: 0 };
 }
 
-function params(g: PoolGeo, xo: number, go: number): Uint32Array {
-  return new Uint32Array([g.N, g.C, g.H, g.W, g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.countPad ? 1 : 0, g.divisor, xo, go, 0, 0]);
+function params(g: PoolGeo, xo: number, go: number, planeOff: number): Uint32Array {
+  return new Uint32Array([g.N, g.C, g.H, g.W, g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.countPad ? 1 : 0, g.divisor, xo, go, 0, planeOff]);
 }
 
 function run(mode: Mode, g: PoolGeo, out: Tensor[], inputs: Tensor[], plane: number, xo: number, go: number, op: string): void {
   if (g.N * g.C * plane === 0) return;
-  dispatch(poolKernel(mode), [...out.map((t) => t.buffer(op)), ...inputs.map((t) => t.buffer(op))], params(g, xo, go), [Math.ceil(plane / 64), g.C, g.N]);
+  const bufs = [...out.map((t) => t.buffer(op)), ...inputs.map((t) => t.buffer(op))];
+  const k = poolKernel(mode, g);
+  if (mode.startsWith('ada')) {
+    dispatch(k, bufs, params(g, xo, go, 0), [Math.ceil(plane / 64), g.C, g.N]);
+    return;
+  }
+  if (mode === 'gap.fwd') {
+    dispatch(k, bufs, params(g, xo, go, 0), [Math.ceil((g.N * g.C) / 64)]);
+    return;
+  }
+  if (mode === 'gap.bwd') {
+    const planes = g.N * g.C;
+    dispatch(k, bufs, params(g, xo, go, 0), [Math.ceil((g.H * g.W) / 64), Math.min(planes, 65535), Math.ceil(planes / 65535)]);
+    return;
+  }
+  const [width, height] = mode.endsWith('fwd') ? [g.OW, g.OH] : [g.W, g.H];
+  const planes = g.N * g.C;
+  const maxG = 65535;
+  for (let p0 = 0; p0 < planes; p0 += maxG) dispatch(k, bufs, params(g, xo, go, p0), [Math.ceil(width / 64), height, Math.min(maxG, planes - p0)]);
 }
 
-function pooled(op: string, kind: 'max' | 'avg' | 'ada', x: Tensor, g: PoolGeo): Tensor {
+function pooled(op: string, kind: 'max' | 'avg' | 'ada' | 'gap', x: Tensor, g: PoolGeo): Tensor {
   const { y, idx } = noGrad(() => {
     const xc = x.isContiguous ? x : contiguous(x);
     const out = empty([g.N, g.C, g.OH, g.OW], 'float32', op);
@@ -275,5 +334,5 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   for (const v of [OH, OW]) if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: output_size entries must be positive integers, got ${JSON.stringify(outputSize)}`);
   if (H === 0 || W === 0) throw new Error(`${op}: input ${fmtShape(x.shape)} has an empty spatial dimension`);
   const g: PoolGeo = { N, C, H, W, OH, OW, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, countPad: true, divisor: 0 };
-  return pooled(op, 'ada', x, g);
+  return pooled(op, OH === 1 && OW === 1 ? 'gap' : 'ada', x, g);
 }

@@ -4,7 +4,7 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { setConvInputGradPath, setConvVariants } from '../../engine/ops/conv2d.js';
+import { setConvChannelsLast, setConvInputGradPath, setConvVariants } from '../../engine/ops/conv2d.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, type ConvCfg } from './ref.js';
@@ -27,6 +27,8 @@ const CASES: Case[] = [
   { x: [1, 3, 5, 6], w: [3, 1, 3, 3], cfg: { padding: [1, 1], groups: 3 }, bias: false },
   { x: [1, 2, 10, 9], w: [2, 2, 3, 3], cfg: { stride: [3, 2], padding: [0, 2], dilation: [1, 2] }, bias: false },
   { x: [1, 33, 2, 3], w: [35, 33, 1, 1], cfg: {}, bias: true },
+  { x: [1, 8, 5, 6], w: [5, 8, 3, 3], cfg: { padding: [1, 1] }, bias: true },
+  { x: [2, 8, 7, 7], w: [6, 4, 3, 3], cfg: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: false },
 ];
 
 let seed = 3000;
@@ -150,6 +152,16 @@ describe('conv2d input gradient, both formulations', () => {
       before(() => setConvInputGradPath(path));
       after(() => setConvInputGradPath('auto'));
       for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[7], CASES[8]]) it(label(c), () => checkAgainstRef(c));
+    });
+  }
+});
+
+describe('conv2d forward, channels-last and NCHW gathers', () => {
+  for (const mode of ['on', 'off'] as const) {
+    describe(mode === 'on' ? 'channels-last copy (channels per group % 4 == 0)' : 'NCHW gathers', () => {
+      before(() => setConvChannelsLast(mode));
+      after(() => setConvChannelsLast('auto'));
+      for (const c of [CASES[10], CASES[11], CASES[1]]) it(label(c), () => checkAgainstRef(c));
     });
   }
 });
