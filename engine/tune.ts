@@ -140,7 +140,8 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
   if (useBcast()) {
     const small = M < 32;
     const tms = small ? [S * Math.max(1, Math.ceil(M / S))] : [32 - (32 % S) || S, 64 - (64 % S)];
-    const packs: GemmVariant['pack'][] = op === 'matmul' ? [false, 'B', true] : [false, 'B'];
+    // conv kernels unroll gathers, so each candidate costs seconds to compile: only B panels there
+    const packs: GemmVariant['pack'][] = op === 'matmul' ? [false, 'B', true] : ['B'];
     for (const tm of tms) {
       for (const pack of packs) {
         add({ family: 'bcast', tm, wg: tm >= 64 ? 1 : 2, subgroup: S, ...(pack ? { pack } : {}) });

@@ -1,12 +1,9 @@
 // Argument checks and the loss reduction shared by the contrastive losses.
-import { noGrad } from '../engine/autograd.js';
 import { fmtShape } from '../engine/shape.js';
-import { copyBuffer } from '../engine/commands.js';
+import { copyBuffer, dispatch } from '../engine/commands.js';
+import { kernel, shaderSource } from '../engine/kernels.js';
 import { empty, Tensor } from '../engine/tensor.js';
 import { tensor } from '../engine/ops/creation.js';
-import { add } from '../engine/ops/elementwise.js';
-import { sum } from '../engine/ops/reduce.js';
-import { slice } from '../engine/ops/shape.js';
 
 /** Checks a [rows, d] float32 embedding tensor that is alive, with at least one row and one feature. */
 export function checkEmbeddings(op: string, name: string, t: unknown, rank = 2): asserts t is Tensor {
@@ -23,21 +20,11 @@ export function checkTemperature(op: string, tau: unknown): void {
 
 /** The scalar loss: the sum of the forward kernels' per-anchor contributions (stats[:, 3]). */
 export function lossFromStats(stats: Tensor[]): Tensor {
-  return noGrad(() => {
-    let total: Tensor | null = null;
-    for (const st of stats) {
-      const col = slice(st, 1, 3, 4);
-      const s = sum(col);
-      col.dispose();
-      if (total) {
-        const t2 = add(total, s);
-        total.dispose();
-        s.dispose();
-        total = t2;
-      } else total = s;
-    }
-    return total!;
-  });
+  const op = 'contrastive loss';
+  const out = empty([], 'float32', op);
+  const k = kernel('contrastive_sum', () => shaderSource('contrastive_sum'));
+  stats.forEach((st, i) => dispatch(k, [out.buffer(op), st.buffer(op)], new Uint32Array([st.shape[0], i > 0 ? 1 : 0, 0, 0]), [1]));
+  return out;
 }
 
 /** Labels as an int32 tensor of length n (uploaded when given as host numbers). */
@@ -48,7 +35,7 @@ export function labelTensor(op: string, labels: Tensor | ArrayLike<number>, n: n
     if (labels.rank !== 1 || labels.shape[0] !== n) throw new Error(`${op}: labels must be [${n}], got ${fmtShape(labels.shape)}`);
     if (!labels.isContiguous) throw new Error(`${op}: labels must be contiguous`);
     if (labels.offset !== 0) {
-      return { t: noGrad(() => fromHostInt(labels)), owned: true };
+      return { t: fromHostInt(labels), owned: true };
     }
     return { t: labels, owned: false };
   }

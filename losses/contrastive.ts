@@ -3,7 +3,7 @@
 // anchor's logsumexp over all candidates online, tile by tile (shaders/contrastive_forward.wgsl),
 // and a backward kernel that recomputes the similarities tile by tile and accumulates the gradient
 // (shaders/contrastive_backward.wgsl). Working memory beyond inputs and outputs is O(rows * d):
-// normalized copies of the rows, their norms and 4 floats of statistics per anchor; the
+// normalized copies of the rows, their norms and 8 floats of statistics per anchor; the
 // rows x cols similarity matrix never exists.
 //
 // Zero vectors: normalization is x / max(||x||, 1e-12), as torch.nn.functional.normalize (eps =
@@ -83,7 +83,7 @@ export function setFusedTuning(t: FusedTuning): void {
   tuning = { ...t };
 }
 
-function layoutFor(d: number): Layout {
+function layoutFor(d: number, rows: number): Layout {
   const D4 = Math.ceil(d / 4);
   const regs: Regs = D4 > (tuning.maxRegisterD4 ?? 128) ? 'memory' : (tuning.regs ?? 'tree');
   const ctx = deviceContext();
@@ -92,7 +92,9 @@ function layoutFor(d: number): Layout {
   const sg = tuning.subgroups ?? sgOk;
   if (sg && !sgOk) throw new Error('contrastive: subgroups were requested but this device has none');
   const CG = sg ? Math.min(8, sgSize) : 1;
-  const R = tuning.rowsPerInvocation ?? (regs === 'memory' ? 1 : Math.max(1, Math.min(8, Math.floor(128 / D4))));
+  // More rows per invocation reuse each loaded column more (R = 4 doubles the throughput of R = 1
+  // at d = 128 on lavapipe) but compile much slower; small problems take R = 1.
+  const R = tuning.rowsPerInvocation ?? (regs === 'memory' || rows < 512 ? 1 : Math.max(1, Math.min(4, Math.floor(128 / D4))));
   const WG = tuning.workgroupSize ?? 16;
   return { d, D4, R, regs, WG, CG, sg };
 }
@@ -202,12 +204,12 @@ class Gen {
       this.emit(`    let cb = jl * ${this.L.D4}u;`);
     } else this.emit(`    let cb = j0 * ${this.L.D4}u;`);
   }
-  /** Loads the column statistics vector (backward) into cs{c}. */
+  /** Loads the column's two statistics vectors (backward) into cs{c} (lse, w, u, -) and ct{c} (lsePos, q, -, -). */
   columnStats(buf: string): void {
     if (this.L.sg) {
-      this.emit(`    let cst = ${buf}[jl];`);
-      for (const c of this.cols) this.emit(`    let cs${c} = subgroupBroadcast(cst, ${c}u);`);
-    } else this.emit(`    let cs0 = ${buf}[j0];`);
+      this.emit(`    let cst = ${buf}[2u * jl]; let ctt = ${buf}[2u * jl + 1u];`);
+      for (const c of this.cols) this.emit(`    let cs${c} = subgroupBroadcast(cst, ${c}u); let ct${c} = subgroupBroadcast(ctt, ${c}u);`);
+    } else this.emit(`    let cs0 = ${buf}[2u * j0]; let ct0 = ${buf}[2u * j0 + 1u];`);
   }
   /** Statements giving b0..b{CG-1}: vec4 slot k of the step's columns. */
   loadCols(k: string): string[] {
@@ -267,35 +269,44 @@ export function forwardBindings(cfg: ContrastiveKernelConfig): string[] {
 function forwardSource(cfg: ContrastiveKernelConfig, L: Layout): string {
   const G = new Gen(L, cfg);
   const rows = G.rows;
+  const colPos = cfg.positives !== 'extra';
   G.prologue();
-  for (const r of rows) G.emit(`  var m${r} = NEG; var l${r} = 0.0; var ps${r} = 0.0; var pc${r} = 0.0;`);
+  // Two online logsumexps per anchor: over its negatives (m, l) and over its positives (mp, lp).
+  for (const r of rows) G.emit(`  var m${r} = NEG; var l${r} = 0.0; var mp${r} = NEG; var lp${r} = 0.0; var ps${r} = 0.0; var pc${r} = 0.0;`);
   const cols = G.cols;
   G.columnLoop();
   G.columnDots();
   G.columnMasks();
   for (const r of rows) {
-    const mx = cols.reduce((acc, c) => `max(${acc}, select(NEG, x${r}_${c}, v${r}_${c}))`, `m${r}`);
-    G.emit(`    let mt${r} = ${mx};`);
-    const terms = cols.map((c) => `select(0.0, exp(x${r}_${c} - mt${r}), v${r}_${c})`).join(' + ');
-    G.emit(`    l${r} = l${r} * exp(m${r} - mt${r}) + ${terms}; m${r} = mt${r};`);
-    if (cfg.positives !== 'extra') {
+    const chain = (mask: (c: number) => string, start: string) => cols.reduce((acc, c) => `max(${acc}, select(NEG, x${r}_${c}, ${mask(c)}))`, start);
+    if (colPos) {
+      for (const c of cols) G.emit(`    let n${r}_${c} = v${r}_${c} && !q${r}_${c};`);
+      G.emit(`    let mt${r} = ${chain((c) => `n${r}_${c}`, `m${r}`)};`);
+      G.emit(`    let mpt${r} = ${chain((c) => `q${r}_${c}`, `mp${r}`)};`);
+      for (const c of cols) G.emit(`    let e${r}_${c} = exp(x${r}_${c} - select(mt${r}, mpt${r}, q${r}_${c}));`);
+      G.emit(`    l${r} = l${r} * exp(m${r} - mt${r}) + ${cols.map((c) => `select(0.0, e${r}_${c}, n${r}_${c})`).join(' + ')}; m${r} = mt${r};`);
+      G.emit(`    lp${r} = lp${r} * exp(mp${r} - mpt${r}) + ${cols.map((c) => `select(0.0, e${r}_${c}, q${r}_${c})`).join(' + ')}; mp${r} = mpt${r};`);
       G.emit(`    ps${r} = ps${r} + ${cols.map((c) => `select(0.0, x${r}_${c}, q${r}_${c})`).join(' + ')};`);
       G.emit(`    pc${r} = pc${r} + ${cols.map((c) => `select(0.0, 1.0, q${r}_${c})`).join(' + ')};`);
+    } else {
+      G.emit(`    let mt${r} = ${chain((c) => `v${r}_${c}`, `m${r}`)};`);
+      G.emit(`    l${r} = l${r} * exp(m${r} - mt${r}) + ${cols.map((c) => `select(0.0, exp(x${r}_${c} - mt${r}), v${r}_${c})`).join(' + ')}; m${r} = mt${r};`);
     }
   }
   G.emit('  }');
-  if (cfg.positives === 'extra') {
+  if (!colPos) {
     for (const r of rows) G.emit(`  var se${r} = 0.0;`);
     G.kloop((k) => rows.map((r) => `let kv${r} = kn[ib${r} + ${k}];`), (s) => rows.map((r) => `se${r} = se${r} + dot(${G.row(r, s)}, kv${r});`));
-    for (const r of rows) {
-      G.emit(`  let xe${r} = se${r} * scale; let me${r} = max(m${r}, xe${r});`);
-      G.emit(`  l${r} = l${r} * exp(m${r} - me${r}) + exp(xe${r} - me${r}); m${r} = me${r}; ps${r} = ps${r} + xe${r}; pc${r} = pc${r} + 1.0;`);
-    }
+    for (const r of rows) G.emit(`  let xe${r} = se${r} * scale; mp${r} = xe${r}; lp${r} = 1.0; ps${r} = xe${r}; pc${r} = 1.0;`);
   }
   for (const r of rows) {
     G.emit(`  if (live${r}) {`);
-    G.emit(`    let lse = m${r} + log(l${r}); let has = pc${r} > 0.0; let np = max(pc${r}, 1.0);`);
-    G.emit(`    stats[i${r}] = vec4<f32>(lse, select(0.0, p.weight, has), select(0.0, p.weight / np, has), select(0.0, p.weight * (lse - ps${r} / np), has));`);
+    G.emit(`    let has = pc${r} > 0.0; let np = max(pc${r}, 1.0); let hasN = l${r} > 0.0;`);
+    G.emit(`    let lneg = m${r} + log(max(l${r}, 1e-30)); let lpos = mp${r} + log(max(lp${r}, 1e-30));`);
+    G.emit('    let dl = select(-1e30, lneg - lpos, hasN && has); let sp = softplus_(dl);');
+    G.emit(`    let w = select(0.0, p.weight, has); let loss = (lpos - ps${r} / np) + sp;`);
+    G.emit(`    stats[2u * i${r}] = vec4<f32>(select(lneg, lpos + sp, has), w, select(0.0, p.weight / np, has), select(0.0, w * loss, has));`);
+    G.emit(`    stats[2u * i${r} + 1u] = vec4<f32>(lpos, sigmoid_(dl), 0.0, 0.0);`);
     G.emit('  }');
   }
   return renderTemplate(shaderSource('contrastive_forward'), {
@@ -334,7 +345,7 @@ function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
   const accAdd = (r: number, s: Slot, v: string) => (s === 'k' ? `if (live${r}) { ${acc(r, s)} = ${acc(r, s)} + ${v}; }` : `${acc(r, s)} = ${acc(r, s)} + ${v};`);
   G.prologue();
   G.emit('  let gv = g[p.gOff]; let gsc = gv * scale;');
-  for (const r of rows) G.emit(`  let st${r} = statsA[i${r}];`);
+  for (const r of rows) G.emit(`  let sa${r} = statsA[2u * i${r}]; let sb${r} = statsA[2u * i${r} + 1u];`);
   for (const r of rows) {
     if (G.regs) G.emit(`  ${[...Array(D4).keys()].map((k) => `var acc${r}_${k} = vec4<f32>(0.0);`).join(' ')}`);
     else G.kloop(() => [], () => [`if (live${r}) { accBuf[ib${r} + k] = vec4<f32>(0.0); }`]);
@@ -345,11 +356,16 @@ function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
   G.columnDots();
   if (cfg.colTerm) G.columnStats(G.self ? 'statsA' : 'statsC');
   G.columnMasks();
+  // dL/ds for a negative: w exp(s - lse); for a positive: w pi (1 - q) - u with pi = exp(s - lsePos)
+  // (the softmax within the positives) and q the negatives' share: exact 0 - w q for one positive.
+  const term = (a: string, b: string, r: number, c: number) =>
+    G.cfg.positives === 'extra'
+      ? `${a}.y * exp(x${r}_${c} - ${a}.x)`
+      : `select(${a}.y * exp(x${r}_${c} - ${a}.x), (${a}.y * exp(x${r}_${c} - ${b}.x) - ${a}.z) - ${a}.y * exp(x${r}_${c} - ${b}.x) * ${b}.y, q${r}_${c})`;
   for (const r of rows) {
     for (const c of cols) {
-      let e = `st${r}.y * exp(x${r}_${c} - st${r}.x)`;
-      if (cfg.colTerm) e += ` + cs${c}.y * exp(x${r}_${c} - cs${c}.x)`;
-      if (cfg.positives !== 'extra') e += ` - select(0.0, st${r}.z${cfg.colTerm ? ` + cs${c}.z` : ''}, q${r}_${c})`;
+      let e = term(`sa${r}`, `sb${r}`, r, c);
+      if (cfg.colTerm) e += ` + ${term(`cs${c}`, `ct${c}`, r, c)}`;
       G.emit(`    let w${r}_${c} = select(0.0, ${e}, v${r}_${c});`);
     }
     if (cfg.scaleGrad) G.emit(`    sg${r} = sg${r} + ${cols.map((c) => `w${r}_${c} * s${r}_${c}`).join(' + ')};`);
@@ -359,7 +375,7 @@ function backwardSource(cfg: BackwardKernelConfig, L: Layout): string {
   if (cfg.positives === 'extra') {
     for (const r of rows) G.emit(`  var se${r} = 0.0;`);
     G.kloop((k) => rows.map((r) => `let kv${r} = kn[ib${r} + ${k}];`), (s) => rows.map((r) => `se${r} = se${r} + dot(${G.row(r, s)}, kv${r});`));
-    for (const r of rows) G.emit(`  let qe${r} = st${r}.y * exp(se${r} * scale - st${r}.x) - st${r}.z;`);
+    for (const r of rows) G.emit(`  let pe${r} = exp(se${r} * scale - sb${r}.x); let qe${r} = (sa${r}.y * pe${r} - sa${r}.z) - sa${r}.y * pe${r} * sb${r}.y;`);
     G.kloop((k) => rows.map((r) => `let kv${r} = kn[ib${r} + ${k}];`), (s) => rows.map((r) => accAdd(r, s, `qe${r} * kv${r}`)));
   }
   for (const r of rows) {
@@ -471,12 +487,12 @@ function scaleBufferArgs(a: { scaleTensor?: Tensor }, op: string): { buf: GPUBuf
   return { buf: [a.scaleTensor.buffer(op)], off: a.scaleTensor.offset };
 }
 
-/** Runs the forward kernel: returns stats [rowsA, 4] = (lse, w, u, loss contribution) per anchor. */
+/** Runs the forward kernel: returns stats [rowsA, 8]: per anchor (lse, w, u, loss contribution) and (lsePos, q, 0, 0). */
 export function contrastiveForward(args: ForwardArgs): Tensor {
   const { cfg, A, op } = args;
-  const L = layoutFor(cfg.d);
+  const L = layoutFor(cfg.d, A.rows);
   const cols = cfg.positives === 'labels' ? A.rows : args.C!.rows;
-  const stats = empty([A.rows, 4], 'float32', op);
+  const stats = empty([A.rows, 8], 'float32', op);
   if (A.rows === 0) return stats;
   const k = kernel(`contrastive_forward:${cfgKey(cfg, L)}`, () => forwardSource(cfg, L));
   const sc = scaleBufferArgs(args, op);
@@ -521,7 +537,7 @@ export interface BackwardArgs {
 /** Runs the backward kernel: dA [rowsA, d]; dK [rowsA, d] when extraGrad; per-row dL/dscale partials when scaleGrad. */
 export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tensor | null; scalePartials: Tensor | null } {
   const { cfg, A, op } = args;
-  const L = layoutFor(cfg.d);
+  const L = layoutFor(cfg.d, A.rows);
   const self = cfg.positives === 'labels';
   const cols = self ? A.rows : args.C!.rows;
   const dA = empty([A.rows, cfg.d], 'float32', op);
@@ -563,7 +579,7 @@ export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tenso
 }
 
 /** The WGSL a configuration generates (for inspection and tests). */
-export function contrastiveSource(phase: 'forward' | 'backward', cfg: BackwardKernelConfig): string {
-  const L = layoutFor(cfg.d);
+export function contrastiveSource(phase: 'forward' | 'backward', cfg: BackwardKernelConfig, rows = 1): string {
+  const L = layoutFor(cfg.d, rows);
   return phase === 'forward' ? forwardSource(cfg, L) : backwardSource(cfg, L);
 }

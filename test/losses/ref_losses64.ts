@@ -55,7 +55,7 @@ export function ntxentDroppedDiagonal64(z1: ArrayLike<number>, z2: ArrayLike<num
     for (let j = 0; j < 2 * n; j++) if (j !== i) row.push(dot64(z[i], z[j]) / tau);
     let label = (i + n) % (2 * n);
     if (shiftLabels && label > i) label -= 1;
-    total += logSumExp64(row) - row[label];
+    total += logSumExp64(row) - row[label % row.length]; // unshifted labels can run past the end
   }
   return total / (2 * n);
 }
