@@ -106,8 +106,9 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     const big = M * N * K >= 1 << 24 && K >= 16;
     const tm = big && M >= 512 ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
     const wg = tm >= 64 ? 1 : M >= 256 ? 2 : 1;
+    // B panels pay for their packing pass when several row tiles reuse them
     let pack: GemmVariant['pack'] = false;
-    if (big) pack = op === 'matmul' && N > 8 * S ? true : 'B';
+    if (big && M >= 4 * tm * wg) pack = op === 'matmul' && N > 8 * S ? true : 'B';
     return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}) };
   }
   if (!deviceContext().summary.isSoftware) return { family: 'tiled', tm: 4, wg: 1, subgroup: 1 };
@@ -141,7 +142,7 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
     const small = M < 32;
     const tms = small ? [S * Math.max(1, Math.ceil(M / S))] : [32 - (32 % S) || S, 64 - (64 % S)];
     // conv kernels unroll gathers, so each candidate costs seconds to compile: only B panels there
-    const packs: GemmVariant['pack'][] = op === 'matmul' ? [false, 'B', true] : ['B'];
+    const packs: GemmVariant['pack'][] = op === 'matmul' ? [false, 'B', true] : M < 1024 ? [false, 'B'] : ['B'];
     for (const tm of tms) {
       for (const pack of packs) {
         add({ family: 'bcast', tm, wg: tm >= 64 ? 1 : 2, subgroup: S, ...(pack ? { pack } : {}) });

@@ -18,7 +18,7 @@ export function checkTemperature(op: string, tau: unknown): void {
   if (typeof tau !== 'number' || !Number.isFinite(tau) || tau <= 0) throw new Error(`${op}: temperature must be a finite number > 0, got ${tau}`);
 }
 
-/** The scalar loss: the sum of the forward kernels' per-anchor contributions (stats[:, 3]). */
+/** The scalar loss: the sum of the forward kernels' per-anchor contributions (stats[2i].w), on the GPU. */
 export function lossFromStats(stats: Tensor[]): Tensor {
   const op = 'contrastive loss';
   const out = empty([], 'float32', op);
@@ -35,7 +35,7 @@ export function labelTensor(op: string, labels: Tensor | ArrayLike<number>, n: n
     if (labels.rank !== 1 || labels.shape[0] !== n) throw new Error(`${op}: labels must be [${n}], got ${fmtShape(labels.shape)}`);
     if (!labels.isContiguous) throw new Error(`${op}: labels must be contiguous`);
     if (labels.offset !== 0) {
-      return { t: fromHostInt(labels), owned: true };
+      return { t: copyToOffsetZero(labels), owned: true };
     }
     return { t: labels, owned: false };
   }
@@ -49,7 +49,7 @@ export function labelTensor(op: string, labels: Tensor | ArrayLike<number>, n: n
   return { t: tensor(Int32Array.from(arr), [n], { dtype: 'int32' }), owned: true };
 }
 
-function fromHostInt(t: Tensor): Tensor {
+function copyToOffsetZero(t: Tensor): Tensor {
   // An int32 view at a non-zero offset: the kernels index labels from 0, so copy it to offset 0.
   const out = empty(t.shape, 'int32', 'labels');
   copyBuffer(t.buffer('labels'), t.offset * 4, out.buffer('labels'), 0, t.size * 4);

@@ -10,15 +10,22 @@
 // 1e-12), so a zero row normalizes to zero (all its similarities are 0) and its gradient is the
 // normalized-space gradient divided by 1e-12, exactly as in PyTorch.
 //
-// The kernels are generated straight-line WGSL (loops over registers are slow on CPU drivers):
-// the template files hold the fixed parts and document the algorithm; this file fills in the
-// unrolled bodies for one configuration (d, positives, scale source, ...), cached per key.
+// The kernel bodies are generated WGSL: the template files hold the fixed parts and document the
+// algorithm; this file fills in the body for one configuration (d, positives, scale source, rows
+// per invocation, subgroups, ...), compiled once per key. What shaped the code on lavapipe (2 cores,
+// d = 128, measured): each anchor row kept in registers and each column shared across the subgroup
+// by subgroupBroadcast gives 45-57 GFLOP/s (R = 4-8 rows per invocation); reading the same column
+// in every lane instead gives ~10; fully unrolled straight-line code compiles in 20-100 s per kernel
+// (the driver's compile time grows with the number of load instructions), so the registers are
+// reached from a runtime loop through a binary tree of uniform branches instead (2-5 s, same speed);
+// private arrays indexed at run time are spilled to scratch memory and are slow both ways.
 import { dispatch, groups1d } from '../engine/commands.js';
 import { deviceContext } from '../engine/device.js';
 import { kernel, renderTemplate, shaderSource } from '../engine/kernels.js';
 import { fmtShape } from '../engine/shape.js';
 import { empty, type Tensor } from '../engine/tensor.js';
 import { copy } from '../engine/ops/elementwise.js';
+import { noGrad } from '../engine/autograd.js';
 
 /** The epsilon of the L2 normalization: x / max(||x||, NORM_EPS) (torch's F.normalize default). */
 export const NORM_EPS = 1e-12;
@@ -83,7 +90,7 @@ export function setFusedTuning(t: FusedTuning): void {
   tuning = { ...t };
 }
 
-function layoutFor(d: number, rows: number): Layout {
+function layoutFor(d: number, rows: number, cols: number): Layout {
   const D4 = Math.ceil(d / 4);
   const regs: Regs = D4 > (tuning.maxRegisterD4 ?? 128) ? 'memory' : (tuning.regs ?? 'tree');
   const ctx = deviceContext();
@@ -93,8 +100,9 @@ function layoutFor(d: number, rows: number): Layout {
   if (sg && !sgOk) throw new Error('contrastive: subgroups were requested but this device has none');
   const CG = sg ? Math.min(8, sgSize) : 1;
   // More rows per invocation reuse each loaded column more (R = 4 doubles the throughput of R = 1
-  // at d = 128 on lavapipe) but compile much slower; small problems take R = 1.
-  const R = tuning.rowsPerInvocation ?? (regs === 'memory' || rows < 512 ? 1 : Math.max(1, Math.min(4, Math.floor(128 / D4))));
+  // at d = 128 on lavapipe) but compile several times slower: small problems (fewer than 512 x 512
+  // pairs) take R = 1.
+  const R = tuning.rowsPerInvocation ?? (regs === 'memory' || rows * cols < 512 * 512 ? 1 : Math.max(1, Math.min(4, Math.floor(128 / D4))));
   const WG = tuning.workgroupSize ?? 16;
   return { d, D4, R, regs, WG, CG, sg };
 }
@@ -440,7 +448,7 @@ export interface NormalizedRows {
 export function rowsOf(t: Tensor, op: string): { seg: RowSegment; owned: Tensor | null } {
   if (t.rank !== 2) throw new Error(`${op}: internal: rowsOf expects 2-D, got ${fmtShape(t.shape)}`);
   if (t.strides[1] !== 1 && t.shape[1] > 1) {
-    const c = copy(t);
+    const c = noGrad(() => copy(t));
     return { seg: { t: c, rows: c.shape[0], offset: c.offset, rowStride: c.shape[1] }, owned: c };
   }
   return { seg: { t, rows: t.shape[0], offset: t.offset, rowStride: t.strides[0] }, owned: null };
@@ -478,6 +486,12 @@ export interface ForwardArgs {
   op: string;
 }
 
+/** A clear error instead of a pipeline validation failure on devices with few storage bindings. */
+function checkBindings(count: number, op: string): void {
+  const max = deviceContext().limits.maxStorageBuffersPerShaderStage;
+  if (count > max) throw new Error(`${op}: the fused kernel needs ${count} storage buffers, above this device's maxStorageBuffersPerShaderStage (${max})`);
+}
+
 function invocationGrid(rows: number, L: Layout): [number, number] {
   return groups1d(Math.ceil(Math.ceil(rows / L.R) / L.WG));
 }
@@ -490,8 +504,9 @@ function scaleBufferArgs(a: { scaleTensor?: Tensor }, op: string): { buf: GPUBuf
 /** Runs the forward kernel: returns stats [rowsA, 8]: per anchor (lse, w, u, loss contribution) and (lsePos, q, 0, 0). */
 export function contrastiveForward(args: ForwardArgs): Tensor {
   const { cfg, A, op } = args;
-  const L = layoutFor(cfg.d, A.rows);
   const cols = cfg.positives === 'labels' ? A.rows : args.C!.rows;
+  const L = layoutFor(cfg.d, A.rows, cols);
+  checkBindings(forwardBindings(cfg).length, op);
   const stats = empty([A.rows, 8], 'float32', op);
   if (A.rows === 0) return stats;
   const k = kernel(`contrastive_forward:${cfgKey(cfg, L)}`, () => forwardSource(cfg, L));
@@ -537,9 +552,10 @@ export interface BackwardArgs {
 /** Runs the backward kernel: dA [rowsA, d]; dK [rowsA, d] when extraGrad; per-row dL/dscale partials when scaleGrad. */
 export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tensor | null; scalePartials: Tensor | null } {
   const { cfg, A, op } = args;
-  const L = layoutFor(cfg.d, A.rows);
   const self = cfg.positives === 'labels';
   const cols = self ? A.rows : args.C!.rows;
+  const L = layoutFor(cfg.d, A.rows, cols);
+  checkBindings(backwardBindings(cfg, L).length, op);
   const dA = empty([A.rows, cfg.d], 'float32', op);
   const dK = cfg.extraGrad ? empty([A.rows, cfg.d], 'float32', op) : null;
   const sgOut = cfg.scaleGrad ? empty([A.rows], 'float32', op) : null;
@@ -579,7 +595,7 @@ export function contrastiveBackward(args: BackwardArgs): { dA: Tensor; dK: Tenso
 }
 
 /** The WGSL a configuration generates (for inspection and tests). */
-export function contrastiveSource(phase: 'forward' | 'backward', cfg: BackwardKernelConfig, rows = 1): string {
-  const L = layoutFor(cfg.d, rows);
+export function contrastiveSource(phase: 'forward' | 'backward', cfg: BackwardKernelConfig, rows = 1, cols = rows): string {
+  const L = layoutFor(cfg.d, rows, cols);
   return phase === 'forward' ? forwardSource(cfg, L) : backwardSource(cfg, L);
 }

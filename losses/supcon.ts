@@ -1,5 +1,6 @@
 // Supervised contrastive loss (Khosla et al. 2020, the 'all' contrast mode), fused: see
 // losses/contrastive.ts.
+import { noGrad } from '../engine/autograd.js';
 import { fmtShape } from '../engine/shape.js';
 import { record, Tensor } from '../engine/tensor.js';
 import { copy } from '../engine/ops/elementwise.js';
@@ -41,7 +42,7 @@ export function supConLoss(features: Tensor, labels: Tensor | ArrayLike<number>,
   const lab = labelTensor(op, labels, B);
   // Rows in view-major order: row v * B + b is features[b, v].
   let src = features;
-  if (features.strides[features.rank - 1] !== 1 && d > 1) src = copy(features);
+  if (features.strides[features.rank - 1] !== 1 && d > 1) src = noGrad(() => copy(features));
   let segs: RowSegment[];
   let owned: Tensor | null = src !== features ? src : null;
   if (features.rank === 2) {

@@ -313,7 +313,7 @@ function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: nu
 
 let channelsLast: 'auto' | 'on' | 'off' = 'auto';
 
-/** Tests and benchmarks: force (or forbid) the channels-last forward; 'auto' uses it when Cg % 4 == 0. */
+/** Tests and benchmarks: force (or forbid) the channels-last forward; 'auto' uses it for kernels larger than 1x1 when Cg % 4 == 0. */
 export function setConvChannelsLast(mode: 'auto' | 'on' | 'off'): void {
   channelsLast = mode;
 }
@@ -324,7 +324,9 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const M = g.N * g.OH * g.OW;
   const Kg = g.Cg * g.KH * g.KW;
   const v = variantFor('conv.fwd', M, g.Og, Kg);
-  if (g.Cg % 4 === 0 && channelsLast !== 'off' && v.family !== 'tiled') {
+  // channels-last pays for its transposing copy only when each input pixel feeds several taps
+  const wantNhwc = channelsLast === 'on' || (channelsLast === 'auto' && g.KH * g.KW > 1);
+  if (g.Cg % 4 === 0 && wantNhwc && v.family !== 'tiled') {
     const xp = permute(x, [0, 2, 3, 1]);
     const xl = copy(xp); // NHWC, offset 0
     xp.dispose();

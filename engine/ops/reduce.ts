@@ -47,7 +47,12 @@ function reduceAxes(kind: keyof typeof KINDS, x: Tensor, axesArg: number | numbe
   if (len === 0 && kind === 'max') throw new Error(`${op}: cannot take the max over an empty axis of ${fmtShape(x.shape)}`);
   const perm = [...kept, ...axes];
   const identity = perm.every((d, i) => d === i);
-  const src = identity && x.isContiguous ? x : contiguous(permute(x, perm));
+  let src = x;
+  if (!identity || !x.isContiguous) {
+    const moved = permute(x, perm);
+    src = contiguous(moved);
+    moved.dispose();
+  }
   const flat = reduceRows(kind, src, rows, len, mean ? 1 / len : 1, op);
   if (src !== x) src.dispose();
   const keepShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));

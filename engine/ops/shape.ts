@@ -170,7 +170,13 @@ export function concat(tensors: Tensor[], dim = 0): Tensor {
     at += t.shape[d];
   }
   return record('concat', tensors, out, [], (g, needs) =>
-    tensors.map((t, i) => (needs[i] ? contiguous(slice(g, d, starts[i], starts[i] + t.shape[d])) : null)),
+    tensors.map((t, i) => {
+      if (!needs[i]) return null;
+      const part = slice(g, d, starts[i], starts[i] + t.shape[d]);
+      const c = contiguous(part);
+      part.dispose();
+      return c;
+    }),
   );
 }
 

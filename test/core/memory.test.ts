@@ -41,6 +41,39 @@ describe('memory', () => {
     expect(E.memoryStats().created - created).to.be.at.most(3);
   });
 
+  it('no op leaks a buffer: forward + backward of every op family, then dispose, returns to baseline', () => {
+    const base = E.memoryStats().liveBuffers;
+    const x = E.rand([3, 4, 5], { requiresGrad: true });
+    const y = E.rand([4, 5], { requiresGrad: true });
+    const graphs: ((a: E.Tensor, b: E.Tensor) => E.Tensor)[] = [
+      (a) => E.sum(a, 0), // reduction over a non-trailing axis (strided permute + copy)
+      (a) => E.max(a, [0, 2], true),
+      (a) => E.variance(a, 1),
+      (a) => E.softmax(a, 1),
+      (a) => E.logSoftmax(a, 0),
+      (a) => E.logsumexp(a, 0),
+      (a, b) => E.concat([E.reshape(a, [12, 5]), b], 0),
+      (a, b) => E.matmul(a, E.transpose(b)),
+      (a) => E.indexSelect(a, [2, 0, 2], 1),
+      (a) => E.slice(E.permute(a, [2, 0, 1]), 1, 1, 3),
+      (a, b) => E.where(E.gt(b, E.mean(b)), a, b),
+      (a) => E.crossEntropy(E.reshape(a, [12, 5]), [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]),
+      (a, b) => E.linear(E.reshape(a, [15, 4]), E.transpose(b), null),
+    ];
+    for (const f of graphs) {
+      E.tidy(() => {
+        const out = f(x, y);
+        E.sum(E.mul(out, out)).backward();
+      });
+      x.zeroGrad();
+      y.zeroGrad();
+      expect(E.memoryStats().liveBuffers, f.toString()).to.equal(base + 2);
+    }
+    x.dispose();
+    y.dispose();
+    expect(E.memoryStats().liveBuffers).to.equal(base);
+  });
+
   it('200 forward + backward + update steps of an MLP keep live memory flat after the first step', async () => {
     E.manualSeed(7);
     const params = [E.mul(E.randn([8, 16]), 0.3), E.zeros([16]), E.mul(E.randn([16, 1]), 0.3), E.zeros([1])].map((p) => {
