@@ -41,37 +41,49 @@ describe('memory', () => {
     expect(E.memoryStats().created - created).to.be.at.most(3);
   });
 
-  it('no op leaks a buffer: forward + backward of every op family, then dispose, returns to baseline', () => {
-    const base = E.memoryStats().liveBuffers;
-    const x = E.rand([3, 4, 5], { requiresGrad: true });
-    const y = E.rand([4, 5], { requiresGrad: true });
-    const graphs: ((a: E.Tensor, b: E.Tensor) => E.Tensor)[] = [
-      (a) => E.sum(a, 0), // reduction over a non-trailing axis (strided permute + copy)
-      (a) => E.max(a, [0, 2], true),
-      (a) => E.variance(a, 1),
-      (a) => E.softmax(a, 1),
-      (a) => E.logSoftmax(a, 0),
-      (a) => E.logsumexp(a, 0),
-      (a, b) => E.concat([E.reshape(a, [12, 5]), b], 0),
-      (a, b) => E.matmul(a, E.transpose(b)),
-      (a) => E.indexSelect(a, [2, 0, 2], 1),
-      (a) => E.slice(E.permute(a, [2, 0, 1]), 1, 1, 3),
-      (a, b) => E.where(E.gt(b, E.mean(b)), a, b),
-      (a) => E.crossEntropy(E.reshape(a, [12, 5]), [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]),
-      (a, b) => E.linear(E.reshape(a, [15, 4]), E.transpose(b), null),
+  it('no op leaks a buffer outside tidy: forward + backward of every op family, then dispose, returns to baseline', () => {
+    type In = { x: E.Tensor; y: E.Tensor; x2: E.Tensor; cond: E.Tensor };
+    const ops: [string, (i: In) => E.Tensor][] = [
+      ['sum over a non-trailing axis', ({ x }) => E.sum(x, 0)],
+      ['max keepdim', ({ x }) => E.max(x, [0, 2], true)],
+      ['var', ({ x }) => E.variance(x, 1)],
+      ['softmax axis 1', ({ x }) => E.softmax(x, 1)],
+      ['logSoftmax axis 0', ({ x }) => E.logSoftmax(x, 0)],
+      ['logsumexp axis 0', ({ x }) => E.logsumexp(x, 0)],
+      ['concat', ({ x2, y }) => E.concat([x2, y], 0)],
+      [
+        'matmul with a transposed operand (the view disposed before backward)',
+        ({ x, y }) => {
+          const t = y.transpose();
+          const o = E.matmul(x, t);
+          t.dispose();
+          return o;
+        },
+      ],
+      ['indexSelect dim 1', ({ x }) => E.indexSelect(x, [2, 0, 2], 1)],
+      ['permute', ({ x }) => E.permute(x, [2, 0, 1])],
+      ['slice', ({ x }) => E.slice(x, 1, 1, 3)],
+      ['where', ({ x, y, cond }) => E.where(cond, x, y)],
+      ['crossEntropy', ({ x2 }) => E.crossEntropy(x2, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1])],
+      ['linear', ({ x2, y }) => E.linear(x2, y)],
+      ['expand', ({ y }) => E.expand(y, [3, 4, 5])],
+      ['flatten', ({ x }) => E.flatten(x, 1)],
     ];
-    for (const f of graphs) {
-      E.tidy(() => {
-        const out = f(x, y);
-        E.sum(E.mul(out, out)).backward();
-      });
-      x.zeroGrad();
-      y.zeroGrad();
-      expect(E.memoryStats().liveBuffers, f.toString()).to.equal(base + 2);
+    const base = E.memoryStats().liveBuffers;
+    for (const [name, f] of ops) {
+      const inputs: In = {
+        x: E.rand([3, 4, 5], { requiresGrad: true }),
+        y: E.rand([4, 5], { requiresGrad: true }),
+        x2: E.rand([12, 5], { requiresGrad: true }),
+        cond: E.rand([4, 5]),
+      };
+      const out = f(inputs);
+      const sq = E.mul(out, out);
+      const l = E.sum(sq);
+      l.backward();
+      for (const t of [out, sq, l, ...Object.values(inputs)]) t.dispose();
+      expect(E.memoryStats().liveBuffers, name).to.equal(base);
     }
-    x.dispose();
-    y.dispose();
-    expect(E.memoryStats().liveBuffers).to.equal(base);
   });
 
   it('200 forward + backward + update steps of an MLP keep live memory flat after the first step', async () => {
