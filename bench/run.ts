@@ -135,7 +135,9 @@ async function main(): Promise<void> {
     }
   }
   const rows = allSections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
-  const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtEnd: loadavg() }, argv: args, sections: allSections, rows };
+  const first = allSections[0] as { adapter?: Record<string, unknown> } | undefined;
+  const adapter = first?.adapter ? { description: first.adapter.description, vendor: first.adapter.vendor, architecture: first.adapter.architecture, device: first.adapter.device, backend: first.adapter.backend } : null;
+  const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), adapter, machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtStart: machine, loadAverageAtEnd: loadavg() }, argv: args, sections: allSections, rows };
   writeFileSync(RESULTS, JSON.stringify(doc, null, 1));
   console.log(`\nwrote ${RESULTS}`);
 }

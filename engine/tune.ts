@@ -89,9 +89,12 @@ export function shapeClass(op: GemmOp, M: number, N: number, K: number): string 
   return `${op}:${b(M)}:${b(N)}:${b(K)}`;
 }
 
+/** The subgroup-broadcast family: CPU drivers with subgroups of one fixed size (its code assumes it). */
 function useBcast(): boolean {
-  const { summary, features } = deviceContext();
-  return features.has('subgroups') && summary.subgroupSize >= 4 && summary.isSoftware;
+  const { summary, features, adapter } = deviceContext();
+  const maxSize = (adapter.info as GPUAdapterInfo & { subgroupMaxSize?: number }).subgroupMaxSize;
+  const fixed = maxSize === undefined || maxSize === summary.subgroupSize;
+  return features.has('subgroups') && summary.subgroupSize >= 4 && summary.isSoftware && fixed;
 }
 
 /**

@@ -335,14 +335,20 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
   const { rows, cols } = gemmTile(v);
   const n = spec.params.length;
-  const gm0 = Math.ceil(M / rows);
   const gn = Math.ceil(N / cols);
+  if (gn > maxG) throw new Error(`gemm: ${N} columns need ${gn} workgroups, above ${maxG}`);
+  // rows beyond one grid dimension's reach run as several dispatches (mOff)
+  const rowStep = maxG * rows;
   if (plan.source === 'direct') {
     const splits = plan.splits;
     const kChunk = splits > 1 ? Math.ceil(K / splits / 4) * 4 : Math.max(K, 1);
     const z = batch * splits;
     if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
-    dispatch(gemmKernel(spec, v, 'direct'), buffers, headerParams(M, N, K, kChunk, batch, splits, 0, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm0, gn, z] : [gn, gm0, z]);
+    for (let mOff = 0; mOff < M; mOff += rowStep) {
+      const Mc = Math.min(rowStep, M - mOff);
+      const gm = Math.ceil(Mc / rows);
+      dispatch(gemmKernel(spec, v, 'direct'), buffers, headerParams(Mc, N, K, kChunk, batch, splits, mOff, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
+    }
     return;
   }
   const op = 'gemm';
@@ -362,8 +368,12 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
-      const params = headerParams(M, N, K, kChunk, batch, splits, 0, kc * splits, kOff, K4, 0, NT, extra, n);
-      dispatch(gk, [...buffers, bp.buffer(op)], params, v.swap ? [gm0, gn, z] : [gn, gm0, z]);
+      for (let mOff = 0; mOff < M; mOff += rowStep) {
+        const Mc = Math.min(rowStep, M - mOff);
+        const gm = Math.ceil(Mc / rows);
+        const params = headerParams(Mc, N, K, kChunk, batch, splits, mOff, kc * splits, kOff, K4, 0, NT, extra, n);
+        dispatch(gk, [...buffers, bp.buffer(op)], params, v.swap ? [gm, gn, z] : [gn, gm, z]);
+      }
       bp.dispose();
       continue;
     }
@@ -390,9 +400,9 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
 /** Matmul operands as strided views: element (m, k) of batch b is a[offA + b*sAb + m*sAm + k*sAk]. */
 const MATMUL_SPEC: GemmSpec = {
   key: 'matmul',
-  params: ['offA', 'sAb', 'sAm', 'sAk', 'offB', 'sBb', 'sBk', 'sBn'],
+  params: ['offA', 'sAb', 'sAm', 'sAk', 'offB', 'sBb', 'sBk', 'sBn', 'Mt'],
   bindings: ['var<storage, read_write> c: array<f32>', 'var<storage, read> a: array<f32>', 'var<storage, read> b: array<f32>'],
-  prologue: 'let aB = p.offA + batch * p.sAb;\nlet bB = p.offB + batch * p.sBb;\nlet cB = batch * p.M * p.N;',
+  prologue: 'let aB = p.offA + batch * p.sAb;\nlet bB = p.offB + batch * p.sBb;\nlet cB = batch * p.Mt * p.N;',
   colPrep: 'let bc0 = bB + nc0 * p.sBn;\nlet bc1 = bB + nc1 * p.sBn;\nlet bc2 = bB + nc2 * p.sBn;\nlet bc3 = bB + nc3 * p.sBn;',
   rowPrep: (j, row) => `let ar${j} = aB + ${row} * p.sAm;`,
   kPrep: (q, k) => `let ka${q} = ${k} * p.sAk;\nlet kb${q} = ${k} * p.sBk;`,
@@ -456,11 +466,11 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
   }
   const out = empty(outShape, 'float32', op);
   if (M * N * nb > 0) {
-    const strides = [aa.offset, sAb, aa.strides[aa.rank - 2], aa.strides[aa.rank - 1], bb.offset, sBb, bb.strides[bb.rank - 2], bb.strides[bb.rank - 1]];
+    const strides = [aa.offset, sAb, aa.strides[aa.rank - 2], aa.strides[aa.rank - 1], bb.offset, sBb, bb.strides[bb.rank - 2], bb.strides[bb.rank - 1], M];
     const bufs = [out.buffer(op), aa.buffer(op), bb.buffer(op)];
     if (matmulImpl === 'naive') {
       const k = kernel('matmul_naive', () => shaderSource('matmul_naive'));
-      dispatch(k, bufs, new Uint32Array([M, N, K, 0, ...strides]), [Math.ceil(N / 8), Math.ceil(M / 8), nb]);
+      dispatch(k, bufs, new Uint32Array([M, N, K, 0, ...strides.slice(0, 8)]), [Math.ceil(N / 8), Math.ceil(M / 8), nb]);
     } else {
       // K = 0 gives zeros: the GEMM's k loop does not run
       const v = forcedVariant ?? chooseGemmVariant('matmul', M, N, Math.max(K, 1));

@@ -88,6 +88,21 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     }
   });
 
+  it('more rows than one dispatch reaches (several row chunks), batched', async () => {
+    const S = E.deviceContext().features.has('subgroups') ? Math.max(E.deviceContext().summary.subgroupSize, 1) : 1;
+    const v: GemmVariant = S >= 4 ? { family: 'bcast', tm: S, wg: 1, subgroup: S } : { family: 'reg', tm: 1, wg: 1, subgroup: 1 };
+    setMatmulKernel('gemm', v);
+    const rowsPerGroup = S >= 4 ? S : 1;
+    const M = 65535 * rowsPerGroup + 37;
+    const A = randomData(2 * M, seed++);
+    const c = E.matmul(E.tensor(A, [2, M, 1]), E.tensor([3], [1, 1]));
+    const got = await c.toArray();
+    expect(got.length).to.equal(2 * M);
+    for (const i of [0, 1, M - 1, M, M + 5, 2 * M - 1]) expect(got[i]).to.be.closeTo(3 * A[i], 1e-5);
+    c.dispose();
+    setMatmulKernel('gemm', null);
+  });
+
   it('1-D operands and gradients (finite differences) with the default variant', async () => {
     setMatmulKernel('gemm', null);
     const [M, K, N] = [5, 7, 3];

@@ -113,6 +113,24 @@ describe('adaptiveAvgPool2d vs float64 reference and finite differences', () => 
   });
 });
 
+describe('pooling memory', () => {
+  it('leaves no buffers behind after forward and backward (max, avg, adaptive, global)', async () => {
+    const x = E.tensor(randomData(2 * 3 * 9 * 8, seed++), [2, 3, 9, 8], { requiresGrad: true });
+    const step = () => {
+      E.tidy(() => E.sum(E.add(E.add(E.sum(E.maxPool2d(x, 3, 2, 1)), E.sum(E.avgPool2d(x, 2))), E.add(E.sum(E.adaptiveAvgPool2d(x, [3, 2])), E.sum(E.adaptiveAvgPool2d(x, 1))))).backward());
+      x.zeroGrad();
+    };
+    step();
+    await E.sync();
+    const before = E.memoryStats().liveBuffers;
+    step();
+    step();
+    await E.sync();
+    expect(E.memoryStats().liveBuffers).to.equal(before);
+    x.dispose();
+  });
+});
+
 describe('pooling argument errors', () => {
   it('input that is not 4-D', () => expectError(() => E.maxPool2d(E.zeros([3, 4, 4]), 2), /maxPool2d/, /4-D/));
   it('zero kernel size', () => expectError(() => E.avgPool2d(E.zeros([1, 1, 4, 4]), 0), /kernel_size must be an integer >= 1/));
