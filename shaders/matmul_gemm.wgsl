@@ -30,26 +30,7 @@
 // computed there are discarded) and masked at the store; the k tail (K % 4) is one extra step whose
 // loads at k >= kEnd are replaced by zeros (select), so nothing past K contributes.
 {{ENABLE}}
-struct Params {
-  M: u32, N: u32, K: u32, kChunk: u32,
-  nb: u32, splits: u32, mOff: u32, splitBase: u32,
-  kOff: u32, K4: u32, MT: u32, NT: u32,
-{{PARAMS}}
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-{{BINDINGS}}
-
-// q = a / d for a < 2^23, from a float reciprocal (vector float math instead of per-lane integer
-// division, which CPU drivers scalarize), corrected to the exact quotient.
-fn divu(a: u32, d: u32, inv: f32) -> u32 {
-  var q = u32(f32(a) * inv);
-  let r = i32(a) - i32(q * d);
-  q = select(q, q + 1u, r >= i32(d));
-  q = select(q, q - 1u, r < 0);
-  return q;
-}
-{{FUNCTIONS}}
+{{GEMM_COMMON}}
 
 @compute @workgroup_size({{WGSIZE}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32{{LANE_BUILTIN}}) {

@@ -8,24 +8,7 @@
 // B: workgroup = L invocations (lanes), grid (4 K4, NT, batch). No divisions by runtime values.
 // Bounds: rows and columns past the operand are clamped (the GEMM discards their results); elements
 // with k >= K are written as 0, so the padded K contributes nothing.
-struct Params {
-  M: u32, N: u32, K: u32, kChunk: u32,
-  nb: u32, splits: u32, mOff: u32, splitBase: u32,
-  kOff: u32, K4: u32, MT: u32, NT: u32,
-{{PARAMS}}
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-{{BINDINGS}}
-
-fn divu(a: u32, d: u32, inv: f32) -> u32 {
-  var q = u32(f32(a) * inv);
-  let r = i32(a) - i32(q * d);
-  q = select(q, q + 1u, r >= i32(d));
-  q = select(q, q - 1u, r < 0);
-  return q;
-}
-{{FUNCTIONS}}
+{{GEMM_COMMON}}
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) s: u32) {

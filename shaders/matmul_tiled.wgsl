@@ -9,24 +9,7 @@
 // the staging. Grid (ceil(N / 64), ceil(M / 64), batch * splits); split-K as in matmul_gemm.wgsl.
 // Bounds: loads at rows >= M / columns >= N are clamped (their results are discarded at the masked
 // store), loads at k >= kEnd are zeros.
-struct Params {
-  M: u32, N: u32, K: u32, kChunk: u32,
-  nb: u32, splits: u32, mOff: u32, splitBase: u32,
-  kOff: u32, K4: u32, MT: u32, NT: u32,
-{{PARAMS}}
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-{{BINDINGS}}
-
-fn divu(a: u32, d: u32, inv: f32) -> u32 {
-  var q = u32(f32(a) * inv);
-  let r = i32(a) - i32(q * d);
-  q = select(q, q + 1u, r >= i32(d));
-  q = select(q, q - 1u, r < 0);
-  return q;
-}
-{{FUNCTIONS}}
+{{GEMM_COMMON}}
 
 var<workgroup> As: array<f32, 1024>;       // [16 k][64 rows]
 var<workgroup> Bs: array<vec4<f32>, 256>; // [16 k][16 groups of 4 columns]

@@ -22,6 +22,11 @@ import { expand, reshape, transpose } from './shape.js';
 
 export type { GemmVariant } from '../tune.js';
 
+/** A GEMM-family template with the shared head (shaders/matmul_common.wgsl) spliced in. */
+function gemmTemplate(name: 'matmul_gemm' | 'matmul_tiled' | 'matmul_pack'): string {
+  return shaderSource(name).replace('{{GEMM_COMMON}}', shaderSource('matmul_common'));
+}
+
 /**
  * How an op's operands map onto C = A @ B (A: M x K, B: K x N). Generated WGSL may use: `p.<field>`
  * (uniform params: M, N, K and the spec's own), `batch`, `split`, `m0`, `n0`, `nc0..nc3` (columns
@@ -158,7 +163,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     store.push(`  } }`);
   }
   const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', 'var<storage, read> bp: array<vec4<f32>>'] : packB ? ['var<storage, read> bp: array<vec4<f32>>'] : [];
-  return renderTemplate(shaderSource('matmul_gemm'), {
+  return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
     SOURCE: source,
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
@@ -199,7 +204,7 @@ export function tiledSource(spec: GemmSpec): string {
     });
     store.push(`  } }`);
   }
-  return renderTemplate(shaderSource('matmul_tiled'), {
+  return renderTemplate(gemmTemplate('matmul_tiled'), {
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(spec),
     FUNCTIONS: spec.functions ?? '',
@@ -232,7 +237,7 @@ export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): str
     if (spec.kPrep) body.push(spec.kPrep(0, 'kc0'));
     body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = select(vec4<f32>(0.0), ${spec.loadB(0, 'kc0')}, kq0 < p.K);`);
   }
-  return renderTemplate(shaderSource('matmul_pack'), {
+  return renderTemplate(gemmTemplate('matmul_pack'), {
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(spec, ['var<storage, read_write> panel: array<vec4<f32>>']),
     FUNCTIONS: spec.functions ?? '',
