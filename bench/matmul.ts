@@ -18,12 +18,15 @@ interface Shape {
   K: number;
   /** B is a [N, K] weight viewed transposed (linear layers). */
   transB: boolean;
+  /** Only on hardware GPUs (minutes on a CPU driver). */
+  gpuOnly?: boolean;
 }
 
 const SHAPES: Shape[] = [
   { name: 'matmul 256^3', M: 256, N: 256, K: 256, transB: false },
   { name: 'matmul 1024^3', M: 1024, N: 1024, K: 1024, transB: false },
   { name: 'matmul 2048^3', M: 2048, N: 2048, K: 2048, transB: false },
+  { name: 'matmul 4096^3', M: 4096, N: 4096, K: 4096, transB: false, gpuOnly: true },
   { name: 'ResNet-50 fc 256x2048 -> 1000', M: 256, N: 1000, K: 2048, transB: true },
   { name: 'proj head 256x2048 -> 2048', M: 256, N: 2048, K: 2048, transB: true },
   { name: 'proj head 256x2048 -> 128', M: 256, N: 128, K: 2048, transB: true },
@@ -31,10 +34,10 @@ const SHAPES: Shape[] = [
 
 
 export async function runSection(): Promise<BenchRow[]> {
-  await initDevice();
+  const ctx = await initDevice();
   const rows: BenchRow[] = [];
   const peer = await tfjsPeer();
-  for (const s of SHAPES) {
+  for (const s of SHAPES.filter((x) => !x.gpuOnly || !ctx.summary.isSoftware)) {
     const flops = 2 * s.M * s.N * s.K;
     const a = randn([s.M, s.K]);
     const bStore = randn(s.transB ? [s.N, s.K] : [s.K, s.N]);

@@ -16,11 +16,15 @@ import { deviceContext } from './device.js';
 export interface GemmVariant {
   /**
    * bcast: subgroup-broadcast rows (CPU drivers); reg: per-invocation register blocking (no subgroups);
-   * tiled: 64x64 workgroup-memory tiles, 4x4 per invocation (discrete GPUs).
+   * tiled: workgroup-memory tiles of 16 tm x 16 tn, tm x tn per invocation (discrete GPUs).
    */
   family: 'bcast' | 'reg' | 'tiled';
-  /** Output rows per subgroup (bcast, a multiple of `subgroup`) or per invocation (reg). */
+  /** Output rows per subgroup (bcast, a multiple of `subgroup`) or per invocation (reg, tiled: 4 or 8). */
   tm: number;
+  /** tiled: output columns per invocation, 4 (default) or 8. */
+  tn?: number;
+  /** tiled: k step staged in workgroup memory, 16 (default) or 8. */
+  bk?: number;
   /** Subgroups (bcast) or rows of 8 invocations (reg) per workgroup, stacked along M. */
   wg: number;
   /** Subgroup size the code is generated for (1 for reg). */
@@ -114,7 +118,12 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     if (big && M >= 4 * tm * wg) pack = op === 'matmul' && N > 8 * S ? true : 'B';
     return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}) };
   }
-  if (!deviceContext().summary.isSoftware) return { family: 'tiled', tm: 4, wg: 1, subgroup: 1 };
+  if (!deviceContext().summary.isSoftware) {
+    // 128 x 128 tiles (8 x 8 per invocation) once the grid still fills a large GPU with them
+    if (M >= 1024 && N >= 1024 && K >= 64) return { family: 'tiled', tm: 8, tn: 8, bk: 8, wg: 1, subgroup: 1 };
+    if (M * N >= 1 << 19 && K >= 64) return { family: 'tiled', tm: 8, tn: 4, wg: 1, subgroup: 1 };
+    return { family: 'tiled', tm: 4, wg: 1, subgroup: 1 };
+  }
   return { family: 'reg', tm: 4, wg: 8, subgroup: 1 };
 }
 
@@ -130,8 +139,16 @@ function validVariant(v: GemmVariant): boolean {
   const S = deviceContext().summary.subgroupSize;
   const packOk = v.pack === undefined || typeof v.pack === 'boolean' || v.pack === 'B';
   if (v.family === 'bcast') return packOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
-  if (v.family === 'tiled') return v.tm === 4 && v.wg === 1;
+  if (v.family === 'tiled') return validTiled(v);
   return packOk && v.family === 'reg' && v.tm >= 1 && v.tm <= 16 && v.wg >= 1 && v.wg <= 16;
+}
+
+/** tiled: tm, tn in {4, 8}, bk in {8, 16}, and each tile's staging divides among 256 invocations. */
+export function validTiled(v: GemmVariant): boolean {
+  const tn = v.tn ?? 4;
+  const bk = v.bk ?? 16;
+  const ok = (x: number) => x === 4 || x === 8;
+  return ok(v.tm) && ok(tn) && (bk === 8 || bk === 16) && v.wg === 1 && (16 * v.tm * bk) % 1024 === 0 && (16 * tn * bk) % 1024 === 0;
 }
 
 /** Candidate variants the tuner times for one shape (small, so tuning stays a few seconds per class). */
@@ -152,6 +169,12 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       }
     }
     add({ family: 'bcast', tm: tms[tms.length - 1], wg: 1, subgroup: S, swap: true, ...(op === 'matmul' ? { pack: true } : { pack: 'B' as const }) });
+    return out;
+  }
+  if (!deviceContext().summary.isSoftware) {
+    for (const [tm, tn, bk] of [[4, 4, 16], [8, 4, 16], [4, 8, 16], [8, 8, 8], [8, 8, 16]]) {
+      add({ family: 'tiled', tm, wg: 1, subgroup: 1, ...(tn !== 4 ? { tn } : {}), ...(bk !== 16 ? { bk } : {}) });
+    }
     return out;
   }
   add({ family: 'tiled', tm: 4, wg: 1, subgroup: 1 });
@@ -188,6 +211,6 @@ export function resetTuneCache(): void {
 
 export function describeVariant(v: GemmVariant): string {
   const pack = v.pack === 'B' ? ' packB' : v.pack ? ' packed' : '';
-  if (v.family === 'tiled') return 'tiled 64x64x16';
+  if (v.family === 'tiled') return `tiled ${16 * v.tm}x${16 * (v.tn ?? 4)}x${v.bk ?? 16}`;
   return (v.family === 'bcast' ? `bcast tm${v.tm} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack;
 }

@@ -30,6 +30,9 @@ if [[ "${1:-}" == "pack" ]]; then
     [[ -d node_modules/$p ]] && files+=("node_modules/$p")
   done
   tar -cJf .gpu/tfjs.tar.xz "${files[@]}"
+  # the test runner and its dependencies, for scripts/gpu-check.sh (the big packages come from above)
+  tar --exclude=node_modules/typescript --exclude=node_modules/webgpu --exclude=node_modules/@tensorflow \
+    --exclude=node_modules/@types --exclude=node_modules/.bin -cJf .gpu/dev.tar.xz node_modules
   echo "gpu-bench: copy dist/ and .gpu/ next to the project on the GPU machine, then run: bash scripts/gpu-bench.sh"
   exit 0
 fi

@@ -98,7 +98,7 @@ export function sourceOf(v: GemmVariant): GemmSource {
 
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
 export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v)): string {
-  if (v.family === 'tiled') return tiledSource(spec);
+  if (v.family === 'tiled') return tiledSource(spec, v);
   const S = v.family === 'bcast' ? v.subgroup : 1;
   const L = lanesOf(v);
   const TM = v.tm;
@@ -183,34 +183,97 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   });
 }
 
+/** The tiled family's blocking: rows and columns per invocation (4 or 8) and the k step (8 or 16). */
+export function tiledShape(v: GemmVariant): { TM: number; TN: number; BK: number; BM: number; BN: number } {
+  const TM = v.tm;
+  const TN = v.tn ?? 4;
+  const BK = v.bk ?? 16;
+  return { TM, TN, BK, BM: 16 * TM, BN: 16 * TN };
+}
+
 /** Renders the workgroup-memory tiled GEMM (discrete GPUs) for a spec: shaders/matmul_tiled.wgsl. */
-export function tiledSource(spec: GemmSpec): string {
+export function tiledSource(spec: GemmSpec, v: GemmVariant): string {
+  const { TM, TN, BK, BM, BN } = tiledShape(v);
+  const BK4 = BK / 4;
+  const BM4 = BM / 4;
+  const BN4 = BN / 4;
+  const aSlots = (BM * BK4) / 256; // A vec4s (4 k of one row) each invocation loads per step
+  const bSlots = (BK * BN4) / 256; // B vec4s (4 columns of one k row) each invocation loads per step
+  if (!Number.isInteger(aSlots) || !Number.isInteger(bSlots) || aSlots < 1 || bSlots < 1) {
+    throw new Error(`gemm: tiled ${BM}x${BN}x${BK} does not divide among 256 invocations`);
+  }
+  const aRowStep = 256 / BK4;
+  const bRowStep = 256 / BN4;
+  const rowPrep: string[] = [];
+  for (let j = 0; j < aSlots; j++) {
+    rowPrep.push(`let row${j} = min(mTile + t / ${BK4}u + ${j * aRowStep}u, p.M - 1u) + p.mOff;`, spec.rowPrep(j, `row${j}`));
+  }
+  const regs = [...[...Array(aSlots).keys()].map((j) => `var av${j}: vec4<f32>;`), ...[...Array(bSlots).keys()].map((i) => `var bv${i}: vec4<f32>;`)];
   const loads: string[] = ['let kA = k0 + 4u * la;'];
   for (let q = 0; q < 4; q++) {
     loads.push(`let kq${q} = min(kA + ${q}u, kEnd - 1u);`);
     if (spec.kPrep) loads.push(spec.kPrep(q, `kq${q}`));
   }
-  loads.push(`let av = vec4<f32>(${[0, 1, 2, 3].map((q) => `select(0.0, ${spec.loadA(0, q, `kq${q}`)}, kA + ${q}u < kEnd)`).join(', ')});`);
-  loads.push('let kB = k0 + lk;', 'let kqb = min(kB, kEnd - 1u);');
-  if (spec.kPrep) loads.push(spec.kPrep(4, 'kqb'));
-  loads.push(`let bv = select(vec4<f32>(0.0), ${spec.loadB(4, 'kqb')}, kB < kEnd);`);
+  for (let j = 0; j < aSlots; j++) {
+    loads.push(`av${j} = vec4<f32>(${[0, 1, 2, 3].map((q) => `select(0.0, ${spec.loadA(j, q, `kq${q}`)}, kA + ${q}u < kEnd)`).join(', ')});`);
+  }
+  for (let i = 0; i < bSlots; i++) {
+    const q = 4 + i;
+    loads.push(`let kB${i} = k0 + lk + ${i * bRowStep}u;`, `let kq${q} = min(kB${i}, kEnd - 1u);`);
+    if (spec.kPrep) loads.push(spec.kPrep(q, `kq${q}`));
+    loads.push(`bv${i} = select(vec4<f32>(0.0), ${spec.loadB(q, `kq${q}`)}, kB${i} < kEnd);`);
+  }
+  const stage: string[] = [];
+  for (let j = 0; j < aSlots; j++) {
+    stage.push(`{ let r = t / ${BK4}u + ${j * aRowStep}u; let ai = (4u * la) * ${BM4}u + r / 4u; let ac = r % 4u;`);
+    for (let q = 0; q < 4; q++) stage.push(`  As[ai + ${q * BM4}u][ac] = av${j}[${q}];`);
+    stage.push('}');
+  }
+  for (let i = 0; i < bSlots; i++) stage.push(`Bs[(lk + ${i * bRowStep}u) * ${BN4}u + t % ${BN4}u] = bv${i};`);
+  const acc = (rb: number, r: number, cb: number) => `acc${rb * 4 + r}_${cb}`;
+  const accs: string[] = [];
+  for (let rb = 0; rb < TM / 4; rb++) for (let r = 0; r < 4; r++) for (let cb = 0; cb < TN / 4; cb++) accs.push(`var ${acc(rb, r, cb)} = vec4<f32>(0.0);`);
+  const compute: string[] = [];
+  for (let kk = 0; kk < BK; kk++) {
+    const line: string[] = [];
+    for (let rb = 0; rb < TM / 4; rb++) line.push(`let a${rb} = As[${kk * BM4}u + ty + ${rb * 16}u];`);
+    for (let cb = 0; cb < TN / 4; cb++) line.push(`let b${cb} = Bs[${kk * BN4}u + tx + ${cb * 16}u];`);
+    for (let rb = 0; rb < TM / 4; rb++)
+      for (let r = 0; r < 4; r++) for (let cb = 0; cb < TN / 4; cb++) line.push(`${acc(rb, r, cb)} = fma(vec4<f32>(a${rb}[${r}]), b${cb}, ${acc(rb, r, cb)});`);
+    compute.push(`{ ${line.join(' ')} }`);
+  }
   const store: string[] = [];
-  for (let r = 0; r < 4; r++) {
-    store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
-    if (spec.storeRowPrep) store.push(indent(spec.storeRowPrep('m'), 4));
-    ['x', 'y', 'z', 'w'].forEach((c, i) => {
-      const n = i === 0 ? 'n0' : `(n0 + ${i}u)`;
-      store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `acc${r}.${c}`)} }`);
-    });
-    store.push(`  } }`);
+  for (let rb = 0; rb < TM / 4; rb++) {
+    for (let r = 0; r < 4; r++) {
+      store.push(`  { let ml = m0 + ${rb * 64 + r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
+      if (spec.storeRowPrep) store.push(indent(spec.storeRowPrep('m'), 4));
+      for (let cb = 0; cb < TN / 4; cb++) {
+        ['x', 'y', 'z', 'w'].forEach((c, i) => {
+          const n = `(n0 + ${cb * 64 + i}u)`;
+          store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `${acc(rb, r, cb)}.${c}`)} }`);
+        });
+      }
+      store.push(`  } }`);
+    }
   }
   return renderTemplate(gemmTemplate('matmul_tiled'), {
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(spec),
     FUNCTIONS: spec.functions ?? '',
+    AS_SIZE: BK * BM4,
+    BS_SIZE: BK * BN4,
+    BM,
+    BN,
+    BK,
+    BK4,
+    BN4,
     PROLOGUE: indent([spec.prologue ?? '', spec.colPrep ?? ''].join('\n'), 2),
-    ROWPREP: indent(spec.rowPrep(0, 'row0'), 2),
+    ROWPREP: indent(rowPrep.join('\n'), 2),
+    ACCS: indent(accs.join('\n'), 2),
+    REGS: indent(regs.join('\n'), 2),
     LOADS: indent(loads.join('\n'), 6),
+    STAGE: indent(stage.join('\n'), 4),
+    COMPUTE: indent(compute.join('\n'), 4),
     STORE: store.join('\n'),
     USES: bindingUses(spec),
   });
@@ -257,13 +320,16 @@ function indent(s: string, n: number): string {
 }
 
 export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct'): Kernel {
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}`;
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}`;
   return kernel(key, () => gemmSource(spec, v, source));
 }
 
 /** Rows covered by one workgroup and columns covered by one workgroup for a variant. */
 export function gemmTile(v: GemmVariant): { rows: number; cols: number } {
-  if (v.family === 'tiled') return { rows: 64, cols: 64 };
+  if (v.family === 'tiled') {
+    const { BM, BN } = tiledShape(v);
+    return { rows: BM, cols: BN };
+  }
   return { rows: v.tm * v.wg, cols: 4 * lanesOf(v) };
 }
 

@@ -124,6 +124,7 @@ describe('conv2d with every GEMM family', () => {
       },
     ],
     ['tiled (workgroup memory, GPUs)', () => ({ 'conv.fwd': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 }, 'conv.dx': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 }, 'conv.dw': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 } })],
+    ['tiled, large tiles', () => ({ 'conv.fwd': { family: 'tiled', tm: 8, tn: 8, bk: 8, wg: 1, subgroup: 1 }, 'conv.dx': { family: 'tiled', tm: 8, wg: 1, subgroup: 1 }, 'conv.dw': { family: 'tiled', tm: 4, tn: 8, wg: 1, subgroup: 1 } })],
     [
       'B panels only',
       () => {

@@ -32,6 +32,9 @@ function variants(): [string, GemmVariant | 'naive'][] {
     ['reg tm4 packed', { family: 'reg', tm: 4, wg: 2, subgroup: 1, pack: true }],
     ['reg tm2 packB', { family: 'reg', tm: 2, wg: 3, subgroup: 1, pack: 'B' }],
     ['tiled (workgroup memory, GPUs)', { family: 'tiled', tm: 4, wg: 1, subgroup: 1 }],
+    ['tiled 128x128x8', { family: 'tiled', tm: 8, tn: 8, bk: 8, wg: 1, subgroup: 1 }],
+    ['tiled 128x64x16', { family: 'tiled', tm: 8, wg: 1, subgroup: 1 }],
+    ['tiled 64x128x16', { family: 'tiled', tm: 4, tn: 8, wg: 1, subgroup: 1 }],
   ];
   if (E.deviceContext().features.has('subgroups') && S >= 4) {
     out.push(['bcast tm=S', { family: 'bcast', tm: S, wg: 1, subgroup: S }]);
@@ -50,6 +53,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     [33, 65, 17],
     [5, 70, 2],
     [64, 1, 9],
+    [131, 137, 41],
   ];
   it('every variant, odd shapes, transposed operands read in place', async () => {
     for (const [name, v] of [['default (tuned or fixed)', null] as [string, GemmVariant | 'naive' | null], ...variants()]) {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine that has only its driver: the tiled-GEMM check and sweep
+# (dist/bench/gpu_sweep.js), the benchmark's GEMM-bound sections with tuning, the test suite, then the
+# other bench sections; each step's log goes to $OUT (or /tmp/gpu-out). Prepare here with
+#   bash scripts/gpu-bench.sh pack
+# then run there:  bash .gpu/run.sh bash scripts/gpu-check.sh
+# Tests that need what the GPU machine lacks (npm for the packed-tarball test, the Fashion-MNIST
+# Debian package) are excluded or expected to fail there.
+set -uo pipefail
+out=${OUT:-/tmp/gpu-out}
+mkdir -p "$out"
+for t in .gpu/tfjs.tar.xz .gpu/dev.tar.xz; do [[ -f $t ]] && tar -xJf "$t"; done
+export WEBGPU_DL_CACHE_DIR=$out/tune-cache
+node dist/scripts/probe-adapter.js 2>&1 | tee "$out/probe.txt" || { echo "gpu-check: no adapter"; exit 1; }
+nvidia-smi --query-gpu=name,clocks.max.sm,clocks.sm,power.limit --format=csv 2>&1 | tee -a "$out/probe.txt"
+step() { local name=$1 limit=$2; shift 2; echo "== $name (limit ${limit}s)"; local t0=$SECONDS; timeout "$limit" "$@" > "$out/$name.txt" 2>&1; local rc=$?; tail -n "${TAIL:-60}" "$out/$name.txt"; echo "== $name rc=$rc in $((SECONDS - t0))s"; }
+step sweep "${SWEEP_S:-100}" node dist/bench/gpu_sweep.js 1024 2048 4096
+step bench-gemm "${GEMM_S:-170}" node dist/bench/run.js matmul conv block --tune
+cp bench/results.json "$out/results-gemm.json" 2>/dev/null
+TAIL=25 step tests "${TESTS_S:-150}" node node_modules/mocha/bin/mocha.js --ignore dist/test/core/package.test.js --reporter dot
+step bench-rest "${REST_S:-80}" node dist/bench/run.js norm_pool losses augment
+cp bench/results.json "$out/results-rest.json" 2>/dev/null
+exit 0
