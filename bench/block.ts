@@ -8,7 +8,7 @@ import { initDevice } from '../engine/device.js';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { BenchRow } from './harness.js';
-import { engineTimer, interleave, tfBasicBlockFwdBwd, tfjsPeer } from './tfjs.js';
+import { engineTimer, interleave, type Timer, tfBasicBlockFwdBwd, tfjsPeer } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -57,7 +57,7 @@ export async function runSection(): Promise<BenchRow[]> {
       });
       params.forEach((t) => t.zeroGrad());
     };
-    const timers: Record<string, () => Promise<number>> = { ours: engineTimer(step) };
+    const timers: Record<string, Timer> = { ours: engineTimer(step) };
     let tfData: Any[] = [];
     if (tf && B.tfjs) {
       const tx = tf.randomNormal([N, H, H, C]);
@@ -68,7 +68,7 @@ export async function runSection(): Promise<BenchRow[]> {
       const ts2 = tf.ones([C]);
       const to2 = tf.zeros([C]);
       const tdy = tf.randomNormal([N, H, H, C]);
-      timers.tfjs = () => (peer as Exclude<typeof peer, string>).once(() => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy));
+      timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(() => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy), iters);
       tfData = [tx, tw1, tw2, ts1, to1, ts2, to2, tdy];
     }
     const med = await interleave(timers, { warmup: 1, runs: 5 });

@@ -9,7 +9,7 @@ import { convGemmDims, convGeometry, convInputGrad, convNaive, convWeightGrad, s
 import type { Tensor } from '../engine/tensor.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmOp, type GemmVariant } from '../engine/tune.js';
 import { timeGpu, type BenchRow } from './harness.js';
-import { engineTimer, interleave, tfjsPeer } from './tfjs.js';
+import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
 interface Layer {
   name: string;
@@ -82,9 +82,9 @@ export async function runSection(): Promise<BenchRow[]> {
         });
         setConvVariants({});
       }
-      const timers: Record<string, () => Promise<number>> = { ours: engineTimer(once) };
+      const timers: Record<string, Timer> = { ours: engineTimer(once) };
       if (process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(() => naive[kind]().dispose());
-      if (tf) timers.tfjs = () => (peer as Exclude<typeof peer, string>).once(tfOps[kind]);
+      if (tf) timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(tfOps[kind], iters);
       const med = await interleave(timers, { warmup: 1, runs: 5 });
       const ms = med.ours;
       const compare: BenchRow['compare'] = {};

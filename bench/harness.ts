@@ -22,17 +22,38 @@ export function median(xs: number[]): number {
 }
 
 /**
+ * Milliseconds a timed run should last at least (BENCH_MIN_MS): one submit-and-wait round trip costs
+ * about 0.05 ms on lavapipe but 0.5-1 ms through Dawn on a discrete GPU, where one kernel can take less.
+ */
+export function benchMinMs(): number {
+  const env = Number(process.env.BENCH_MIN_MS);
+  return Number.isFinite(env) && env > 0 ? env : 20;
+}
+
+/** Repetitions per timed run so that a run of single-run time `oneMs` lasts about `minMs` (1..256). */
+export function itersFor(oneMs: number, minMs: number): number {
+  return Math.max(1, Math.min(256, Math.round(minMs / Math.max(oneMs, 1e-3))));
+}
+
+/**
  * Times `fn` (which encodes GPU work) `runs` times after `warmup` runs, waiting for the GPU after
- * each run; returns the median in ms. `iters` calls of fn per timed run amortize fixed costs.
+ * each run; returns the median in ms per call of fn. `iters` calls of fn per timed run amortize fixed
+ costs; without it, iters is calibrated after the warm-up so a run lasts about benchMinMs().
  */
 export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: number; runs?: number; iters?: number; after?: () => Promise<void> } = {}): Promise<number> {
   const warmup = opts.warmup ?? 2;
   const runs = opts.runs ?? 5;
-  const iters = opts.iters ?? 1;
   const wait = opts.after ?? (() => sync('bench'));
+  let iters = opts.iters ?? 1;
   for (let i = 0; i < warmup; i++) {
     for (let k = 0; k < iters; k++) await fn();
     await wait();
+  }
+  if (opts.iters === undefined) {
+    const t0 = performance.now();
+    await fn();
+    await wait();
+    iters = itersFor(performance.now() - t0, benchMinMs());
   }
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {

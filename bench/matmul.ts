@@ -6,7 +6,7 @@ import { matmul, randn, transpose } from '../engine/index.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
 import { timeGpu, type BenchRow } from './harness.js';
-import { engineTimer, interleave, tfjsPeer } from './tfjs.js';
+import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -52,13 +52,13 @@ export async function runSection(): Promise<BenchRow[]> {
     }
     const variant = chooseGemmVariant('matmul', s.M, s.N, s.K);
     setMatmulKernel('gemm', null);
-    const timers: Record<string, () => Promise<number>> = { ours: engineTimer(once) };
+    const timers: Record<string, Timer> = { ours: engineTimer(once) };
     if (process.env.BENCH_NAIVE !== '0') {
       const naive = engineTimer(once);
-      timers.naive = async () => {
+      timers.naive = async (iters) => {
         setMatmulKernel('naive');
         try {
-          return await naive();
+          return await naive(iters);
         } finally {
           setMatmulKernel('gemm', null);
         }
@@ -70,7 +70,7 @@ export async function runSection(): Promise<BenchRow[]> {
       const ta = tf.randomNormal([s.M, s.K]);
       const tb = tf.randomNormal(s.transB ? [s.N, s.K] : [s.K, s.N]);
       tfData = [ta, tb];
-      timers.tfjs = () => peer.once(() => tf.matMul(ta, tb, false, s.transB));
+      timers.tfjs = (iters) => peer.once(() => tf.matMul(ta, tb, false, s.transB), iters);
     }
     const med = await interleave(timers, { warmup: 1, runs: 5 });
     const ours = med.ours;

@@ -9,7 +9,7 @@ import { initDevice } from '../engine/device.js';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { BenchRow } from './harness.js';
-import { engineTimer, interleave, tfAvgPoolFwdBwd, tfBatchNormTrain, tfGlobalAvgFwdBwd, tfjsPeer, tfMaxPoolFwdBwd } from './tfjs.js';
+import { engineTimer, interleave, type Timer, tfAvgPoolFwdBwd, tfBatchNormTrain, tfGlobalAvgFwdBwd, tfjsPeer, tfMaxPoolFwdBwd } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -32,9 +32,9 @@ export async function runSection(): Promise<BenchRow[]> {
   const eps = 1e-5;
 
   const row = async (section: string, name: string, bytes: number, ours: () => void, naive: (() => void) | null, tfFn: (() => Any) | null) => {
-    const timers: Record<string, () => Promise<number>> = { ours: engineTimer(ours) };
+    const timers: Record<string, Timer> = { ours: engineTimer(ours) };
     if (naive && process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(naive);
-    if (tfFn && typeof peer !== 'string') timers.tfjs = () => peer.once(tfFn);
+    if (tfFn && typeof peer !== 'string') timers.tfjs = (iters) => peer.once(tfFn, iters);
     const med = await interleave(timers, { warmup: 2, runs: 7 });
     const ms = med.ours;
     const compare: BenchRow['compare'] = {};

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { sync } from '../engine/commands.js';
 import { gpuObject, gpuWait, initDevice } from '../engine/device.js';
-import { median } from './harness.js';
+import { benchMinMs, itersFor, median } from './harness.js';
 
 // tfjs's types are not needed: the bench calls a handful of ops.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -16,8 +16,8 @@ type Any = any;
 export interface TfjsPeer {
   tf: Any;
   version: string;
-  /** Runs `fn` (tfjs ops; returned tensors are disposed), waits for the GPU; milliseconds. */
-  once(fn: () => Any): Promise<number>;
+  /** Runs `fn` (tfjs ops; returned tensors are disposed) `iters` times, waits for the GPU; ms per run. */
+  once(fn: () => Any, iters?: number): Promise<number>;
   /** Median ms of `fn` (tfjs ops; returned tensors are disposed) after warm-up, waiting for the GPU each run. */
   time(fn: () => Any, opts?: { warmup?: number; runs?: number }): Promise<number>;
 }
@@ -57,11 +57,11 @@ async function load(): Promise<TfjsPeer | string> {
   return {
     tf,
     version: tf.version_core,
-    async once(fn) {
+    async once(fn, iters = 1) {
       const t0 = performance.now();
-      run(fn);
+      for (let i = 0; i < iters; i++) run(fn);
       await wait();
-      return performance.now() - t0;
+      return (performance.now() - t0) / iters;
     },
     async time(fn, opts = {}) {
       const warmup = opts.warmup ?? 1;
@@ -82,26 +82,34 @@ async function load(): Promise<TfjsPeer | string> {
   };
 }
 
+/** A timer: runs its work `iters` times, waits for the GPU once, returns milliseconds per run. */
+export type Timer = (iters: number) => Promise<number>;
+
 /**
  * Interleaved timing: after `warmup` rounds, `runs` rounds each run every timer once in turn, so every
  * column of a row sees the same machine load (on a shared 2-core machine, measuring one column after
- * the other can swing a ratio by 2x). Returns each timer's median milliseconds.
+ * the other can swing a ratio by 2x). Each timer repeats its work enough times per round to last
+ * about `minMs` (calibrated after the warm-up), so a GPU's fixed submit-and-wait latency does not
+ * swamp fast kernels. Returns each timer's median milliseconds per run of the work.
  */
-export async function interleave(timers: Record<string, () => Promise<number>>, opts: { warmup?: number; runs?: number } = {}): Promise<Record<string, number>> {
+export async function interleave(timers: Record<string, Timer>, opts: { warmup?: number; runs?: number; minMs?: number } = {}): Promise<Record<string, number>> {
   const names = Object.keys(timers);
-  for (let w = 0; w < (opts.warmup ?? 1); w++) for (const n of names) await timers[n]();
+  for (let w = 0; w < (opts.warmup ?? 1); w++) for (const n of names) await timers[n](1);
+  const minMs = opts.minMs ?? benchMinMs();
+  const iters: Record<string, number> = {};
+  for (const n of names) iters[n] = itersFor(await timers[n](1), minMs);
   const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of names) ts[n].push(await timers[n]());
+  for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of names) ts[n].push(await timers[n](iters[n]));
   return Object.fromEntries(names.map((n) => [n, median(ts[n])]));
 }
 
-/** A timer for engine work: runs `fn` (which encodes GPU work), waits for the GPU; milliseconds. */
-export function engineTimer(fn: () => void): () => Promise<number> {
-  return async () => {
+/** A timer for engine work: runs `fn` (which encodes GPU work) `iters` times, waits for the GPU; ms per run. */
+export function engineTimer(fn: () => void): Timer {
+  return async (iters = 1) => {
     const t0 = performance.now();
-    fn();
+    for (let i = 0; i < iters; i++) fn();
     await sync('bench');
-    return performance.now() - t0;
+    return (performance.now() - t0) / iters;
   };
 }
 

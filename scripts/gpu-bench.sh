@@ -20,6 +20,11 @@ if [[ "${1:-}" == "pack" ]]; then
   pack=${GPU_PACK:-$root/../shared/gpu/pack.sh}
   [[ -f "$pack" ]] || { echo "gpu-bench: $pack not found (set GPU_PACK to the shared pack.sh)" >&2; exit 1; }
   bash "$pack"
+  # the NVIDIA Vulkan driver (libGLX_nvidia) loads through libglvnd: without these, vkCreateInstance finds
+  # no driver on a bare machine (seen on an H200 lent for this project); .gpu/run.sh unpacks every .deb
+  lists=/tmp/gpu-pack-amd64-lists
+  o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lists"
+  (cd .gpu && apt-get $o download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 >/dev/null 2>&1)
   # pack.sh installs production dependencies only; the benchmark's TensorFlow.js peer is a devDependency.
   files=()
   for p in @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu @tensorflow/tfjs-backend-cpu; do

@@ -18,8 +18,12 @@ async function check(n: number, d: number, logitScale: number, seed: number): Pr
   const x0 = [toF64(a), toF64(b), toF64([Math.fround(logitScale)])];
   assertClose([loss], [f(x0)], { rtol: 1e-5, atol: 1e-6 }, 'loss');
   const fd = finiteDiff(f, x0);
-  assertClose(grads[0]!, fd[0], scaledTol(fd[0]), 'dimage');
-  assertClose(grads[1]!, fd[1], scaledTol(fd[1]), 'dtext');
+  // N = 1: the gradient is an exact cancellation (softmax of one logit is 1), so its f32 value is
+  // rounding noise of the size of the cancelling terms, ~1e-7 x the logit scale (hardware exp is approximate)
+  const floor = n === 1 ? 1e-6 * Math.min(Math.exp(logitScale), 100) : 0;
+  const tol = (g: Float64Array) => ({ rtol: scaledTol(g).rtol, atol: Math.max(scaledTol(g).atol ?? 0, floor) });
+  assertClose(grads[0]!, fd[0], tol(fd[0]), 'dimage');
+  assertClose(grads[1]!, fd[1], tol(fd[1]), 'dtext');
   assertClose(grads[2]!, fd[2], { rtol: 1e-4, atol: 1e-6 }, 'dlogitScale');
   disposeAll(img, txt, ls);
 }

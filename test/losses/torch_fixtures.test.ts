@@ -45,9 +45,13 @@ describe('losses: PyTorch fixtures', () => {
       const xs = c.inputs.map((x, i) => E.tensor(Float32Array.from(x.data), x.shape, { requiresGrad: c.grads[i] !== null }));
       const { loss, grads } = await lossAndGrads(xs, () => run(c, xs));
       assertClose([loss], [c.loss], { rtol: 1e-4, atol: 1e-6 }, 'loss');
+      // CLIP with N = 1 has an exactly zero gradient (one logit per row): its f32 value is rounding
+      // noise of softmax(one logit) - 1 times the logit scale, which hardware exp() leaves at ~1e-7 x scale
+      const n = c.inputs[0].shape[0];
+      const floor = c.kind === 'clip' && n === 1 ? 1e-6 * Math.min(Math.exp(c.inputs[2].data[0]), 100) : 0;
       c.grads.forEach((g, i) => {
         if (!g) return expect(grads[i], `input ${i} gets no gradient`).to.equal(null);
-        assertRowsClose(grads[i]!, g.data, g.shape[g.shape.length - 1], 1e-4, `grad ${i}`);
+        assertRowsClose(grads[i]!, g.data, g.shape[g.shape.length - 1], 1e-4, `grad ${i}`, floor);
       });
       disposeAll(...xs);
     });
