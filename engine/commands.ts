@@ -41,8 +41,11 @@ function paramSlot(params: Uint32Array): { buffer: GPUBuffer; offset: number; si
   return { buffer: arena, offset, size };
 }
 
+/** A kernel binding: a storage buffer, or a texture view (the GEMM's texture panels). */
+export type Binding = GPUBuffer | GPUTextureView;
+
 /** Encodes one dispatch. `buffers` bind at 1..n; `params` (if any) at 0. */
-export function dispatch(k: Kernel, buffers: GPUBuffer[], params: Uint32Array | null, groups: [number, number?, number?]): void {
+export function dispatch(k: Kernel, buffers: Binding[], params: Uint32Array | null, groups: [number, number?, number?]): void {
   const { device, limits } = deviceContext();
   const maxG = limits.maxComputeWorkgroupsPerDimension;
   const [x, y = 1, z = 1] = groups;
@@ -54,7 +57,7 @@ export function dispatch(k: Kernel, buffers: GPUBuffer[], params: Uint32Array | 
     const slot = paramSlot(params);
     entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: slot.offset, size: slot.size } });
   }
-  buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+  buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'mapAsync' in b ? { buffer: b } : b }));
   const bindGroup = device.createBindGroup({ layout: k.layout, entries, label: k.name });
   const p = ensurePass();
   p.setPipeline(k.pipeline);
@@ -80,6 +83,18 @@ export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, ds
   }
   if (!encoder) encoder = device.createCommandEncoder();
   encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  if (++batched >= MAX_BATCH) flush();
+}
+
+/** Copies a row-major buffer of rgba32 texels (bytesPerRow a multiple of 256) into a whole texture. */
+export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture): void {
+  const { device } = deviceContext();
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  if (!encoder) encoder = device.createCommandEncoder();
+  encoder.copyBufferToTexture({ buffer: src, bytesPerRow }, { texture: dst }, [dst.width, dst.height]);
   if (++batched >= MAX_BATCH) flush();
 }
 

@@ -32,6 +32,7 @@ export const RELIED_LIMITS = [
   'maxComputeWorkgroupSizeY',
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
+  'maxTextureDimension2D',
   'maxUniformBufferBindingSize',
 ] as const;
 

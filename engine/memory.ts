@@ -66,10 +66,50 @@ export function resetPeakMemory(): void {
   stats.peakLiveBytes = stats.liveBytes;
 }
 
-/** Destroys every pooled buffer. Live buffers are untouched. */
+// Panel textures (rgba32uint, the GEMM's B panels on CPU drivers, filled by a buffer-to-texture copy):
+// pooled by size like buffers and counted with them in memoryStats().
+const freeTextures = new Map<string, GPUTexture[]>();
+const TEXTURE_USAGE = 0x04 /* TEXTURE_BINDING */ | 0x02; /* COPY_DST */
+
+/** A width x height rgba32uint texture (16 bytes a texel) that a copy fills and kernels read. */
+export function acquireTexture(width: number, height: number, op: string): GPUTexture {
+  const { device, limits } = deviceContext();
+  const max = limits.maxTextureDimension2D;
+  if (width > max || height > max) throw new Error(`${op}: needs a ${width}x${height} texture, above this device's maxTextureDimension2D (${max})`);
+  const bytes = width * height * 16;
+  let tex = freeTextures.get(`${width}x${height}`)?.pop();
+  if (tex) {
+    stats.pooledBuffers--;
+    stats.pooledBytes -= bytes;
+  } else {
+    tex = device.createTexture({ size: [width, height], format: 'rgba32uint', usage: TEXTURE_USAGE, label: op });
+    stats.created++;
+  }
+  stats.liveBuffers++;
+  stats.liveBytes += bytes;
+  if (stats.liveBytes > stats.peakLiveBytes) stats.peakLiveBytes = stats.liveBytes;
+  return tex;
+}
+
+/** Returns a texture to the pool; work already encoded that uses it still runs first (queue order). */
+export function releaseTexture(tex: GPUTexture): void {
+  const bytes = tex.width * tex.height * 16;
+  stats.liveBuffers--;
+  stats.liveBytes -= bytes;
+  const key = `${tex.width}x${tex.height}`;
+  let list = freeTextures.get(key);
+  if (!list) freeTextures.set(key, (list = []));
+  list.push(tex);
+  stats.pooledBuffers++;
+  stats.pooledBytes += bytes;
+}
+
+/** Destroys every pooled buffer and texture. Live ones are untouched. */
 export function emptyCache(): void {
   for (const list of free.values()) for (const b of list) b.destroy();
   free.clear();
+  for (const list of freeTextures.values()) for (const t of list) t.destroy();
+  freeTextures.clear();
   stats.pooledBuffers = 0;
   stats.pooledBytes = 0;
 }

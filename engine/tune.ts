@@ -21,8 +21,16 @@ export interface GemmVariant {
   family: 'bcast' | 'reg' | 'tiled';
   /** Output rows per subgroup (bcast, a multiple of `subgroup`) or per invocation (reg, tiled: 4 or 8). */
   tm: number;
-  /** tiled: output columns per invocation, 4 (default) or 8. */
+  /**
+   * Output columns per invocation, 4 (default) or 8: tiled; and bcast with a packed B operand, where a
+   * lane keeps two groups of 4 columns (each B load then serves twice the rows' broadcasts).
+   */
   tn?: number;
+  /**
+   * bcast with a packed B operand: the B panel lives in an rgba32uint texture (one 16-byte texel load per
+   * lane instead of 4 scalar loads on lavapipe; rgba32float texel fetches are wrong there at 512 bits).
+   */
+  tex?: boolean;
   /** tiled: k step staged in workgroup memory, 16 (default) or 8. */
   bk?: number;
   /** Subgroups (bcast) or rows of 8 invocations (reg) per workgroup, stacked along M. */
@@ -116,6 +124,9 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     // B panels pay for their packing pass when several row tiles reuse them
     let pack: GemmVariant['pack'] = false;
     if (big && M >= 4 * tm * wg) pack = op === 'matmul' && N > 8 * S ? true : 'B';
+    // at 16 lanes (512-bit lavapipe) large matmuls keep 8 columns a lane and read B panels from a
+    // texture: 2048^3 went from 58 to 74 GFLOP/s, 1024^3 from 50 to 65 (bench/README)
+    if (pack === true && S >= 16 && tm === 64 && N >= 16 * S) return { family: 'bcast', tm, tn: 8, wg, subgroup: S, pack, tex: true };
     return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}) };
   }
   if (!deviceContext().summary.isSoftware) {
@@ -140,7 +151,12 @@ export function chooseGemmVariant(op: GemmOp, M: number, N: number, K: number): 
 function validVariant(v: GemmVariant): boolean {
   const S = deviceContext().summary.subgroupSize;
   const packOk = v.pack === undefined || typeof v.pack === 'boolean' || v.pack === 'B';
-  if (v.family === 'bcast') return packOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
+  const tn = v.tn ?? 4;
+  const packedB = v.pack === true || v.pack === 'B';
+  if (v.family === 'bcast') {
+    const colsOk = (tn === 4 || (tn === 8 && packedB)) && (!v.tex || (packedB && S >= 16));
+    return packOk && colsOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
+  }
   if (v.family === 'tiled') return validTiled(v);
   return packOk && v.family === 'reg' && v.tm >= 1 && v.tm <= 16 && v.wg >= 1 && v.wg <= 16;
 }
@@ -171,6 +187,11 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       }
     }
     add({ family: 'bcast', tm: tms[tms.length - 1], wg: 1, subgroup: S, swap: true, ...(op === 'matmul' ? { pack: true } : { pack: 'B' as const }) });
+    if (S >= 16 && !small) {
+      const pack = op === 'matmul' ? true : ('B' as const);
+      add({ family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack, tex: true });
+      add({ family: 'bcast', tm: 64, wg: 1, subgroup: S, pack, tex: true });
+    }
     return out;
   }
   if (!deviceContext().summary.isSoftware) {
@@ -214,5 +235,6 @@ export function resetTuneCache(): void {
 export function describeVariant(v: GemmVariant): string {
   const pack = v.pack === 'B' ? ' packB' : v.pack ? ' packed' : '';
   if (v.family === 'tiled') return `tiled ${16 * v.tm}x${16 * (v.tn ?? 4)}x${v.bk ?? 16}`;
-  return (v.family === 'bcast' ? `bcast tm${v.tm} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack;
+  const cols = v.tn && v.tn !== 4 ? ` tn${v.tn}` : '';
+  return (v.family === 'bcast' ? `bcast tm${v.tm}${cols} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack + (v.tex ? ' tex' : '');
 }

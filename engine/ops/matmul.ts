@@ -10,7 +10,8 @@
 // them into tile-major panels (a layout transform inside the product, as BLAS libraries do), never into
 // a contiguous copy of the operand. The variant (family, rows per tile, subgroups per workgroup,
 // operand panels, grid order) is chosen per adapter by engine/tune.ts.
-import { dispatch } from '../commands.js';
+import { copyBufferToTexture, dispatch } from '../commands.js';
+import { acquireTexture, releaseTexture } from '../memory.js';
 import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
@@ -86,8 +87,14 @@ function bindingUses(spec: GemmSpec): string {
     .join('\n');
 }
 
+/** Column groups (of 4) per lane: bcast variants with packed B may keep 8 columns a lane. */
+function groupsOf(v: GemmVariant): number {
+  return v.family === 'bcast' ? (v.tn ?? 4) / 4 : 1;
+}
+
+/** Column groups of 4 a workgroup covers: the B panel's width per column tile. */
 function lanesOf(v: GemmVariant): number {
-  return v.family === 'bcast' ? v.subgroup : v.family === 'tiled' ? 16 : 8;
+  return v.family === 'bcast' ? v.subgroup * groupsOf(v) : v.family === 'tiled' ? 16 : 8;
 }
 
 export type GemmSource = 'direct' | 'packB' | 'packed';
@@ -106,10 +113,13 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   if (v.family === 'bcast' && (TM % S !== 0 || S < 1)) throw new Error(`gemm: tm ${TM} must be a multiple of the subgroup size ${S}`);
   const packed = source === 'packed';
   const packB = source === 'packB';
+  const G = groupsOf(v);
+  const tex = Boolean(v.tex) && (packed || packB);
+  if ((G > 1 || v.tex) && !(packed || packB)) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
   const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
   const tile =
     v.family === 'bcast'
-      ? [`let lane = sgLane;`, `let sg = li / ${S}u;`, `let m0 = (${tmx} * ${v.wg}u + sg) * ${TM}u;`, `let n0 = (${tn} * ${S}u + lane) * 4u;`]
+      ? [`let lane = sgLane;`, `let sg = li / ${S}u;`, `let m0 = (${tmx} * ${v.wg}u + sg) * ${TM}u;`, `let n0 = (${tn} * ${L}u + lane) * 4u;`]
       : [`let lx = li % 8u;`, `let ly = li / 8u;`, `let m0 = (${tmx} * ${v.wg}u + ly) * ${TM}u;`, `let n0 = (${tn} * 8u + lx) * 4u;`];
   const slotExpr = (j: number) => (v.family === 'bcast' ? `${j * S}u + lane` : `${j}u`);
   const rowPrep: string[] = [];
@@ -125,13 +135,19 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
       rowPrep.push(spec.rowPrep(j, `row${j}`));
     }
   }
-  const accs = [...Array(TM).keys()].map((r) => `var ${ACC(r)} = vec4<f32>(0.0);`);
+  const acc = (r: number, g: number) => (g === 0 ? ACC(r) : `${ACC(r)}_${g}`);
+  const accs: string[] = [];
+  for (let g = 0; g < G; g++) for (let r = 0; r < TM; r++) accs.push(`var ${acc(r, g)} = vec4<f32>(0.0);`);
+  const bName = (q: number, g: number) => (g === 0 ? `b${q}` : `b${q}_${g}`);
+  // a panel load of B row `k` (relative to the panel's first k) for column group g
+  const panelB = (k: string, g: number) =>
+    tex ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(n0 / 4u + ${g * S}u, batch * 4u * p.K4 + ${k}), 0))` : `bp[pb + ${k} * ${L}u${g ? ` + ${g * S}u` : ''}]`;
   const step = (tail: boolean): string => {
     const out: string[] = [];
     const kq = (q: number) => (tail ? `kq${q}` : q === 0 ? 'k' : `(k + ${q}u)`);
     if (packed) {
       for (let j = 0; j < slots; j++) out.push(`let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
-      for (let q = 0; q < 4; q++) out.push(`let b${q} = bp[pb + ${kq(q)} * ${L}u];`);
+      for (let g = 0; g < G; g++) for (let q = 0; q < 4; q++) out.push(`let ${bName(q, g)} = ${panelB(kq(q), g)};`);
     } else {
       if (tail) for (let q = 0; q < 4; q++) out.push(`let kq${q} = min(k + ${q}u, kEnd - 1u);`, `let kv${q} = k + ${q}u < kEnd;`);
       if (spec.kPrep) for (let q = 0; q < 4; q++) out.push(spec.kPrep(q, kq(q)));
@@ -142,13 +158,16 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
         else out.push(`let a${j} = vec4<f32>(${[0, 1, 2, 3].map((q) => guardA(q, spec.loadA(j, q, kq(q)))).join(', ')});`);
       }
       for (let q = 0; q < 4; q++) {
-        const bq = packB ? `bp[pb + (${kq(q)} - p.kOff) * ${L}u]` : spec.loadB(q, kq(q));
-        out.push(`let b${q} = ${guardB(q, bq)};`);
+        for (let g = 0; g < G; g++) {
+          const bq = packB ? panelB(`(${kq(q)} - p.kOff)`, g) : spec.loadB(q, kq(q));
+          out.push(`let ${bName(q, g)} = ${guardB(q, bq)};`);
+        }
       }
     }
     for (let r = 0; r < TM; r++) {
       const av = v.family === 'bcast' ? `subgroupBroadcast(a${Math.floor(r / S)}, ${r % S}u)` : `a${r}`;
-      out.push(`{ let v = ${av}; ${ACC(r)} = ${ACC(r)} + v.x * b0 + v.y * b1 + v.z * b2 + v.w * b3; }`);
+      const upd = [...Array(G).keys()].map((g) => `${acc(r, g)} = ${acc(r, g)} + v.x * ${bName(0, g)} + v.y * ${bName(1, g)} + v.z * ${bName(2, g)} + v.w * ${bName(3, g)};`);
+      out.push(`{ let v = ${av}; ${upd.join(' ')} }`);
     }
     return indent(out.join('\n'), 4);
   };
@@ -156,13 +175,17 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   for (let r = 0; r < TM; r++) {
     store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
     if (spec.storeRowPrep) store.push(indent(spec.storeRowPrep('m'), 4));
-    ['x', 'y', 'z', 'w'].forEach((c, i) => {
-      const n = i === 0 ? 'n0' : `(n0 + ${i}u)`;
-      store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `${ACC(r)}.${c}`)} }`);
-    });
+    for (let g = 0; g < G; g++) {
+      ['x', 'y', 'z', 'w'].forEach((c, i) => {
+        const off = 4 * S * g + i;
+        const n = off === 0 ? 'n0' : `(n0 + ${off}u)`;
+        store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `${acc(r, g)}.${c}`)} }`);
+      });
+    }
     store.push(`  } }`);
   }
-  const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', 'var<storage, read> bp: array<vec4<f32>>'] : packB ? ['var<storage, read> bp: array<vec4<f32>>'] : [];
+  const bPanel = tex ? 'var bt: texture_2d<u32>' : 'var<storage, read> bp: array<vec4<f32>>';
+  const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
   return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
     SOURCE: source,
@@ -280,7 +303,7 @@ export function tiledSource(spec: GemmSpec, v: GemmVariant): string {
 }
 
 /** Renders the kernel packing operand A (row slots of TM) or B (L lanes of 4 columns) of a spec into panels. */
-export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): string {
+export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number, toTexture = false): string {
   const body: string[] = [];
   if (which === 'A') {
     body.push('let k4 = wid.x;', 'let mt = wid.y;', `let m0 = mt * ${width}u;`, 'let n0 = 0u;', 'let nc0 = 0u;', 'let nc1 = 0u;', 'let nc2 = 0u;', 'let nc3 = 0u;');
@@ -298,7 +321,11 @@ export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): str
     body.push(spec.prologue ?? '', spec.colPrep ?? '');
     body.push('let kq0 = p.kOff + kl;', 'let kc0 = min(kq0, p.K - 1u);');
     if (spec.kPrep) body.push(spec.kPrep(0, 'kc0'));
-    body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = select(vec4<f32>(0.0), ${spec.loadB(0, 'kc0')}, kq0 < p.K);`);
+    const value = `select(vec4<f32>(0.0), ${spec.loadB(0, 'kc0')}, kq0 < p.K)`;
+    // for a texture: row-major rows of texels, padded to 16 texels (the copy's 256-byte row pitch).
+    // (lavapipe's textureStore, like its rgba32float fetch, is wrong at 512 bits: a copy fills the texture.)
+    if (toTexture) body.push(`panel[(batch * 4u * p.K4 + kl) * ((p.NT * ${width}u + 15u) / 16u * 16u) + nt * ${width}u + s] = ${value};`);
+    else body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = ${value};`);
   }
   return renderTemplate(gemmTemplate('matmul_pack'), {
     PARAMS: paramsDecl(spec),
@@ -320,7 +347,7 @@ function indent(s: string, n: number): string {
 }
 
 export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct'): Kernel {
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}`;
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}`;
   return kernel(key, () => gemmSource(spec, v, source));
 }
 
@@ -411,6 +438,8 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   // rows beyond one grid dimension's reach run as several dispatches (mOff)
   const rowStep = maxG * rows;
   if (plan.source === 'direct') {
+    // K = 0 or panels over budget: a variant that needs packed B reads it in place with 4 columns a lane
+    if (groupsOf(v) > 1 || v.tex) v = { ...v, tn: 4, tex: false };
     const splits = plan.splits;
     const kChunk = splits > 1 ? Math.ceil(K / splits / 4) * 4 : Math.max(K, 1);
     const z = batch * splits;
@@ -425,15 +454,29 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   const op = 'gemm';
   const L = lanesOf(v);
   const NT = Math.ceil(N / (4 * L));
+  // a texture panel must fit the device's texture size; otherwise the same variant reads a buffer panel
+  const maxT = deviceContext().limits.maxTextureDimension2D;
+  // lavapipe crashes on these kernels at 8-wide subgroups (256-bit): texture panels only at 16 lanes and up
+  const tex = Boolean(v.tex) && v.subgroup >= 16 && Math.ceil((NT * L) / 16) * 16 <= maxT && batch * plan.kChunk <= maxT;
+  const vv: GemmVariant = tex || !v.tex ? v : { ...v, tex: false };
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
-  const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const gk = gemmKernel(spec, v, plan.source);
+  const packB = kernel(`gemm.packB:${spec.key}:${L}:${tex ? 'tex' : 'buf'}`, () => packSource(spec, 'B', L, tex));
+  const gk = gemmKernel(spec, vv, plan.source);
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
     const K4 = Kc / 4;
-    const bp = empty([batch * NT * Kc * L * 4], 'float32', op);
+    const texW = Math.ceil((NT * L) / 16) * 16;
+    const bp = empty([batch * Kc * (tex ? texW : NT * L) * 4], 'float32', op);
     dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Kc, NT, batch]);
+    let bt: GPUTexture | null = null;
+    if (tex) {
+      bt = acquireTexture(texW, batch * Kc, op);
+      copyBufferToTexture(bp.buffer(op), texW * 16, bt);
+      bp.dispose();
+    }
+    const bView = bt ? bt.createView() : bp.buffer(op);
+    const releaseB = () => (bt ? releaseTexture(bt) : bp.dispose());
     if (plan.source === 'packB') {
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
@@ -443,9 +486,9 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
         const Mc = Math.min(rowStep, M - mOff);
         const gm = Math.ceil(Mc / rows);
         const params = headerParams(Mc, N, K, kChunk, batch, splits, mOff, kc * splits, kOff, K4, 0, NT, extra, n);
-        dispatch(gk, [...buffers, bp.buffer(op)], params, v.swap ? [gm, gn, z] : [gn, gm, z]);
+        dispatch(gk, [...buffers, bView], params, v.swap ? [gm, gn, z] : [gn, gm, z]);
       }
-      bp.dispose();
+      releaseB();
       continue;
     }
     for (let mOff = 0; mOff < M; mOff += plan.rowChunk) {
@@ -459,10 +502,10 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
       const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n);
-      dispatch(gk, [...buffers, ap.buffer(op), bp.buffer(op)], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
+      dispatch(gk, [...buffers, ap.buffer(op), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
       ap.dispose();
     }
-    bp.dispose();
+    releaseB();
   }
 }
 

@@ -41,6 +41,9 @@ function variants(): [string, GemmVariant | 'naive'][] {
     out.push(['bcast tm32 wg2 swap', { family: 'bcast', tm: Math.max(S, 32 - (32 % S)), wg: 2, subgroup: S, swap: true }]);
     out.push(['bcast tm=2S wg3 packed', { family: 'bcast', tm: 2 * S, wg: 3, subgroup: S, pack: true }]);
     out.push(['bcast tm=S wg2 packB swap', { family: 'bcast', tm: S, wg: 2, subgroup: S, pack: 'B', swap: true }]);
+    out.push(['bcast tm=2S tn8 packed texture', { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }]);
+    out.push(['bcast tm=S tn8 wg2 packB', { family: 'bcast', tm: S, tn: 8, wg: 2, subgroup: S, pack: 'B' }]);
+    out.push(['bcast tm=S packB texture swap', { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true }]);
   }
   return out;
 }
