@@ -58,10 +58,16 @@ interface CacheFile {
 let cache: CacheFile | null = null;
 let cacheLoaded = false;
 
+/**
+ * Version of the kernel generator and its variant space: bumped when either changes, so choices tuned
+ * for older kernels are not reused (a cache of another version is ignored, then overwritten by tuning).
+ */
+export const TUNE_VERSION = 2;
+
 export function adapterKey(): string {
   const { summary, features } = deviceContext();
   const vw = process.env.LP_NATIVE_VECTOR_WIDTH ?? '';
-  return [summary.vendor, summary.architecture, summary.device, summary.description, summary.backend, `sg${summary.subgroupSize}`, features.has('subgroups') ? 'subgroups' : 'nosubgroups', vw ? `vw${vw}` : ''].join('|');
+  return [`v${TUNE_VERSION}`, summary.vendor, summary.architecture, summary.device, summary.description, summary.backend, `sg${summary.subgroupSize}`, features.has('subgroups') ? 'subgroups' : 'nosubgroups', vw ? `vw${vw}` : ''].join('|');
 }
 
 export function tuneCachePath(): string {

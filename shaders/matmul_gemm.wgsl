@@ -12,6 +12,9 @@
 //         CPU drivers, so every A element is loaded once per subgroup. Straight-line generated code
 //         (no loops over accumulator arrays). This is the family that wins on lavapipe, where every
 //         storage load is issued one lane and one component at a time.
+//         With a packed B operand a lane may keep 8 columns (two groups of 4, 4S apart; variant tn 8),
+//         so each broadcast A value feeds twice the FMAs, and B may come from an rgba32uint texture
+//         (variant tex; one 16-byte texel fetch per lane, bitcast to f32, instead of 4 scalar loads).
 //  reg    no subgroups: an invocation owns TM rows x 4 columns and loads its own TM rows of A.
 //         Fallback for adapters without the subgroups feature.
 // Operand sources ({{SOURCE}}):
@@ -23,6 +26,8 @@
 //          as [batch][column tile][k][lane] vec4, zero-padded, so every load in the k loop is one
 //          contiguous vec4 per lane. Panels are built per chunk of rows (mOff) and of K (kOff) so
 //          they stay within a memory budget; K chunks write separate partial outputs (splitBase).
+//          A texture B panel is row-major instead: texel (column group, batch * K + k), filled from
+//          a buffer panel by a copy (lavapipe's textureStore and rgba32float fetch are wrong at 512 bits).
 // K range of a dispatch: [kOff, min(K, kOff + 4 K4)), cut into splits of kChunk.
 // Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)) and
 // stores to partial output splitBase + s, which the op sums afterwards.
