@@ -21,8 +21,32 @@ interface Stats {
   created: number;
 }
 
-const free = new Map<number, GPUBuffer[]>();
+const free = new Map<string | number, GPUBuffer[]>();
 const stats: Stats = { liveBuffers: 0, liveBytes: 0, pooledBuffers: 0, pooledBytes: 0, peakLiveBytes: 0, created: 0 };
+
+/** Counters for one pooled resource of `bytes` changing hands: taken from the pool, newly created, or released to it. */
+function account(bytes: number, how: 'reused' | 'created' | 'released'): void {
+  if (how === 'released') {
+    stats.liveBuffers--;
+    stats.liveBytes -= bytes;
+    stats.pooledBuffers++;
+    stats.pooledBytes += bytes;
+    return;
+  }
+  if (how === 'reused') {
+    stats.pooledBuffers--;
+    stats.pooledBytes -= bytes;
+  } else stats.created++;
+  stats.liveBuffers++;
+  stats.liveBytes += bytes;
+  if (stats.liveBytes > stats.peakLiveBytes) stats.peakLiveBytes = stats.liveBytes;
+}
+
+function pooled<T>(pool: Map<string | number, T[]>, key: string | number): T[] {
+  let list = pool.get(key);
+  if (!list) pool.set(key, (list = []));
+  return list;
+}
 
 export function acquireBuffer(bytes: number, op: string): GPUBuffer {
   const size = sizeClass(bytes);
@@ -30,30 +54,15 @@ export function acquireBuffer(bytes: number, op: string): GPUBuffer {
   if (size > limits.maxBufferSize) {
     throw new Error(`${op}: needs a ${bytes}-byte buffer, above this device's maxBufferSize (${limits.maxBufferSize})`);
   }
-  const list = free.get(size);
-  let buf = list?.pop();
-  if (buf) {
-    stats.pooledBuffers--;
-    stats.pooledBytes -= size;
-  } else {
-    buf = device.createBuffer({ size, usage: STORAGE_USAGE, label: op });
-    stats.created++;
-  }
-  stats.liveBuffers++;
-  stats.liveBytes += size;
-  if (stats.liveBytes > stats.peakLiveBytes) stats.peakLiveBytes = stats.liveBytes;
+  const reused = free.get(size)?.pop();
+  const buf = reused ?? device.createBuffer({ size, usage: STORAGE_USAGE, label: op });
+  account(size, reused ? 'reused' : 'created');
   return buf;
 }
 
 export function releaseBuffer(buf: GPUBuffer): void {
-  const size = buf.size;
-  stats.liveBuffers--;
-  stats.liveBytes -= size;
-  let list = free.get(size);
-  if (!list) free.set(size, (list = []));
-  list.push(buf);
-  stats.pooledBuffers++;
-  stats.pooledBytes += size;
+  pooled(free, buf.size).push(buf);
+  account(buf.size, 'released');
 }
 
 /** Live buffers/bytes (owned by tensors and saved activations), pooled (free, reusable) buffers/bytes. */
@@ -68,7 +77,7 @@ export function resetPeakMemory(): void {
 
 // Panel textures (rgba32uint, the GEMM's B panels on CPU drivers, filled by a buffer-to-texture copy):
 // pooled by size like buffers and counted with them in memoryStats().
-const freeTextures = new Map<string, GPUTexture[]>();
+const freeTextures = new Map<string | number, GPUTexture[]>();
 const TEXTURE_USAGE = 0x04 /* TEXTURE_BINDING */ | 0x02; /* COPY_DST */
 
 /** A width x height rgba32uint texture (16 bytes a texel) that a copy fills and kernels read. */
@@ -76,32 +85,16 @@ export function acquireTexture(width: number, height: number, op: string): GPUTe
   const { device, limits } = deviceContext();
   const max = limits.maxTextureDimension2D;
   if (width > max || height > max) throw new Error(`${op}: needs a ${width}x${height} texture, above this device's maxTextureDimension2D (${max})`);
-  const bytes = width * height * 16;
-  let tex = freeTextures.get(`${width}x${height}`)?.pop();
-  if (tex) {
-    stats.pooledBuffers--;
-    stats.pooledBytes -= bytes;
-  } else {
-    tex = device.createTexture({ size: [width, height], format: 'rgba32uint', usage: TEXTURE_USAGE, label: op });
-    stats.created++;
-  }
-  stats.liveBuffers++;
-  stats.liveBytes += bytes;
-  if (stats.liveBytes > stats.peakLiveBytes) stats.peakLiveBytes = stats.liveBytes;
+  const reused = freeTextures.get(`${width}x${height}`)?.pop();
+  const tex = reused ?? device.createTexture({ size: [width, height], format: 'rgba32uint', usage: TEXTURE_USAGE, label: op });
+  account(width * height * 16, reused ? 'reused' : 'created');
   return tex;
 }
 
 /** Returns a texture to the pool; work already encoded that uses it still runs first (queue order). */
 export function releaseTexture(tex: GPUTexture): void {
-  const bytes = tex.width * tex.height * 16;
-  stats.liveBuffers--;
-  stats.liveBytes -= bytes;
-  const key = `${tex.width}x${tex.height}`;
-  let list = freeTextures.get(key);
-  if (!list) freeTextures.set(key, (list = []));
-  list.push(tex);
-  stats.pooledBuffers++;
-  stats.pooledBytes += bytes;
+  pooled(freeTextures, `${tex.width}x${tex.height}`).push(tex);
+  account(tex.width * tex.height * 16, 'released');
 }
 
 /** Destroys every pooled buffer and texture. Live ones are untouched. */
