@@ -360,17 +360,6 @@ export function gemmTile(v: GemmVariant): { rows: number; cols: number } {
   return { rows: v.tm * v.wg, cols: 4 * lanesOf(v) };
 }
 
-/**
- * Split-K count that gives a GEMM at least `want` workgroups (tiles x batch x splits), keeping at least
- * 256 k per split and at most 64 splits; 1 when the output tiles alone reach `want`.
- */
-export function gemmSplits(v: GemmVariant, M: number, N: number, K: number, batch: number, want: number): number {
-  const { rows, cols } = gemmTile(v);
-  const tiles = Math.ceil(M / rows) * Math.ceil(N / cols) * batch;
-  if (tiles >= want) return 1;
-  return Math.max(1, Math.min(Math.ceil(want / tiles), Math.floor(K / 256), 64));
-}
-
 export interface GemmDims {
   M: number;
   N: number;
@@ -525,7 +514,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
 /** Matmul operands as strided views: element (m, k) of batch b is a[offA + b*sAb + m*sAm + k*sAk]. */
 const MATMUL_SPEC: GemmSpec = {
   key: 'matmul',
-  params: ['offA', 'sAb', 'sAm', 'sAk', 'offB', 'sBb', 'sBk', 'sBn', 'Mt', 'sSplit'],
+  params: ['offA', 'sAb', 'sAm', 'sAk', 'offB', 'sBb', 'sBk', 'sBn', 'Mt'],
   bindings: ['var<storage, read_write> c: array<f32>', 'var<storage, read> a: array<f32>', 'var<storage, read> b: array<f32>'],
   prologue: 'let aB = p.offA + batch * p.sAb;\nlet bB = p.offB + batch * p.sBb;\nlet cB = batch * p.Mt * p.N;',
   colPrep: 'let bc0 = bB + nc0 * p.sBn;\nlet bc1 = bB + nc1 * p.sBn;\nlet bc2 = bB + nc2 * p.sBn;\nlet bc3 = bB + nc3 * p.sBn;',
@@ -533,7 +522,7 @@ const MATMUL_SPEC: GemmSpec = {
   kPrep: (q, k) => `let ka${q} = ${k} * p.sAk;\nlet kb${q} = ${k} * p.sBk;`,
   loadA: (j, q) => `a[ar${j} + ka${q}]`,
   loadB: (q) => `vec4<f32>(b[bc0 + kb${q}], b[bc1 + kb${q}], b[bc2 + kb${q}], b[bc3 + kb${q}])`,
-  store1: (m, n, v) => `c[split * p.sSplit + cB + ${m} * p.N + ${n}] = ${v};`,
+  store1: (m, n, v) => `c[cB + ${m} * p.N + ${n}] = ${v};`,
 };
 
 /** Collapses broadcast batch dims of `t` (expanded to `batch`) into one stride, or null if impossible. */
@@ -554,23 +543,6 @@ function batchStride(t: Tensor, batch: number[]): number | null {
 /** Which kernel matmul uses: the tuned GEMM (default) or the naive reference (benchmarks only). */
 let matmulImpl: 'gemm' | 'naive' = 'gemm';
 let forcedVariant: GemmVariant | null = null;
-let forcedSplits: number | null = null;
-
-/** Tests: force matmul's split-K count (null: chosen per device and shape). */
-export function setMatmulSplits(splits: number | null): void {
-  forcedSplits = splits;
-}
-
-/**
- * Split-K for matmul: on GPUs, products whose output tiles cannot fill the machine (the fc layer, a
- * 128-wide projection head) split K into partial outputs summed afterwards. CPU drivers have few
- * threads, so their grids are always full enough.
- */
-function matmulSplits(v: GemmVariant, M: number, N: number, K: number, batch: number): number {
-  if (forcedSplits !== null) return Math.max(1, Math.min(forcedSplits, Math.ceil(K / 4)));
-  if (deviceContext().summary.isSoftware) return 1;
-  return gemmSplits(v, M, N, K, batch, 256);
-}
 
 /** Benchmarks and tests: run matmul with the naive reference kernel or a given GEMM variant. */
 export function setMatmulKernel(impl: 'gemm' | 'naive', variant: GemmVariant | null = null): void {
@@ -606,24 +578,17 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
     e.dispose();
     sBb = K * N;
   }
-  let out = empty(outShape, 'float32', op);
+  const out = empty(outShape, 'float32', op);
   if (M * N * nb > 0) {
     const strides = [aa.offset, sAb, aa.strides[aa.rank - 2], aa.strides[aa.rank - 1], bb.offset, sBb, bb.strides[bb.rank - 2], bb.strides[bb.rank - 1], M];
+    const bufs = [out.buffer(op), aa.buffer(op), bb.buffer(op)];
     if (matmulImpl === 'naive') {
       const k = kernel('matmul_naive', () => shaderSource('matmul_naive'));
-      dispatch(k, [out.buffer(op), aa.buffer(op), bb.buffer(op)], new Uint32Array([M, N, K, 0, ...strides.slice(0, 8)]), [Math.ceil(N / 8), Math.ceil(M / 8), nb]);
+      dispatch(k, bufs, new Uint32Array([M, N, K, 0, ...strides.slice(0, 8)]), [Math.ceil(N / 8), Math.ceil(M / 8), nb]);
     } else {
       // K = 0 gives zeros: the GEMM's k loop does not run
       const v = forcedVariant ?? chooseGemmVariant('matmul', M, N, Math.max(K, 1));
-      const splits = K > 0 ? matmulSplits(v, M, N, K, nb) : 1;
-      const dims = { M, N, K, batch: nb, splits };
-      const plan = planGemm(v, dims, true);
-      const target = plan.totalSplits > 1 ? empty([plan.totalSplits, ...outShape], 'float32', op) : out;
-      gemm(MATMUL_SPEC, v, [target.buffer(op), aa.buffer(op), bb.buffer(op)], dims, [...strides, nb * M * N], plan);
-      if (target !== out) {
-        out.dispose();
-        out = sumSplits(target, plan.totalSplits, outShape);
-      }
+      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides);
     }
   }
   if (aa !== a) aa.dispose();
