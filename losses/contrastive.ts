@@ -92,8 +92,12 @@ export function setFusedTuning(t: FusedTuning): void {
 
 function layoutFor(d: number, rows: number, cols: number): Layout {
   const D4 = Math.ceil(d / 4);
-  const regs: Regs = D4 > (tuning.maxRegisterD4 ?? 128) ? 'memory' : (tuning.regs ?? 'tree');
   const ctx = deviceContext();
+  // GPUs need many more invocations than a CPU driver: one row each, 64 a workgroup, unrolled
+  // registers. On an H200 that ran NT-Xent fwd+bwd (2N = 4096, d = 128) in 16.8 ms against 184 ms with
+  // the CPU layout (bench/gpu/h200-losses-sweep.txt, node dist/bench/gpu_losses.js).
+  const gpu = !ctx.summary.isSoftware;
+  const regs: Regs = D4 > (tuning.maxRegisterD4 ?? 128) ? 'memory' : (tuning.regs ?? (gpu ? 'unrolled' : 'tree'));
   const sgSize = ctx.summary.subgroupSize;
   const sgOk = ctx.features.has('subgroups') && sgSize >= 4;
   const sg = tuning.subgroups ?? sgOk;
@@ -102,8 +106,8 @@ function layoutFor(d: number, rows: number, cols: number): Layout {
   // More rows per invocation reuse each loaded column more (R = 4 doubles the throughput of R = 1
   // at d = 128 on lavapipe) but compile several times slower: small problems (fewer than 512 x 512
   // pairs) take R = 1.
-  const R = tuning.rowsPerInvocation ?? (regs === 'memory' || rows * cols < 512 * 512 ? 1 : Math.max(1, Math.min(4, Math.floor(128 / D4))));
-  const WG = tuning.workgroupSize ?? 16;
+  const R = tuning.rowsPerInvocation ?? (gpu || regs === 'memory' || rows * cols < 512 * 512 ? 1 : Math.max(1, Math.min(4, Math.floor(128 / D4))));
+  const WG = tuning.workgroupSize ?? (gpu ? 64 : 16);
   return { d, D4, R, regs, WG, CG, sg };
 }
 

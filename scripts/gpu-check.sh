@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine that has only its driver: the tiled-GEMM check and sweep
-# (dist/bench/gpu_sweep.js), the benchmark's GEMM-bound sections with tuning, the test suite, then the
+# (dist/bench/gpu_sweep.js), the fused-loss layout sweep (dist/bench/gpu_losses.js), the benchmark's GEMM-bound sections with tuning, the test suite, then the
 # other bench sections; each step's log goes to $OUT (or /tmp/gpu-out). Prepare here with
 #   bash scripts/gpu-bench.sh pack
 # then run there:  bash .gpu/run.sh bash scripts/gpu-check.sh
@@ -15,6 +15,7 @@ node dist/scripts/probe-adapter.js 2>&1 | tee "$out/probe.txt" || { echo "gpu-ch
 nvidia-smi --query-gpu=name,clocks.max.sm,clocks.sm,power.limit --format=csv 2>&1 | tee -a "$out/probe.txt"
 step() { local name=$1 limit=$2; shift 2; echo "== $name (limit ${limit}s)"; local t0=$SECONDS; timeout "$limit" "$@" > "$out/$name.txt" 2>&1; local rc=$?; tail -n "${TAIL:-60}" "$out/$name.txt"; echo "== $name rc=$rc in $((SECONDS - t0))s"; }
 step sweep "${SWEEP_S:-100}" node dist/bench/gpu_sweep.js 1024 2048 4096
+step losses-sweep "${LOSSES_S:-60}" node dist/bench/gpu_losses.js 4096
 step bench-gemm "${GEMM_S:-170}" node dist/bench/run.js matmul conv block --tune
 cp bench/results.json "$out/results-gemm.json" 2>/dev/null
 TAIL=25 step tests "${TESTS_S:-150}" node node_modules/mocha/bin/mocha.js --ignore dist/test/core/package.test.js --reporter dot

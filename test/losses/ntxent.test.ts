@@ -127,7 +127,7 @@ describe('losses: ntXent (fused NT-Xent)', () => {
   });
 
   it('gives the same results through every kernel path (no subgroups, unrolled, large d in memory)', async () => {
-    for (const tune of [{ subgroups: false }, { regs: 'unrolled' as const }, { maxRegisterD4: 1 }, { rowsPerInvocation: 3, workgroupSize: 32 }]) {
+    for (const tune of [{ subgroups: false }, { regs: 'unrolled' as const }, { maxRegisterD4: 1 }, { rowsPerInvocation: 3, workgroupSize: 32 }, { rowsPerInvocation: 1, workgroupSize: 64, regs: 'unrolled' as const } /* the GPU layout */]) {
       setFusedTuning(tune);
       await checkAgainstDefinition(5, 11, 0.3, 111);
     }
