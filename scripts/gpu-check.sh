@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine that has only its driver: the tiled-GEMM check and sweep
-# (dist/bench/gpu_sweep.js), the fused-loss layout sweep (dist/bench/gpu_losses.js), the benchmark's GEMM-bound sections with tuning, the test suite, then the
-# other bench sections; each step's log goes to $OUT (or /tmp/gpu-out). Prepare here with
+# (dist/bench/gpu_sweep.js), the fused-loss layout sweep (dist/bench/gpu_losses.js), the benchmark's
+# GEMM-bound sections with tuning, the test suite, then the other bench sections; each step's log goes
+# to $OUT (or /tmp/gpu-out), each step has a time limit (SWEEP_S, LOSSES_S, GEMM_S, TESTS_S, REST_S).
+# Prepare here with
 #   bash scripts/gpu-bench.sh pack
 # then run there:  bash .gpu/run.sh bash scripts/gpu-check.sh
 # Tests that need what the GPU machine lacks (npm for the packed-tarball test, the Fashion-MNIST
-# Debian package) are excluded or expected to fail there.
+# Debian package) are excluded or skip themselves there.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-out}
 mkdir -p "$out"
