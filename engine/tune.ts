@@ -133,7 +133,9 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     // at 16 lanes (512-bit lavapipe) large matmuls keep 8 columns a lane and read B panels from a
     // texture: 2048^3 went from 58 to 74 GFLOP/s, 1024^3 from 50 to 65 (bench/README)
     if (pack === true && S >= 16 && tm === 64 && N >= 16 * S) return { family: 'bcast', tm, tn: 8, wg, subgroup: S, pack, tex: true };
-    return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}) };
+    // the tuner picked texture B panels for 14 of the 21 conv rows of the bench at 16 lanes
+    const tex = pack === 'B' && S >= 16;
+    return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}), ...(tex ? { tex } : {}) };
   }
   if (!deviceContext().summary.isSoftware) {
     // the largest tile that still gives a big GPU ~2 workgroups per multiprocessor (256 in all):
