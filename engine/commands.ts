@@ -1,6 +1,9 @@
 // Command batching: ops encode dispatches into one open compute pass; work is submitted in batches
 // (every MAX_BATCH dispatches, before an upload, before a readback). Only reads wait on the GPU.
-// Kernel parameters of a batch live in one uniform arena buffer, one aligned slot per dispatch.
+// Kernel parameters of a batch are gathered on the host, one aligned slot per dispatch, and written to
+// one persistent uniform buffer just before the batch is submitted (queue order keeps the previous
+// batch's values until it has run). Kernels bind it at a dynamic offset, so the bind group of a kernel
+// and its buffers is created once and reused (createBindGroup was half of an op's host cost).
 import { deviceContext, gpuWait } from './device.js';
 import type { Kernel } from './kernels.js';
 import { sizeClass } from './memory.js';
@@ -12,10 +15,28 @@ let encoder: GPUCommandEncoder | null = null;
 let pass: GPUComputePassEncoder | null = null;
 let batched = 0;
 let arena: GPUBuffer | null = null;
-let arenaView: Uint8Array | null = null;
+const arenaHost = new Uint8Array(ARENA_BYTES);
 let arenaOffset = 0;
+
+// bind groups by kernel and bound resources; cleared when buffers are destroyed (emptyCache) or it grows large
+const bindGroups = new Map<string, GPUBindGroup>();
+const MAX_BIND_GROUPS = 8192;
+const resourceIds = new WeakMap<object, number>();
+let nextResourceId = 1;
+
+function resourceId(r: object): number {
+  let id = resourceIds.get(r);
+  if (id === undefined) resourceIds.set(r, (id = nextResourceId++));
+  return id;
+}
+
+/** Forgets every cached bind group (their buffers may be about to be destroyed). */
+export function clearBindGroups(): void {
+  bindGroups.clear();
+}
 let submits = 0;
 let dispatches = 0;
+let bindGroupsCreated = 0;
 
 function ensurePass(): GPUComputePassEncoder {
   const { device } = deviceContext();
@@ -29,14 +50,11 @@ function paramSlot(params: Uint32Array): { buffer: GPUBuffer; offset: number; si
   const align = Math.max(16, limits.minUniformBufferOffsetAlignment ?? 256);
   const size = Math.ceil(params.byteLength / 16) * 16;
   if (size > ARENA_BYTES) throw new Error(`kernel params of ${size} bytes exceed the arena`);
-  if (arena && arenaOffset + size > ARENA_BYTES) flush();
-  if (!arena) {
-    arena = device.createBuffer({ size: ARENA_BYTES, usage: 0x40 /* UNIFORM */, mappedAtCreation: true, label: 'params' });
-    arenaView = new Uint8Array(arena.getMappedRange());
-    arenaOffset = 0;
-  }
+  if (arenaOffset + size > ARENA_BYTES) flush();
+  arena ??= device.createBuffer({ size: ARENA_BYTES, usage: 0x40 /* UNIFORM */ | 0x08 /* COPY_DST */, label: 'params' });
   const offset = arenaOffset;
-  arenaView!.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), offset);
+  arenaHost.fill(0, offset, offset + size);
+  arenaHost.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), offset);
   arenaOffset = Math.ceil((offset + size) / align) * align;
   return { buffer: arena, offset, size };
 }
@@ -51,17 +69,34 @@ export function dispatch(k: Kernel, buffers: Binding[], params: Uint32Array | nu
   const [x, y = 1, z = 1] = groups;
   if (x > maxG || y > maxG || z > maxG) throw new Error(`${k.name}: dispatch ${x}x${y}x${z} exceeds ${maxG} workgroups per dimension`);
   if (x === 0 || y === 0 || z === 0) return;
-  const entries: GPUBindGroupEntry[] = [];
-  if (k.hasParams) {
-    if (!params) throw new Error(`${k.name}: kernel expects parameters`);
-    const slot = paramSlot(params);
-    entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: slot.offset, size: slot.size } });
+  if (k.hasParams && !params) throw new Error(`${k.name}: kernel expects parameters`);
+  if (k.dynamicParams && k.bindings !== buffers.length + (k.hasParams ? 1 : 0)) {
+    throw new Error(`${k.name}: internal: ${buffers.length} resources for ${k.bindings - (k.hasParams ? 1 : 0)} bindings`);
   }
-  buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'mapAsync' in b ? { buffer: b } : b }));
-  const bindGroup = device.createBindGroup({ layout: k.layout, entries, label: k.name });
+  const slot = k.hasParams ? paramSlot(params!) : null;
+  const resource = (b: Binding): GPUBindingResource => ('mapAsync' in b ? { buffer: b } : b);
+  let bindGroup: GPUBindGroup | undefined;
+  let key = '';
+  // texture views are made per call, so bind groups holding one are not worth keeping
+  if (k.dynamicParams && buffers.every((b) => 'mapAsync' in b)) {
+    key = `${k.name}|${slot ? `${resourceId(slot.buffer)}:${slot.size}` : '-'}|${buffers.map((b) => resourceId(b)).join(',')}`;
+    bindGroup = bindGroups.get(key);
+  }
+  if (!bindGroup) {
+    const entries: GPUBindGroupEntry[] = [];
+    if (slot) entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: k.dynamicParams ? 0 : slot.offset, size: slot.size } });
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: resource(b) }));
+    bindGroup = device.createBindGroup({ layout: k.layout, entries, label: k.name });
+    bindGroupsCreated++;
+    if (key) {
+      if (bindGroups.size >= MAX_BIND_GROUPS) bindGroups.clear();
+      bindGroups.set(key, bindGroup);
+    }
+  }
   const p = ensurePass();
   p.setPipeline(k.pipeline);
-  p.setBindGroup(0, bindGroup);
+  if (k.dynamicParams && slot) p.setBindGroup(0, bindGroup, [slot.offset]);
+  else p.setBindGroup(0, bindGroup);
   p.dispatchWorkgroups(x, y, z);
   dispatches++;
   if (++batched >= MAX_BATCH) flush();
@@ -100,24 +135,19 @@ export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GP
 
 /** Submits everything encoded so far. */
 export function flush(): void {
-  if (!encoder && !arena) return;
+  if (!encoder && arenaOffset === 0) return;
   const { device } = deviceContext();
   if (pass) {
     pass.end();
     pass = null;
   }
-  const usedArena = arena;
-  if (arena) {
-    arena.unmap();
-    arena = null;
-    arenaView = null;
-  }
+  if (arena && arenaOffset > 0) device.queue.writeBuffer(arena, 0, arenaHost.buffer, 0, arenaOffset);
+  arenaOffset = 0;
   if (encoder) {
     device.queue.submit([encoder.finish()]);
     submits++;
     encoder = null;
   }
-  usedArena?.destroy(); // destruction is deferred by Dawn until the submitted work is done
   batched = 0;
 }
 
@@ -156,6 +186,6 @@ export async function sync(where = 'sync'): Promise<void> {
   await gpuWait(deviceContext().device.queue.onSubmittedWorkDone(), where);
 }
 
-export function commandStats(): { submits: number; dispatches: number } {
-  return { submits, dispatches };
+export function commandStats(): { submits: number; dispatches: number; bindGroupsCreated: number } {
+  return { submits, dispatches, bindGroupsCreated };
 }

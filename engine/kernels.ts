@@ -32,9 +32,41 @@ export interface Kernel {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
   hasParams: boolean;
+  /**
+   * The layout was built from the WGSL's declarations with the Params block at a dynamic offset, so a
+   * bind group serves every dispatch with the same buffers (engine/commands.ts caches them); false
+   * for a declaration it cannot read, which then gets the 'auto' layout and a bind group per dispatch.
+   */
+  dynamicParams: boolean;
+  /** Bindings in the layout (Params included). */
+  bindings: number;
 }
 
 const cache = new Map<string, Kernel>();
+
+const TEXTURE_SAMPLE: Record<string, GPUTextureSampleType> = { f32: 'unfilterable-float', u32: 'uint', i32: 'sint' };
+
+/** Layout entries for the group-0 declarations of a kernel, or null if one is of a kind not handled here. */
+function layoutEntries(wgsl: string): GPUBindGroupLayoutEntry[] | null {
+  const entries: GPUBindGroupLayoutEntry[] = [];
+  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var(?:<([^>]*)>)?\s+\w+\s*:\s*([^;]+);/g;
+  for (let m = re.exec(wgsl); m; m = re.exec(wgsl)) {
+    const binding = Number(m[1]);
+    const space = (m[2] ?? '').replace(/\s/g, '');
+    const type = m[3].trim();
+    const visibility = 0x4; /* COMPUTE */
+    if (space === 'uniform') entries.push({ binding, visibility, buffer: { type: 'uniform', hasDynamicOffset: true } });
+    else if (space === 'storage,read_write') entries.push({ binding, visibility, buffer: { type: 'storage' } });
+    else if (space === 'storage' || space === 'storage,read') entries.push({ binding, visibility, buffer: { type: 'read-only-storage' } });
+    else {
+      const t = /^texture_2d<(f32|u32|i32)>$/.exec(type);
+      if (!t || space) return null;
+      entries.push({ binding, visibility, texture: { sampleType: TEXTURE_SAMPLE[t[1]] } });
+    }
+  }
+  const sorted = entries.map((e) => e.binding).sort((a, b) => a - b);
+  return sorted.every((b, i) => b === i) ? entries : null;
+}
 
 /** A compiled kernel, cached by `key`; `code` is only called on a miss. */
 export function kernel(key: string, code: () => string): Kernel {
@@ -43,8 +75,17 @@ export function kernel(key: string, code: () => string): Kernel {
   const { device } = deviceContext();
   const wgsl = code();
   const module = device.createShaderModule({ code: wgsl, label: key });
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
-  k = { name: key, pipeline, layout: pipeline.getBindGroupLayout(0), hasParams: /var<uniform>/.test(wgsl) };
+  const entries = layoutEntries(wgsl);
+  const hasParams = /var<uniform>/.test(wgsl);
+  if (entries) {
+    const layout = device.createBindGroupLayout({ entries, label: key });
+    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout], label: key });
+    const pipeline = device.createComputePipeline({ layout: pipelineLayout, compute: { module, entryPoint: 'main' }, label: key });
+    k = { name: key, pipeline, layout, hasParams, dynamicParams: true, bindings: entries.length };
+  } else {
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+    k = { name: key, pipeline, layout: pipeline.getBindGroupLayout(0), hasParams, dynamicParams: false, bindings: -1 };
+  }
   cache.set(key, k);
   return k;
 }

@@ -1,4 +1,5 @@
 // GPU buffer ownership: a pool of storage buffers by size class, and the counters behind memoryStats().
+import { clearBindGroups } from './commands.js';
 import { deviceContext } from './device.js';
 
 const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
@@ -99,6 +100,7 @@ export function releaseTexture(tex: GPUTexture): void {
 
 /** Destroys every pooled buffer and texture. Live ones are untouched. */
 export function emptyCache(): void {
+  clearBindGroups();
   for (const list of free.values()) for (const b of list) b.destroy();
   free.clear();
   for (const list of freeTextures.values()) for (const t of list) t.destroy();
