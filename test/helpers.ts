@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { sync } from '../engine/commands.js';
+import { memoryStats } from '../engine/memory.js';
 import { Rng } from '../engine/random.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -97,4 +99,17 @@ export function expectError(fn: () => unknown, ...patterns: RegExp[]): void {
   if (!err) throw new Error(`expected an error matching ${patterns.join(', ')}, but nothing was thrown`);
   const msg = (err as Error).message;
   for (const p of patterns) expect(msg, 'error message').to.match(p);
+}
+
+/**
+ * Runs `step` once (compiles kernels, fills the buffer pool), then `times` more: the live GPU memory
+ * counter must end where it was after the first step.
+ */
+export async function expectFlatMemory(step: () => void | Promise<void>, times: number, counter: 'liveBuffers' | 'liveBytes' = 'liveBuffers'): Promise<void> {
+  await step();
+  await sync('expectFlatMemory');
+  const before = memoryStats()[counter];
+  for (let i = 0; i < times; i++) await step();
+  await sync('expectFlatMemory');
+  expect(memoryStats()[counter], `${counter} after ${times} more steps`).to.equal(before);
 }

@@ -1,9 +1,8 @@
 // batchNorm2d and the fused batchNorm2dRelu: forward, running-statistics update and gradients
 // (through the batch statistics in training mode) against the float64 reference of
 // test/kernels/ref.ts and float64 finite differences; argument errors name what is wrong.
-import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { batchNormRef } from './ref.js';
 
 let seed = 5000;
@@ -96,13 +95,7 @@ describe('batchNorm2d vs float64 reference and finite differences', () => {
       E.tidy(() => E.sum(E.batchNorm2dRelu(x, rm, rv, w, b, { training: true })).backward());
       [x, w, b].forEach((t) => t.zeroGrad());
     };
-    step();
-    await E.sync();
-    const before = E.memoryStats().liveBuffers;
-    step();
-    step();
-    await E.sync();
-    expect(E.memoryStats().liveBuffers).to.equal(before);
+    await expectFlatMemory(step, 2);
     [x, w, b, rm, rv].forEach((t) => t.dispose());
   });
 });

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { setConvChannelsLast, setConvInputGradPath, setConvVariants } from '../../engine/ops/conv2d.js';
 import type { GemmVariant } from '../../engine/tune.js';
-import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, type ConvCfg } from './ref.js';
 
 interface Case {
@@ -200,13 +200,7 @@ describe('conv2d details', () => {
       E.tidy(() => E.sum(E.conv2d(x, w, b, { stride: 2, padding: 1 })).backward());
       [x, w, b].forEach((t) => t.zeroGrad());
     };
-    step();
-    await E.sync();
-    const before = E.memoryStats().liveBuffers;
-    step();
-    step();
-    await E.sync();
-    expect(E.memoryStats().liveBuffers).to.equal(before);
+    await expectFlatMemory(step, 2);
     [x, w, b].forEach((t) => t.dispose());
   });
 });

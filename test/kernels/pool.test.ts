@@ -3,7 +3,7 @@
 // ties, where the gradient is defined), on odd shapes; tie-breaking; argument errors.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { adaptiveAvgPoolRef, poolRef, type PoolCfg } from './ref.js';
 
 let seed = 7000;
@@ -120,13 +120,7 @@ describe('pooling memory', () => {
       E.tidy(() => E.sum(E.add(E.add(E.sum(E.maxPool2d(x, 3, 2, 1)), E.sum(E.avgPool2d(x, 2))), E.add(E.sum(E.adaptiveAvgPool2d(x, [3, 2])), E.sum(E.adaptiveAvgPool2d(x, 1))))).backward());
       x.zeroGrad();
     };
-    step();
-    await E.sync();
-    const before = E.memoryStats().liveBuffers;
-    step();
-    step();
-    await E.sync();
-    expect(E.memoryStats().liveBuffers).to.equal(before);
+    await expectFlatMemory(step, 2);
     x.dispose();
   });
 });

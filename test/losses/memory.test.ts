@@ -1,8 +1,7 @@
 // Every fused loss frees all it allocates: live GPU memory is flat over repeated forward and
 // backward passes (and through the int32-label and strided-input paths).
-import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { randomData } from '../helpers.js';
+import { expectFlatMemory, randomData } from '../helpers.js';
 import { param } from './util.js';
 
 async function flat(inputs: E.Tensor[], loss: () => E.Tensor): Promise<void> {
@@ -13,10 +12,7 @@ async function flat(inputs: E.Tensor[], loss: () => E.Tensor): Promise<void> {
     l.dispose();
     for (const t of inputs) t.zeroGrad();
   };
-  await step();
-  const before = E.memoryStats().liveBytes;
-  for (let i = 0; i < 4; i++) await step();
-  expect(E.memoryStats().liveBytes).to.equal(before);
+  await expectFlatMemory(step, 4, 'liveBytes');
 }
 
 describe('losses: memory stays flat', () => {

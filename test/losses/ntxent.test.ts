@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { setFusedTuning } from '../../losses/contrastive.js';
-import { assertClose, expectError, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { ntxent64, ntxentDroppedDiagonal64 } from './ref_losses64.js';
 import { allFinite, assertRelClose, constant, disposeAll, lossAndGrads, param } from './util.js';
 
@@ -172,10 +172,7 @@ describe('losses: ntXent (fused NT-Xent)', () => {
       z1.zeroGrad();
       z2.zeroGrad();
     };
-    await step();
-    const before = E.memoryStats().liveBytes;
-    for (let i = 0; i < 5; i++) await step();
-    expect(E.memoryStats().liveBytes).to.equal(before);
+    await expectFlatMemory(step, 5, 'liveBytes');
     disposeAll(z1, z2);
   });
 
