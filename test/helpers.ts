@@ -79,6 +79,12 @@ export function toF64(a: ArrayLike<number>): Float64Array {
 const fixtureCache = new Map<string, unknown>();
 
 /** Loads test/fixtures/<name>.json (made by the scripts in scripts/fixtures/). */
+/** A tensor as the fixture scripts (scripts/fixtures/*.py) write it: shape and row-major data. */
+export interface FixtureArray {
+  shape: number[];
+  data: number[];
+}
+
 export function loadFixture<T = Record<string, unknown>>(name: string): T {
   let v = fixtureCache.get(name);
   if (!v) {

@@ -1,21 +1,17 @@
 // Every core op, forward and backward, against PyTorch (test/fixtures/core.json, made by
 // scripts/fixtures/core.py). Tolerance: rtol 1e-4 (atol scaled to 1e-6 of the largest magnitude).
 import * as E from '../../engine/index.js';
-import { assertClose, loadFixture, scaledTol } from '../helpers.js';
+import { type FixtureArray, assertClose, loadFixture, scaledTol } from '../helpers.js';
 
-interface Enc {
-  shape: number[];
-  data: number[];
-}
 interface Case {
   op: string;
   args: Record<string, any>;
-  inputs: Enc[];
-  ints: Enc[];
-  cond?: Enc;
-  out: Enc;
-  gout: Enc;
-  grads: (Enc | null)[];
+  inputs: FixtureArray[];
+  ints: FixtureArray[];
+  cond?: FixtureArray;
+  out: FixtureArray;
+  gout: FixtureArray;
+  grads: (FixtureArray | null)[];
 }
 
 function run(c: Case, xs: E.Tensor[], ints: E.Tensor[]): E.Tensor {

@@ -3,21 +3,17 @@
 // scaled to the reference's magnitude; batch-norm running statistics are checked after the call.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { assertClose, loadFixture, scaledTol } from '../helpers.js';
+import { type FixtureArray, assertClose, loadFixture, scaledTol } from '../helpers.js';
 
-interface Enc {
-  shape: number[];
-  data: number[];
-}
 interface Case {
   op: string;
   args: Record<string, any>;
-  inputs: Enc[];
-  out: Enc;
-  gout: Enc;
-  grads: Enc[];
-  running?: Enc[];
-  runningAfter?: Enc[];
+  inputs: FixtureArray[];
+  out: FixtureArray;
+  gout: FixtureArray;
+  grads: FixtureArray[];
+  running?: FixtureArray[];
+  runningAfter?: FixtureArray[];
 }
 
 function run(c: Case, xs: E.Tensor[], running: E.Tensor[]): E.Tensor {

@@ -4,20 +4,16 @@
 // row's largest component: a zero row's gradient is ~1e12 times larger than the others).
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { assertClose, loadFixture } from '../helpers.js';
+import { type FixtureArray, assertClose, loadFixture } from '../helpers.js';
 import { assertRowsClose, disposeAll, lossAndGrads } from './util.js';
 
-interface Enc {
-  shape: number[];
-  data: number[];
-}
 interface Case {
   kind: 'ntxent' | 'infonce' | 'clip' | 'supcon';
   name: string;
   options: { temperature?: number; baseTemperature?: number };
-  inputs: Enc[];
+  inputs: FixtureArray[];
   loss: number;
-  grads: (Enc | null)[];
+  grads: (FixtureArray | null)[];
   labels?: number[];
 }
 
