@@ -27,6 +27,17 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 {{BINDINGS}}
 
+// Adaptive window o of nOut over nIn elements: [adaStart, adaEnd) = [floor(o nIn / nOut),
+// ceil((o + 1) nIn / nOut)). With the sizes swapped the same bounds give the windows that can
+// contain input element o (the backward pass's candidates).
+fn adaStart(o: u32, nIn: u32, nOut: u32) -> u32 {
+  return (o * nIn) / nOut;
+}
+
+fn adaEnd(o: u32, nIn: u32, nOut: u32) -> u32 {
+  return ((o + 1u) * nIn + nOut - 1u) / nOut;
+}
+
 fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }

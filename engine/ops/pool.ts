@@ -156,10 +156,10 @@ const ADAPTIVE: Record<'ada.fwd' | 'ada.bwd' | 'gap.fwd' | 'gap.bwd', { bindings
   if (i >= p.OH * p.OW) { return; }
   let oh = i / p.OW;
   let ow = i - oh * p.OW;
-  let h0 = (oh * p.H) / p.OH;
-  let h1 = ((oh + 1u) * p.H + p.OH - 1u) / p.OH;
-  let w0 = (ow * p.W) / p.OW;
-  let w1 = ((ow + 1u) * p.W + p.OW - 1u) / p.OW;
+  let h0 = adaStart(oh, p.H, p.OH);
+  let h1 = adaEnd(oh, p.H, p.OH);
+  let w0 = adaStart(ow, p.W, p.OW);
+  let w1 = adaEnd(ow, p.W, p.OW);
   let base = p.xo + plane * p.H * p.W;
   var s = 0.0;
   for (var a = h0; a < h1; a = a + 1u) {
@@ -175,17 +175,17 @@ const ADAPTIVE: Record<'ada.fwd' | 'ada.bwd' | 'gap.fwd' | 'gap.bwd', { bindings
   if (i >= p.H * p.W) { return; }
   let ih = i / p.W;
   let iw = i - ih * p.W;
-  let oh0 = (ih * p.OH) / p.H;
-  let oh1 = ((ih + 1u) * p.OH + p.H - 1u) / p.H;
-  let ow0 = (iw * p.OW) / p.W;
-  let ow1 = ((iw + 1u) * p.OW + p.W - 1u) / p.W;
+  let oh0 = adaStart(ih, p.OH, p.H);
+  let oh1 = adaEnd(ih, p.OH, p.H);
+  let ow0 = adaStart(iw, p.OW, p.W);
+  let ow1 = adaEnd(iw, p.OW, p.W);
   var acc = 0.0;
   for (var oh = oh0; oh < oh1; oh = oh + 1u) {
-    let h0 = (oh * p.H) / p.OH;
-    let h1 = ((oh + 1u) * p.H + p.OH - 1u) / p.OH;
+    let h0 = adaStart(oh, p.H, p.OH);
+    let h1 = adaEnd(oh, p.H, p.OH);
     for (var ow = ow0; ow < ow1; ow = ow + 1u) {
-      let w0 = (ow * p.W) / p.OW;
-      let w1 = ((ow + 1u) * p.W + p.OW - 1u) / p.OW;
+      let w0 = adaStart(ow, p.W, p.OW);
+      let w1 = adaEnd(ow, p.W, p.OW);
       acc = acc + g[p.go + (plane * p.OH + oh) * p.OW + ow] / f32((h1 - h0) * (w1 - w0));
     }
   }
