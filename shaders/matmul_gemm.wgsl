@@ -43,9 +43,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lsplit = wid.z - batch * p.splits;
   let split = p.splitBase + lsplit;
 {{TILE}}
-  let kHi = min(p.K, p.kOff + 4u * p.K4);
-  let kBegin = min(p.kOff + lsplit * p.kChunk, kHi);
-  let kEnd = min(kHi, kBegin + p.kChunk);
+  let kRange = splitRange(lsplit);
+  let kBegin = kRange.x;
+  let kEnd = kRange.y;
   let kMain = kBegin + ((kEnd - kBegin) & 0xfffffffcu);
   let nc0 = min(n0, p.N - 1u);
   let nc1 = min(n0 + 1u, p.N - 1u);

@@ -26,9 +26,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let ty = t / 16u;
   let mTile = wid.y * {{BM}}u;
   let nTile = wid.x * {{BN}}u;
-  let kHi = min(p.K, p.kOff + 4u * p.K4);
-  let kBegin = min(p.kOff + lsplit * p.kChunk, kHi);
-  let kEnd = min(kHi, kBegin + p.kChunk);
+  let kRange = splitRange(lsplit);
+  let kBegin = kRange.x;
+  let kEnd = kRange.y;
   // the 4 columns this invocation loads B for (colPrep sees them as nc0..nc3)
   let lb = nTile + (t % {{BN4}}u) * 4u;
   let nc0 = min(lb, p.N - 1u);
