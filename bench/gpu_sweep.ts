@@ -4,6 +4,7 @@
 //   node dist/bench/gpu_sweep.js [sizes...]     (default 1024 2048 4096)
 import { initDevice } from '../engine/device.js';
 import { matmul, randn, tensor, transpose } from '../engine/index.js';
+import { Rng } from '../engine/random.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { describeVariant, gemmCandidates, validTiled, type GemmVariant } from '../engine/tune.js';
 import { median, timeGpu } from './harness.js';
@@ -19,11 +20,8 @@ function refMatmul(A: Float32Array, B: Float32Array, M: number, N: number, K: nu
 }
 
 function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.range(-0.5, 0.5));
 }
 
 async function main(): Promise<void> {

@@ -8,20 +8,9 @@ import * as E from '../../engine/index.js';
 import { gemmSource, setMatmulKernel } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
+import { refMatmul } from './ref.js';
 
 let seed = 9000;
-
-function refMatmul(A: ArrayLike<number>, B: ArrayLike<number>, M: number, N: number, K: number, batch = 1, aBatch = true, bBatch = true): Float64Array {
-  const C = new Float64Array(batch * M * N);
-  for (let b = 0; b < batch; b++)
-    for (let i = 0; i < M; i++)
-      for (let j = 0; j < N; j++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += A[(aBatch ? b * M * K : 0) + i * K + k] * B[(bBatch ? b * K * N : 0) + k * N + j];
-        C[(b * M + i) * N + j] = s;
-      }
-  return C;
-}
 
 function variants(): [string, GemmVariant | 'naive'][] {
   const S = E.deviceContext().summary.subgroupSize;

@@ -1,5 +1,18 @@
-// Float64 references for the kernels of this folder (conv2d, batch norm, pooling), written
+// Float64 references for the kernels of this folder (matmul, conv2d, batch norm, pooling), written
 // directly from the definitions (loops over every output and every tap), row-major NCHW.
+
+/** C[b] = A[b] @ B[b] (A: M x K, B: K x N, row-major); an operand without a batch flag is shared by all batches. */
+export function refMatmul(A: ArrayLike<number>, B: ArrayLike<number>, M: number, N: number, K: number, batch = 1, aBatch = true, bBatch = true): Float64Array {
+  const C = new Float64Array(batch * M * N);
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += A[(aBatch ? b * M * K : 0) + i * K + k] * B[(bBatch ? b * K * N : 0) + k * N + j];
+        C[(b * M + i) * N + j] = s;
+      }
+  return C;
+}
 
 export interface ConvCfg {
   stride?: [number, number];

@@ -8,7 +8,7 @@ import { setConvVariants } from '../../engine/ops/conv2d.js';
 import { setMatmulKernel } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
-import { conv2dGradRef, conv2dRef, convDims } from './ref.js';
+import { conv2dGradRef, conv2dRef, convDims, refMatmul } from './ref.js';
 
 function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
   let e = 0;
@@ -40,10 +40,7 @@ async function main(): Promise<void> {
     for (const [batch, M, N, K] of [[1, 131, 137, 41], [3, 20, 200, 9], [1, 1, 130, 7]]) {
       const A = randomData(batch * M * K, seed++);
       const B = randomData(K * N, seed++);
-      const ref = new Float64Array(batch * M * N);
-      for (let b = 0; b < batch; b++)
-        for (let i = 0; i < M; i++)
-          for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) ref[(b * M + i) * N + j] += A[(b * M + i) * K + k] * B[k * N + j];
+      const ref = refMatmul(A, B, M, N, K, batch, true, false);
       // B stored transposed and viewed back, as linear() reads its weight
       const bT = E.tensor(Float32Array.from({ length: K * N }, (_, i) => B[(i % K) * N + Math.floor(i / K)]), [N, K]);
       const c = E.matmul(E.tensor(A, [batch, M, K]), E.transpose(bT, 0, 1));
