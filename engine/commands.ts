@@ -110,26 +110,24 @@ export function groups1d(count: number): [number, number] {
   return [Math.ceil(count / y), y];
 }
 
-export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-  const { device } = deviceContext();
+/** The open encoder with no compute pass open, for a copy command. */
+function copyEncoder(): GPUCommandEncoder {
   if (pass) {
     pass.end();
     pass = null;
   }
-  if (!encoder) encoder = device.createCommandEncoder();
-  encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  encoder ??= deviceContext().device.createCommandEncoder();
+  return encoder;
+}
+
+export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+  copyEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   if (++batched >= MAX_BATCH) flush();
 }
 
 /** Copies a row-major buffer of rgba32 texels (bytesPerRow a multiple of 256) into a whole texture. */
 export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture): void {
-  const { device } = deviceContext();
-  if (pass) {
-    pass.end();
-    pass = null;
-  }
-  if (!encoder) encoder = device.createCommandEncoder();
-  encoder.copyBufferToTexture({ buffer: src, bytesPerRow }, { texture: dst }, [dst.width, dst.height]);
+  copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow }, { texture: dst }, [dst.width, dst.height]);
   if (++batched >= MAX_BATCH) flush();
 }
 

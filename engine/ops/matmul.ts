@@ -456,8 +456,9 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   const NT = Math.ceil(N / (4 * L));
   // a texture panel must fit the device's texture size; otherwise the same variant reads a buffer panel
   const maxT = deviceContext().limits.maxTextureDimension2D;
+  const texW = Math.ceil((NT * L) / 16) * 16; // texels a row: the copy's 256-byte row pitch
   // lavapipe crashes on these kernels at 8-wide subgroups (256-bit): texture panels only at 16 lanes and up
-  const tex = Boolean(v.tex) && v.subgroup >= 16 && Math.ceil((NT * L) / 16) * 16 <= maxT && batch * plan.kChunk <= maxT;
+  const tex = Boolean(v.tex) && v.subgroup >= 16 && texW <= maxT && batch * plan.kChunk <= maxT;
   const vv: GemmVariant = tex || !v.tex ? v : { ...v, tex: false };
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}:${tex ? 'tex' : 'buf'}`, () => packSource(spec, 'B', L, tex));
@@ -466,7 +467,6 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
     const K4 = Kc / 4;
-    const texW = Math.ceil((NT * L) / 16) * 16;
     const bp = empty([batch * Kc * (tex ? texW : NT * L) * 4], 'float32', op);
     dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Kc, NT, batch]);
     let bt: GPUTexture | null = null;
