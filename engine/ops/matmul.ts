@@ -430,6 +430,9 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   if (M === 0 || N === 0 || batch === 0) return;
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
   if (buffers.length !== spec.bindings.length) throw new Error(`gemm: internal: ${buffers.length} buffers for ${spec.bindings.length} bindings`);
+  // K = 0 or panels over budget: a variant that needs packed B reads it in place with 4 columns a lane
+  // (before the tile size is taken: it sets the grid)
+  if (plan.source === 'direct' && (groupsOf(v) > 1 || v.tex)) v = { ...v, tn: 4, tex: false };
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
   const { rows, cols } = gemmTile(v);
   const n = spec.params.length;
@@ -438,8 +441,6 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   // rows beyond one grid dimension's reach run as several dispatches (mOff)
   const rowStep = maxG * rows;
   if (plan.source === 'direct') {
-    // K = 0 or panels over budget: a variant that needs packed B reads it in place with 4 columns a lane
-    if (groupsOf(v) > 1 || v.tex) v = { ...v, tn: 4, tex: false };
     const splits = plan.splits;
     const kChunk = splits > 1 ? Math.ceil(K / splits / 4) * 4 : Math.max(K, 1);
     const z = batch * splits;

@@ -84,6 +84,18 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     }
   });
 
+  it('K = 0 with a variant that needs B panels (8 columns a lane): every column is written', async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const [M, N] = [3, 16 * S + 5]; // more column tiles at 4 columns a lane than at 8
+    // leave a buffer of that size full of ones in the pool, so unwritten outputs would show
+    E.ones([M, N]).dispose();
+    setMatmulKernel('gemm', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: 'B' });
+    const z = E.matmul(E.zeros([M, 0]), E.zeros([0, N]));
+    expect(Array.from(await z.toArray())).to.deep.equal(new Array(M * N).fill(0));
+    setMatmulKernel('gemm', null);
+  });
+
   it('more rows than one dispatch reaches (several row chunks), batched', async () => {
     const S = E.deviceContext().features.has('subgroups') ? Math.max(E.deviceContext().summary.subgroupSize, 1) : 1;
     const v: GemmVariant = S >= 4 ? { family: 'bcast', tm: S, wg: 1, subgroup: S } : { family: 'reg', tm: 1, wg: 1, subgroup: 1 };
