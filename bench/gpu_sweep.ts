@@ -6,7 +6,7 @@ import { initDevice } from '../engine/device.js';
 import { matmul, randn, tensor, transpose } from '../engine/index.js';
 import { Rng } from '../engine/random.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
-import { describeVariant, gemmCandidates, validTiled, type GemmVariant } from '../engine/tune.js';
+import { describeVariant, gemmCandidates, tiledVariants } from '../engine/tune.js';
 import { median, timeGpu } from './harness.js';
 
 function refMatmul(A: Float32Array, B: Float32Array, M: number, N: number, K: number): Float64Array {
@@ -28,9 +28,7 @@ async function main(): Promise<void> {
   const ctx = await initDevice();
   console.log(`adapter: ${JSON.stringify(ctx.summary)}`);
   const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
-  const tiled: GemmVariant[] = [];
-  for (const [tm, tn, bk] of [[4, 4, 16], [8, 4, 16], [4, 8, 16], [8, 8, 8], [8, 8, 16]]) tiled.push({ family: 'tiled', tm, tn, bk, wg: 1, subgroup: 1 });
-  const cands = [...tiled.filter(validTiled), ...gemmCandidates('matmul', 2048, 2048, 2048).filter((v) => v.family !== 'tiled')];
+  const cands = [...tiledVariants(), ...gemmCandidates('matmul', 2048, 2048, 2048).filter((v) => v.family !== 'tiled')];
   let bad = 0;
   for (const v of cands) {
     setMatmulKernel('gemm', v);

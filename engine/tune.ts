@@ -170,11 +170,16 @@ function validVariant(v: GemmVariant): boolean {
 }
 
 /** tiled: tm, tn in {4, 8}, bk in {8, 16}, and each tile's staging divides among 256 invocations. */
-export function validTiled(v: GemmVariant): boolean {
+function validTiled(v: GemmVariant): boolean {
   const tn = v.tn ?? 4;
   const bk = v.bk ?? 16;
   const ok = (x: number) => x === 4 || x === 8;
   return ok(v.tm) && ok(tn) && (bk === 8 || bk === 16) && v.wg === 1 && (16 * v.tm * bk) % 1024 === 0 && (16 * tn * bk) % 1024 === 0;
+}
+
+/** The tiled family's candidate blockings (discrete GPUs): 64..128-wide tiles, k step 8 or 16. */
+export function tiledVariants(): GemmVariant[] {
+  return [[4, 4, 16], [8, 4, 16], [4, 8, 16], [8, 8, 8], [8, 8, 16]].map(([tm, tn, bk]) => ({ family: 'tiled', tm, wg: 1, subgroup: 1, ...(tn !== 4 ? { tn } : {}), ...(bk !== 16 ? { bk } : {}) }));
 }
 
 /** Candidate variants the tuner times for one shape (small, so tuning stays a few seconds per class). */
@@ -203,9 +208,7 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
     return out;
   }
   if (!deviceContext().summary.isSoftware) {
-    for (const [tm, tn, bk] of [[4, 4, 16], [8, 4, 16], [4, 8, 16], [8, 8, 8], [8, 8, 16]]) {
-      add({ family: 'tiled', tm, wg: 1, subgroup: 1, ...(tn !== 4 ? { tn } : {}), ...(bk !== 16 ? { bk } : {}) });
-    }
+    tiledVariants().forEach(add);
     return out;
   }
   add({ family: 'tiled', tm: 4, wg: 1, subgroup: 1 });
