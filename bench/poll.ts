@@ -1,9 +1,11 @@
-// Host polling while waiting on the GPU: node-webgpu's default (setImmediate, one core busy) vs the
-// engine's hybrid poll, timed alternately in one process on the same kernel.
+// Host costs: polling while waiting on the GPU, node-webgpu's default (setImmediate, one core busy) vs
+// the engine's hybrid poll, timed alternately in one process on the same kernel; and the host time to
+// encode a small elementwise op with the bind-group cache vs a bind group per dispatch.
 // Run alone: `node dist/bench/poll.js`; also a section of `npm run bench`.
 import { initDevice, setPollMode } from '../engine/device.js';
 import { matmul, tidy, randn } from '../engine/index.js';
-import { sync } from '../engine/commands.js';
+import { setBindGroupCaching, sync } from '../engine/commands.js';
+import { add } from '../engine/index.js';
 import { median, type BenchRow } from './harness.js';
 
 export async function runSection(): Promise<BenchRow[]> {
@@ -49,7 +51,38 @@ export async function runSection(): Promise<BenchRow[]> {
     compare: { setImmediate: { ms: imm / reps, value: gf(imm), ratio: gf(hyb) / gf(imm) } },
     extra: { roundTripMsHybrid: median(roundTrip.hybrid), roundTripMsImmediate: median(roundTrip.immediate) },
   });
+  rows.push(encodeCost());
   return rows;
+}
+
+/** Host microseconds to encode `add` on [64, 64] tensors (no GPU wait inside the timing), cached vs not. */
+function encodeCost(): BenchRow {
+  const x = randn([64, 64]);
+  const y = randn([64, 64]);
+  const ops = 1000;
+  const us: Record<'cached' | 'uncached', number[]> = { cached: [], uncached: [] };
+  for (let r = 0; r < 8; r++) {
+    for (const mode of ['cached', 'uncached'] as const) {
+      setBindGroupCaching(mode === 'cached');
+      const t0 = performance.now();
+      for (let i = 0; i < ops; i++) add(x, y).dispose();
+      if (r > 0) us[mode].push(((performance.now() - t0) * 1000) / ops); // round 0 warms up
+    }
+  }
+  setBindGroupCaching(true);
+  x.dispose();
+  y.dispose();
+  const c = median(us.cached);
+  const u = median(us.uncached);
+  return {
+    section: 'poll',
+    name: 'host encode of add [64,64], bind-group cache vs one per dispatch',
+    ms: c / 1000,
+    value: 1000 / c,
+    unit: 'ops/ms',
+    compare: { uncached: { ms: u / 1000, value: 1000 / u, ratio: u / c } },
+    extra: { usPerOpCached: c, usPerOpUncached: u },
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

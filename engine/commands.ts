@@ -30,6 +30,13 @@ function resourceId(r: object): number {
   return id;
 }
 
+let cacheBindGroups = true;
+
+/** Benchmarks: turn the bind-group cache off (a bind group per dispatch, as before it existed) or on. */
+export function setBindGroupCaching(on: boolean): void {
+  cacheBindGroups = on;
+}
+
 /** Forgets every cached bind group (their buffers may be about to be destroyed). */
 export function clearBindGroups(): void {
   bindGroups.clear();
@@ -78,7 +85,7 @@ export function dispatch(k: Kernel, buffers: Binding[], params: Uint32Array | nu
   let bindGroup: GPUBindGroup | undefined;
   let key = '';
   // texture views are made per call, so bind groups holding one are not worth keeping
-  if (k.dynamicParams && buffers.every((b) => 'mapAsync' in b)) {
+  if (cacheBindGroups && k.dynamicParams && buffers.every((b) => 'mapAsync' in b)) {
     key = `${k.name}|${slot ? `${resourceId(slot.buffer)}:${slot.size}` : '-'}|${buffers.map((b) => resourceId(b)).join(',')}`;
     bindGroup = bindGroups.get(key);
   }
