@@ -133,8 +133,8 @@ export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, ds
 }
 
 /** Copies a row-major buffer of rgba32 texels (bytesPerRow a multiple of 256) into a whole texture. */
-export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture): void {
-  copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow }, { texture: dst }, [dst.width, dst.height]);
+export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture, offset = 0): void {
+  copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, offset }, { texture: dst }, [dst.width, dst.height]);
   if (++batched >= MAX_BATCH) flush();
 }
 

@@ -204,6 +204,11 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       const pack = op === 'matmul' ? true : ('B' as const);
       add({ family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack, tex: true });
       add({ family: 'bcast', tm: 64, wg: 1, subgroup: S, pack, tex: true });
+      // matmul: A read in place, B a texture copied as it is (no pack kernel at all where B is plain)
+      if (op === 'matmul') {
+        add({ family: 'bcast', tm: 32, wg: 2, subgroup: S, pack: 'B', tex: true });
+        add({ family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack: 'B', tex: true });
+      }
     }
     return out;
   }

@@ -26,8 +26,13 @@
 //          as [batch][column tile][k][lane] vec4, zero-padded, so every load in the k loop is one
 //          contiguous vec4 per lane. Panels are built per chunk of rows (mOff) and of K (kOff) so
 //          they stay within a memory budget; K chunks write separate partial outputs (splitBase).
-//          A texture B panel is row-major instead: texel (column group, batch * K + k), filled from
-//          a buffer panel by a copy (lavapipe's textureStore and rgba32float fetch are wrong at 512 bits).
+//          A texture B panel holds the buffer panel's texels in the same order, wrapped into rows of
+//          L << texShift texels (so a column tile's k rows stay contiguous), filled from the buffer
+//          panel by a copy (lavapipe's textureStore and rgba32float fetch are wrong at 512 bits).
+//  B as a texture copy of the operand itself (no pack kernel; when B is a plain row-major matrix
+//  with 256-byte rows): 'kn' (B stored K x N): texel (n / 4, batch * bRows + k); 'nk' (B stored
+//  N x K, e.g. a linear or conv weight): a lane fetches the texels (k / 4, batch * bRows + n + j) of
+//  its 4 columns j, each 4 k values of one column, and regroups them into 4 k rows of 4 columns.
 // K range of a dispatch: [kOff, min(K, kOff + 4 K4)), cut into splits of kChunk.
 // Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)) and
 // stores to partial output splitBase + s, which the op sums afterwards.

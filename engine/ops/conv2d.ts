@@ -19,7 +19,7 @@ import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, type GemmOp, type GemmVariant } from '../tune.js';
-import { gemm, gemmTile, planGemm, sumSplits, type GemmSpec } from './matmul.js';
+import { gemm, gemmTile, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { copy } from './elementwise.js';
 import { contiguous, permute } from './shape.js';
@@ -342,7 +342,9 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const params = convParams(g, { hasBias: b ? 1 : 0, xo: x.offset, wo: w.offset, bo: b ? b.offset : 0 });
   // without a bias the kernel's (unused, select-masked) bias load reads the weight buffer
   const biasBuf = b ? b.buffer(op) : w.buffer(op);
-  gemm(FWD_SPEC, v, [y.buffer(op), x.buffer(op), w.buffer(op), biasBuf], { M, N: g.Og, K: Kg, batch: g.G }, params);
+  // the weight [O][Cg*KH*KW] is B stored N x K: a texture variant copies it as it is
+  const wB: BOperand = { binding: 2, offset: w.offset, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
+  gemm(FWD_SPEC, v, [y.buffer(op), x.buffer(op), w.buffer(op), biasBuf], { M, N: g.Og, K: Kg, batch: g.G }, params, undefined, wB);
   return y;
 }
 
@@ -424,7 +426,9 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
         dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
         invTHW: f32bits(th.T * tw.T ? 1 / (th.T * tw.T) : 0), invTW: f32bits(tw.T ? 1 / tw.T : 0),
       });
-      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+      // 1x1: the weight [O][Cg] is B row-major (k = o, n = c), which a texture variant copies as it is
+      const wB: BOperand | undefined = g.KH * g.KW === 1 ? { binding: 2, offset: w.offset, layout: 'kn', batchRows: g.G > 1 ? K : 0 } : undefined;
+      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params, undefined, wB);
     }
   }
   return dx;

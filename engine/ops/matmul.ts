@@ -65,7 +65,7 @@ export interface GemmSpec {
 }
 
 const ACC = (r: number) => `acc${r}`;
-const HEADER_FIELDS = 12; // M, N, K, kChunk, nb, splits, mOff, splitBase, kOff, K4, MT, NT
+const HEADER_FIELDS = 16; // M, N, K, kChunk, nb, splits, mOff, splitBase, kOff, K4, MT, NT, texShift, bk0, bRows, reserved
 
 function paramsDecl(spec: GemmSpec): string {
   const fields = spec.params.map((n) => `  ${n}: u32,`);
@@ -104,7 +104,14 @@ export function sourceOf(v: GemmVariant): GemmSource {
 }
 
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
-export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v)): string {
+/**
+ * B read from a texture that is a straight copy of the operand itself (no pack kernel): 'kn' when B
+ * is row-major K x N per batch (texel (n / 4, batch rows + k)), 'nk' when it is stored N x K (texel
+ * (k / 4, batch rows + n); a lane's 4 texels of 4 k each are its 4 k rows of 4 columns, regrouped).
+ */
+export type BTexture = 'kn' | 'nk';
+
+export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture): string {
   if (v.family === 'tiled') return tiledSource(spec, v);
   const S = v.family === 'bcast' ? v.subgroup : 1;
   const L = lanesOf(v);
@@ -115,6 +122,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const packB = source === 'packB';
   const G = groupsOf(v);
   const tex = Boolean(v.tex) && (packed || packB);
+  const direct = tex ? btex : undefined;
   if ((G > 1 || v.tex) && !(packed || packB)) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
   const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
   const tile =
@@ -123,12 +131,18 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
       : [`let lx = li % 8u;`, `let ly = li / 8u;`, `let m0 = (${tmx} * ${v.wg}u + ly) * ${TM}u;`, `let n0 = (${tn} * 8u + lx) * 4u;`];
   const slotExpr = (j: number) => (v.family === 'bcast' ? `${j * S}u + lane` : `${j}u`);
   const rowPrep: string[] = [];
+  // texture panel: the buffer panel's texel order (column tile after column tile, k rows of L texels
+  // each) wrapped into rows of L << texShift texels, so a column tile's k rows stay contiguous in memory
+  const directPrep = ['let tbr = batch * p.bRows;'];
+  const texPrep = ['let tq = (batch * p.NT + n0 / ' + `${4 * L}u) * 4u * p.K4;`, 'let tMask = (1u << p.texShift) - 1u;', `let tx = (n0 / 4u) % ${L}u;`];
   if (packed) {
     rowPrep.push(`let pa = (batch * p.MT + m0 / ${TM}u) * p.K4 * ${TM}u;`);
     rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
+    if (tex) rowPrep.push(...(direct ? directPrep : texPrep));
     for (let j = 0; j < slots; j++) rowPrep.push(`let ar${j} = pa + ${slotExpr(j)};`);
   } else {
     if (packB) rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
+    if (packB && tex) rowPrep.push(...(direct ? directPrep : texPrep));
     for (let j = 0; j < slots; j++) {
       const rowExpr = v.family === 'bcast' ? `m0 + ${j * S}u + lane` : `m0 + ${j}u`;
       rowPrep.push(`let row${j} = min(${rowExpr}, p.M - 1u) + p.mOff;`);
@@ -139,15 +153,32 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const accs: string[] = [];
   for (let g = 0; g < G; g++) for (let r = 0; r < TM; r++) accs.push(`var ${acc(r, g)} = vec4<f32>(0.0);`);
   const bName = (q: number, g: number) => (g === 0 ? `b${q}` : `b${q}_${g}`);
-  // a panel load of B row `k` (relative to the panel's first k) for column group g
+  // a panel load of B row `k` (relative to the panel's first k, p.bk0 in B) for column group g
   const panelB = (k: string, g: number) =>
-    tex ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(n0 / 4u + ${g * S}u, batch * 4u * p.K4 + ${k}), 0))` : `bp[pb + ${k} * ${L}u${g ? ` + ${g * S}u` : ''}]`;
+    direct === 'kn'
+      ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(n0 / 4u + ${g * S}u, tbr + p.bk0 + ${k}), 0))`
+      : tex
+      ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(((tq + ${k}) & tMask) * ${L}u + tx${g ? ` + ${g * S}u` : ''}, (tq + ${k}) >> p.texShift), 0))`
+      : `bp[pb + ${k} * ${L}u${g ? ` + ${g * S}u` : ''}]`;
+  // 'nk': B rows k .. k + 3 of group g from the 4 texels of its 4 columns (k a multiple of 4)
+  const nkRows = (k: string, g: number, guard: (q: number, e: string) => string): string[] => {
+    const t = (j: number) => `t${j}_${g}`;
+    const rows = [0, 1, 2, 3].map((j) => `let ${t(j)} = textureLoad(bt, vec2<u32>((p.bk0 + ${k}) / 4u, tbr + min(n0 + ${j + 4 * S * g}u, p.N - 1u)), 0);`);
+    for (let q = 0; q < 4; q++) {
+      const c = 'xyzw'[q];
+      rows.push(`let ${bName(q, g)} = ${guard(q, `bitcast<vec4<f32>>(vec4<u32>(${t(0)}.${c}, ${t(1)}.${c}, ${t(2)}.${c}, ${t(3)}.${c}))`)};`);
+    }
+    return rows;
+  };
   const step = (tail: boolean): string => {
     const out: string[] = [];
     const kq = (q: number) => (tail ? `kq${q}` : q === 0 ? 'k' : `(k + ${q}u)`);
     if (packed) {
       for (let j = 0; j < slots; j++) out.push(`let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
-      for (let g = 0; g < G; g++) for (let q = 0; q < 4; q++) out.push(`let ${bName(q, g)} = ${panelB(kq(q), g)};`);
+      for (let g = 0; g < G; g++) {
+        if (direct === 'nk') out.push(...nkRows('k', g, (_q, e) => e));
+        else for (let q = 0; q < 4; q++) out.push(`let ${bName(q, g)} = ${panelB(kq(q), g)};`);
+      }
     } else {
       if (tail) for (let q = 0; q < 4; q++) out.push(`let kq${q} = min(k + ${q}u, kEnd - 1u);`, `let kv${q} = k + ${q}u < kEnd;`);
       if (spec.kPrep) for (let q = 0; q < 4; q++) out.push(spec.kPrep(q, kq(q)));
@@ -157,10 +188,15 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
         if (spec.loadA4 && !tail) out.push(`let a${j} = ${spec.loadA4(j, 'k')};`);
         else out.push(`let a${j} = vec4<f32>(${[0, 1, 2, 3].map((q) => guardA(q, spec.loadA(j, q, kq(q)))).join(', ')});`);
       }
-      for (let q = 0; q < 4; q++) {
-        for (let g = 0; g < G; g++) {
-          const bq = packB ? panelB(`(${kq(q)} - p.kOff)`, g) : spec.loadB(q, kq(q));
-          out.push(`let ${bName(q, g)} = ${guardB(q, bq)};`);
+      if (direct === 'nk') {
+        // K % 4 == 0 here, so the tail step never runs; it is generated (and guarded) all the same
+        for (let g = 0; g < G; g++) out.push(...nkRows(`(k - p.kOff)`, g, guardB));
+      } else {
+        for (let q = 0; q < 4; q++) {
+          for (let g = 0; g < G; g++) {
+            const bq = packB ? panelB(`(${kq(q)} - p.kOff)`, g) : spec.loadB(q, kq(q));
+            out.push(`let ${bName(q, g)} = ${guardB(q, bq)};`);
+          }
         }
       }
     }
@@ -188,7 +224,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
   return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
-    SOURCE: source,
+    SOURCE: direct ? `${source}, B a texture copy (${direct})` : source,
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(spec, panels),
@@ -303,7 +339,7 @@ export function tiledSource(spec: GemmSpec, v: GemmVariant): string {
 }
 
 /** Renders the kernel packing operand A (row slots of TM) or B (L lanes of 4 columns) of a spec into panels. */
-export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number, toTexture = false): string {
+export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): string {
   const body: string[] = [];
   if (which === 'A') {
     body.push('let k4 = wid.x;', 'let mt = wid.y;', `let m0 = mt * ${width}u;`, 'let n0 = 0u;', 'let nc0 = 0u;', 'let nc1 = 0u;', 'let nc2 = 0u;', 'let nc3 = 0u;');
@@ -322,10 +358,9 @@ export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number, toTe
     body.push('let kq0 = p.kOff + kl;', 'let kc0 = min(kq0, p.K - 1u);');
     if (spec.kPrep) body.push(spec.kPrep(0, 'kc0'));
     const value = `select(vec4<f32>(0.0), ${spec.loadB(0, 'kc0')}, kq0 < p.K)`;
-    // for a texture: row-major rows of texels, padded to 16 texels (the copy's 256-byte row pitch).
-    // (lavapipe's textureStore, like its rgba32float fetch, is wrong at 512 bits: a copy fills the texture.)
-    if (toTexture) body.push(`panel[(batch * 4u * p.K4 + kl) * ((p.NT * ${width}u + 15u) / 16u * 16u) + nt * ${width}u + s] = ${value};`);
-    else body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = ${value};`);
+    // a texture panel is this buffer copied into a texture (lavapipe's textureStore, like its rgba32float
+    // fetch, is wrong at 512 bits)
+    body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = ${value};`);
   }
   return renderTemplate(gemmTemplate('matmul_pack'), {
     PARAMS: paramsDecl(spec),
@@ -346,9 +381,9 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct'): Kernel {
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}`;
-  return kernel(key, () => gemmSource(spec, v, source));
+export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture): Kernel {
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}`;
+  return kernel(key, () => gemmSource(spec, v, source, btex));
 }
 
 /** Rows covered by one workgroup and columns covered by one workgroup for a variant. */
@@ -412,20 +447,59 @@ export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmP
   return { source, rowChunk, kChunk, kChunks, splits: perChunk, totalSplits: kChunks * perChunk };
 }
 
-function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number): Uint32Array {
+function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number, tex: { shift?: number; bk0?: number; bRows?: number } = {}): Uint32Array {
   const pad = (4 - (nExtra % 4)) % 4;
   const params = new Uint32Array(HEADER_FIELDS + nExtra + pad);
-  params.set([M, N, K, kChunk, batch, splits, mOff, splitBase, kOff, K4, MT, NT]);
+  params.set([M, N, K, kChunk, batch, splits, mOff, splitBase, kOff, K4, MT, NT, tex.shift ?? 0, tex.bk0 ?? 0, tex.bRows ?? 0]);
   params.set(extra, HEADER_FIELDS);
   return params;
 }
 
 /**
+ * B as a plain row-major matrix in one of the op's bindings: a variant with a texture B may copy it
+ * straight into a texture instead of packing it. `batchRows` 0: one B for every batch; otherwise the
+ * batches follow each other (B's rows per batch: K for 'kn', N for 'nk').
+ */
+export interface BOperand {
+  binding: number;
+  /** Element offset of B in its buffer. */
+  offset: number;
+  layout: BTexture;
+  batchRows: number;
+}
+
+let directBEnabled = true;
+const bCounters = { direct: 0, packed: 0 };
+
+/** How many GEMMs so far copied B straight into a texture, and how many packed it (tests). */
+export function gemmBCounters(): { direct: number; packed: number } {
+  return { ...bCounters };
+}
+
+/** Tests and benchmarks: allow (default) or forbid copying a plain B straight into a texture. */
+export function setDirectBTexture(enabled: boolean): void {
+  directBEnabled = enabled;
+}
+
+/** The texture size for copying B straight into a texture, or null where it cannot be (then B is packed). */
+function directBTexture(b: BOperand | undefined, v: GemmVariant, dims: GemmDims): { width: number; height: number; rowBytes: number } | null {
+  if (!b || !directBEnabled || !v.tex || v.subgroup < 16) return null;
+  const [cols, rows] = b.layout === 'kn' ? [dims.N, dims.K] : [dims.K, dims.N];
+  // the copy wants 256-byte rows and a 16-byte aligned start
+  if (cols % 64 !== 0 || b.offset % 4 !== 0 || (b.batchRows !== 0 && b.batchRows !== rows)) return null;
+  const height = (b.batchRows ? dims.batch : 1) * rows;
+  const maxT = deviceContext().limits.maxTextureDimension2D;
+  if (cols / 4 > maxT || height > maxT) return null;
+  return { width: cols / 4, height, rowBytes: cols * 4 };
+}
+
+/**
  * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
  * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
- * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`.
+ * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
+ * says where B lies when it is a plain matrix (see BOperand).
  */
-export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false)): void {
+export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
@@ -455,29 +529,53 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   const op = 'gemm';
   const L = lanesOf(v);
   const NT = Math.ceil(N / (4 * L));
-  // a texture panel must fit the device's texture size; otherwise the same variant reads a buffer panel
+  // a texture panel holds the buffer panel's texels in rows of L << texShift (a multiple of the copy's
+  // 256-byte row pitch), texShift the least that keeps its height within the device's texture size;
+  // a panel that does not fit makes the same variant read the buffer panel
   const maxT = deviceContext().limits.maxTextureDimension2D;
-  const texW = Math.ceil((NT * L) / 16) * 16; // texels a row: the copy's 256-byte row pitch
+  const panelTexels = batch * NT * plan.kChunk * L;
+  let texShift = 0;
+  while (Math.ceil(panelTexels / (L << texShift)) > maxT && L << texShift < maxT) texShift++;
   // lavapipe crashes on these kernels at 8-wide subgroups (256-bit): texture panels only at 16 lanes and up
-  const tex = Boolean(v.tex) && v.subgroup >= 16 && texW <= maxT && batch * plan.kChunk <= maxT;
-  const vv: GemmVariant = tex || !v.tex ? v : { ...v, tex: false };
+  const tex = Boolean(v.tex) && v.subgroup >= 16 && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
+  // B copied as it is into a texture: no pack kernel for B (a copy is a memcpy in a CPU driver)
+  const directB = directBTexture(bOperand, v, dims);
+  const btex = directB ? bOperand!.layout : undefined;
+  const vv: GemmVariant = tex || directB || !v.tex ? v : { ...v, tex: false };
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
-  const packB = kernel(`gemm.packB:${spec.key}:${L}:${tex ? 'tex' : 'buf'}`, () => packSource(spec, 'B', L, tex));
-  const gk = gemmKernel(spec, vv, plan.source);
+  const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
+  const gk = gemmKernel(spec, vv, plan.source, btex);
+  let whole: GPUTexture | null = null;
+  bCounters[directB ? 'direct' : 'packed']++;
+  if (directB) {
+    whole = acquireTexture(directB.width, directB.height, op);
+    copyBufferToTexture(buffers[bOperand!.binding], directB.rowBytes, whole, bOperand!.offset * 4);
+  }
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
     const K4 = Kc / 4;
-    const bp = empty([batch * Kc * (tex ? texW : NT * L) * 4], 'float32', op);
-    dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Kc, NT, batch]);
-    let bt: GPUTexture | null = null;
-    if (tex) {
-      bt = acquireTexture(texW, batch * Kc, op);
-      copyBufferToTexture(bp.buffer(op), texW * 16, bt);
-      bp.dispose();
+    let bView: GPUTextureView | GPUBuffer;
+    let releaseB = () => {};
+    if (whole) {
+      bView = whole.createView();
+    } else {
+      const texW = L << texShift;
+      const texH = Math.ceil((batch * NT * Kc * L) / texW);
+      const bp = empty([(tex ? texW * texH : batch * Kc * NT * L) * 4], 'float32', op);
+      dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Kc, NT, batch]);
+      if (tex) {
+        const bt = acquireTexture(texW, texH, op);
+        copyBufferToTexture(bp.buffer(op), texW * 16, bt);
+        bp.dispose();
+        bView = bt.createView();
+        releaseB = () => releaseTexture(bt);
+      } else {
+        bView = bp.buffer(op);
+        releaseB = () => bp.dispose();
+      }
     }
-    const bView = bt ? bt.createView() : bp.buffer(op);
-    const releaseB = () => (bt ? releaseTexture(bt) : bp.dispose());
+    const texParams = { shift: texShift, bk0: kOff, bRows: directB && bOperand!.batchRows ? (btex === 'kn' ? K : N) : 0 };
     if (plan.source === 'packB') {
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
@@ -486,7 +584,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
       for (let mOff = 0; mOff < M; mOff += rowStep) {
         const Mc = Math.min(rowStep, M - mOff);
         const gm = Math.ceil(Mc / rows);
-        const params = headerParams(Mc, N, K, kChunk, batch, splits, mOff, kc * splits, kOff, K4, 0, NT, extra, n);
+        const params = headerParams(Mc, N, K, kChunk, batch, splits, mOff, kc * splits, kOff, K4, 0, NT, extra, n, texParams);
         dispatch(gk, [...buffers, bView], params, v.swap ? [gm, gn, z] : [gn, gm, z]);
       }
       releaseB();
@@ -502,12 +600,13 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
       const gm = Math.ceil(Mc / rows);
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
-      const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n);
+      const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n, texParams);
       dispatch(gk, [...buffers, ap.buffer(op), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
       ap.dispose();
     }
     releaseB();
   }
+  if (whole) releaseTexture(whole);
 }
 
 // ---- matmul ------------------------------------------------------------------------------------
@@ -589,7 +688,7 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
     } else {
       // K = 0 gives zeros: the GEMM's k loop does not run
       const v = forcedVariant ?? chooseGemmVariant('matmul', M, N, Math.max(K, 1));
-      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides);
+      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides, undefined, plainB(bb, sBb, nb, K, N));
     }
   }
   if (aa !== a) aa.dispose();
@@ -613,6 +712,16 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
     }
     return [ga, gb];
   });
+}
+
+/** B of a matmul as a plain matrix the GEMM may copy into a texture, when its strides make it one. */
+function plainB(b: Tensor, sBb: number, nb: number, K: number, N: number): BOperand | undefined {
+  const sBk = b.strides[b.rank - 2];
+  const sBn = b.strides[b.rank - 1];
+  const layout: BTexture | null = sBn === 1 && sBk === N ? 'kn' : sBk === 1 && sBn === K ? 'nk' : null;
+  if (!layout) return undefined;
+  if (nb === 1 || sBb === 0) return { binding: 2, offset: b.offset, layout, batchRows: 0 };
+  return sBb === K * N ? { binding: 2, offset: b.offset, layout, batchRows: layout === 'kn' ? K : N } : undefined;
 }
 
 /** torch.matmul semantics: 1-D operands are promoted (and the added dim removed afterwards). */

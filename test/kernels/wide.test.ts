@@ -9,7 +9,7 @@ import * as E from '../../engine/index.js';
 
 describe('GEMM variants at 16-wide subgroups (child process at 512-bit lavapipe)', function () {
   this.timeout(600_000);
-  it('texture B panels and 8 columns a lane match float64 for matmul and conv2d (forward and both gradients)', function () {
+  it('texture B panels, B copied straight into a texture, and 8 columns a lane match float64 for matmul and conv2d (forward and both gradients)', function () {
     if (!E.deviceContext().summary.isSoftware) this.skip(); // hardware GPUs use the tiled family
     const child = fileURLToPath(new URL('./wide_check.js', import.meta.url));
     const r = spawnSync(process.execPath, [child], { env: { ...process.env, LP_NATIVE_VECTOR_WIDTH: '512' }, encoding: 'utf8' });
@@ -17,7 +17,7 @@ describe('GEMM variants at 16-wide subgroups (child process at 512-bit lavapipe)
     const line = r.stdout.trim().split('\n').pop()!;
     const out = JSON.parse(line) as { subgroupSize: number; results: { what: string; maxRelErr: number }[] };
     expect(out.subgroupSize, 'LP_NATIVE_VECTOR_WIDTH=512 gives 16-wide subgroups').to.equal(16);
-    expect(out.results.length).to.equal(3 * 6);
+    expect(out.results.length).to.equal(3 * 6 + 2 * (6 + 3));
     for (const { what, maxRelErr } of out.results) expect(maxRelErr, what).to.be.below(1e-5);
   });
 });

@@ -5,10 +5,14 @@
 //   { subgroupSize, software, results: [{ what, maxRelErr }] }  (maxRelErr: max |err| / max |ref|)
 import * as E from '../../engine/index.js';
 import { setConvVariants } from '../../engine/ops/conv2d.js';
-import { setMatmulKernel } from '../../engine/ops/matmul.js';
+import { gemmBCounters, setMatmulKernel } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, refMatmul } from './ref.js';
+
+function numelOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
 
 function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
   let e = 0;
@@ -62,6 +66,66 @@ async function main(): Promise<void> {
     const g = conv2dGradRef(X, W, GY, d);
     results.push({ what: `conv2d input-grad ${name}`, maxRelErr: relErr(await x.grad!.toArray(), g.dx) });
     results.push({ what: `conv2d weight-grad ${name}`, maxRelErr: relErr(await w.grad!.toArray(), g.dw) });
+    setConvVariants({});
+  }
+  // B copied as it is into a texture (no pack kernel): row-major B ('kn'), B stored transposed ('nk'),
+  // batched and broadcast B, a K tail, and a B view at an offset the copy cannot start at (packed instead)
+  const direct: [string, GemmVariant][] = [
+    ['packB texture', { family: 'bcast', tm: S, wg: 2, subgroup: S, pack: 'B', tex: true }],
+    ['tn8 packed texture', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }],
+  ];
+  for (const [name, v] of direct) {
+    setMatmulKernel('gemm', v);
+    const cases: { what: string; batch: number; M: number; N: number; K: number; bBatched: boolean; nk: boolean; offset: number; expectDirect: boolean }[] = [
+      { what: 'kn, K tail', batch: 1, M: 70, N: 192, K: 37, bBatched: false, nk: false, offset: 0, expectDirect: true },
+      { what: 'nk, ragged N', batch: 1, M: 33, N: 100, K: 128, bBatched: false, nk: true, offset: 0, expectDirect: true },
+      { what: 'kn, batched B', batch: 3, M: 20, N: 128, K: 9, bBatched: true, nk: false, offset: 0, expectDirect: true },
+      { what: 'nk, batched B', batch: 2, M: 17, N: 70, K: 64, bBatched: true, nk: true, offset: 0, expectDirect: true },
+      { what: 'kn, broadcast B', batch: 2, M: 20, N: 64, K: 64, bBatched: false, nk: false, offset: 0, expectDirect: true },
+      { what: 'kn, B at offset 1 (packed)', batch: 1, M: 20, N: 64, K: 30, bBatched: false, nk: false, offset: 1, expectDirect: false },
+    ];
+    for (const c of cases) {
+      const nbB = c.bBatched ? c.batch : 1;
+      const A = randomData(c.batch * c.M * c.K, seed++);
+      const B = randomData(nbB * c.K * c.N, seed++);
+      const ref = refMatmul(A, B, c.M, c.N, c.K, c.batch, true, c.bBatched);
+      // stored: [nbB][K][N] ('kn') or [nbB][N][K] ('nk', viewed back transposed), after `offset` pad values
+      const stored = new Float32Array(c.offset + nbB * c.K * c.N);
+      for (let b = 0; b < nbB; b++) {
+        for (let k = 0; k < c.K; k++) {
+          for (let n = 0; n < c.N; n++) stored[c.offset + b * c.K * c.N + (c.nk ? n * c.K + k : k * c.N + n)] = B[b * c.K * c.N + k * c.N + n];
+        }
+      }
+      const flat = E.tensor(stored, [stored.length]);
+      const inner = c.nk ? [c.N, c.K] : [c.K, c.N];
+      let bt = E.reshape(E.slice(flat, 0, c.offset, stored.length), c.bBatched ? [nbB, ...inner] : inner);
+      if (c.nk) bt = E.transpose(bt, -2, -1);
+      const before = gemmBCounters().direct;
+      const y = E.matmul(E.tensor(A, [c.batch, c.M, c.K]), bt);
+      const tookDirect = gemmBCounters().direct > before;
+      results.push({ what: `matmul direct-B ${name} ${c.what}`, maxRelErr: relErr(await y.toArray(), ref) });
+      // a path taken other than the expected one is reported as an error
+      if (tookDirect !== c.expectDirect) results.push({ what: `matmul direct-B ${name} ${c.what}: direct ${tookDirect}, expected ${c.expectDirect}`, maxRelErr: 1 });
+    }
+    // conv2d, 1x1 with two groups of 64 channels: the forward reads the weight 'nk', the input-grad 'kn'
+    setConvVariants({ 'conv.fwd': v, 'conv.dx': v });
+    const xs = [2, 128, 5, 7];
+    const ws = [64, 64, 1, 1];
+    const cfg = { stride: [2, 1] as [number, number], padding: [1, 0] as [number, number], groups: 2 };
+    const d = convDims(xs, ws, cfg);
+    const X = randomData(numelOf(xs), seed++);
+    const W = randomData(numelOf(ws), seed++);
+    const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+    const x = E.tensor(X, xs, { requiresGrad: true });
+    const w = E.tensor(W, ws, { requiresGrad: true });
+    const before = gemmBCounters().direct;
+    const y = E.conv2d(x, w, null, cfg);
+    results.push({ what: `conv2d 1x1 groups 2 forward direct-B ${name}`, maxRelErr: relErr(await y.toArray(), conv2dRef(X, W, null, d)) });
+    E.sum(E.mul(y, E.tensor(GY, [d.N, d.O, d.OH, d.OW]))).backward();
+    const g = conv2dGradRef(X, W, GY, d);
+    results.push({ what: `conv2d 1x1 groups 2 input-grad direct-B ${name}`, maxRelErr: relErr(await x.grad!.toArray(), g.dx) });
+    results.push({ what: `conv2d 1x1 groups 2 weight-grad ${name}`, maxRelErr: relErr(await w.grad!.toArray(), g.dw) });
+    if (gemmBCounters().direct - before !== 2) results.push({ what: `conv2d 1x1 direct-B ${name}: ${gemmBCounters().direct - before} direct copies, expected 2`, maxRelErr: 1 });
     setConvVariants({});
   }
   setMatmulKernel('gemm', null);
