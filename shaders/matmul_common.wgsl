@@ -6,7 +6,7 @@ struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   nb: u32, splits: u32, mOff: u32, splitBase: u32,
   kOff: u32, K4: u32, MT: u32, NT: u32,
-  texShift: u32, bk0: u32, bRows: u32, _h0: u32,
+  texShift: u32, k0: u32, bRows: u32, aRows: u32,
 {{PARAMS}}
 }
 

@@ -65,7 +65,7 @@ export interface GemmSpec {
 }
 
 const ACC = (r: number) => `acc${r}`;
-const HEADER_FIELDS = 16; // M, N, K, kChunk, nb, splits, mOff, splitBase, kOff, K4, MT, NT, texShift, bk0, bRows, reserved
+const HEADER_FIELDS = 16; // M, N, K, kChunk, nb, splits, mOff, splitBase, kOff, K4, MT, NT, texShift, k0, bRows, aRows
 
 function paramsDecl(spec: GemmSpec): string {
   const fields = spec.params.map((n) => `  ${n}: u32,`);
@@ -111,7 +111,7 @@ export function sourceOf(v: GemmVariant): GemmSource {
  */
 export type BTexture = 'kn' | 'nk';
 
-export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture): string {
+export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false): string {
   if (v.family === 'tiled') return tiledSource(spec, v);
   const S = v.family === 'bcast' ? v.subgroup : 1;
   const L = lanesOf(v);
@@ -123,6 +123,8 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const G = groupsOf(v);
   const tex = Boolean(v.tex) && (packed || packB);
   const direct = tex ? btex : undefined;
+  // packed A read from a texture copy of a plain row-major A: texel (k / 4, batch * aRows + row)
+  const aTex = packed && tex && atex;
   if ((G > 1 || v.tex) && !(packed || packB)) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
   const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
   const tile =
@@ -136,10 +138,11 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const directPrep = ['let tbr = batch * p.bRows;'];
   const texPrep = ['let tq = (batch * p.NT + n0 / ' + `${4 * L}u) * 4u * p.K4;`, 'let tMask = (1u << p.texShift) - 1u;', `let tx = (n0 / 4u) % ${L}u;`];
   if (packed) {
-    rowPrep.push(`let pa = (batch * p.MT + m0 / ${TM}u) * p.K4 * ${TM}u;`);
+    if (aTex) rowPrep.push('let abr = batch * p.aRows;');
+    else rowPrep.push(`let pa = (batch * p.MT + m0 / ${TM}u) * p.K4 * ${TM}u;`);
     rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
     if (tex) rowPrep.push(...(direct ? directPrep : texPrep));
-    for (let j = 0; j < slots; j++) rowPrep.push(`let ar${j} = pa + ${slotExpr(j)};`);
+    for (let j = 0; j < slots; j++) rowPrep.push(aTex ? `let ar${j} = abr + min(m0 + ${slotExpr(j)}, p.M - 1u) + p.mOff;` : `let ar${j} = pa + ${slotExpr(j)};`);
   } else {
     if (packB) rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
     if (packB && tex) rowPrep.push(...(direct ? directPrep : texPrep));
@@ -153,17 +156,17 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const accs: string[] = [];
   for (let g = 0; g < G; g++) for (let r = 0; r < TM; r++) accs.push(`var ${acc(r, g)} = vec4<f32>(0.0);`);
   const bName = (q: number, g: number) => (g === 0 ? `b${q}` : `b${q}_${g}`);
-  // a panel load of B row `k` (relative to the panel's first k, p.bk0 in B) for column group g
+  // a panel load of B row `k` (relative to the panel's first k, p.k0 in B) for column group g
   const panelB = (k: string, g: number) =>
     direct === 'kn'
-      ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(n0 / 4u + ${g * S}u, tbr + p.bk0 + ${k}), 0))`
+      ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(n0 / 4u + ${g * S}u, tbr + p.k0 + ${k}), 0))`
       : tex
       ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(((tq + ${k}) & tMask) * ${L}u + tx${g ? ` + ${g * S}u` : ''}, (tq + ${k}) >> p.texShift), 0))`
       : `bp[pb + ${k} * ${L}u${g ? ` + ${g * S}u` : ''}]`;
   // 'nk': B rows k .. k + 3 of group g from the 4 texels of its 4 columns (k a multiple of 4)
   const nkRows = (k: string, g: number, guard: (q: number, e: string) => string): string[] => {
     const t = (j: number) => `t${j}_${g}`;
-    const rows = [0, 1, 2, 3].map((j) => `let ${t(j)} = textureLoad(bt, vec2<u32>((p.bk0 + ${k}) / 4u, tbr + min(n0 + ${j + 4 * S * g}u, p.N - 1u)), 0);`);
+    const rows = [0, 1, 2, 3].map((j) => `let ${t(j)} = textureLoad(bt, vec2<u32>((p.k0 + ${k}) / 4u, tbr + min(n0 + ${j + 4 * S * g}u, p.N - 1u)), 0);`);
     for (let q = 0; q < 4; q++) {
       const c = 'xyzw'[q];
       rows.push(`let ${bName(q, g)} = ${guard(q, `bitcast<vec4<f32>>(vec4<u32>(${t(0)}.${c}, ${t(1)}.${c}, ${t(2)}.${c}, ${t(3)}.${c}))`)};`);
@@ -174,7 +177,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     const out: string[] = [];
     const kq = (q: number) => (tail ? `kq${q}` : q === 0 ? 'k' : `(k + ${q}u)`);
     if (packed) {
-      for (let j = 0; j < slots; j++) out.push(`let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
+      for (let j = 0; j < slots; j++) out.push(aTex ? `let a${j} = bitcast<vec4<f32>>(textureLoad(at, vec2<u32>((p.k0 + k) / 4u, ar${j}), 0));` : `let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
       for (let g = 0; g < G; g++) {
         if (direct === 'nk') out.push(...nkRows('k', g, (_q, e) => e));
         else for (let q = 0; q < 4; q++) out.push(`let ${bName(q, g)} = ${panelB(kq(q), g)};`);
@@ -221,10 +224,10 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     store.push(`  } }`);
   }
   const bPanel = tex ? 'var bt: texture_2d<u32>' : 'var<storage, read> bp: array<vec4<f32>>';
-  const panels = packed ? ['var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
+  const panels = packed ? [aTex ? 'var at: texture_2d<u32>' : 'var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
   return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
-    SOURCE: direct ? `${source}, B a texture copy (${direct})` : source,
+    SOURCE: [source, aTex ? 'A a texture copy' : '', direct ? `B a texture copy (${direct})` : ''].filter(Boolean).join(', '),
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(spec, panels),
@@ -381,9 +384,9 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture): Kernel {
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}`;
-  return kernel(key, () => gemmSource(spec, v, source, btex));
+export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture, atex = false): Kernel {
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}:${atex ? 1 : 0}`;
+  return kernel(key, () => gemmSource(spec, v, source, btex, atex));
 }
 
 /** Rows covered by one workgroup and columns covered by one workgroup for a variant. */
@@ -447,10 +450,10 @@ export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmP
   return { source, rowChunk, kChunk, kChunks, splits: perChunk, totalSplits: kChunks * perChunk };
 }
 
-function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number, tex: { shift?: number; bk0?: number; bRows?: number } = {}): Uint32Array {
+function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number, tex: { shift?: number; k0?: number; bRows?: number; aRows?: number } = {}): Uint32Array {
   const pad = (4 - (nExtra % 4)) % 4;
   const params = new Uint32Array(HEADER_FIELDS + nExtra + pad);
-  params.set([M, N, K, kChunk, batch, splits, mOff, splitBase, kOff, K4, MT, NT, tex.shift ?? 0, tex.bk0 ?? 0, tex.bRows ?? 0]);
+  params.set([M, N, K, kChunk, batch, splits, mOff, splitBase, kOff, K4, MT, NT, tex.shift ?? 0, tex.k0 ?? 0, tex.bRows ?? 0, tex.aRows ?? 0]);
   params.set(extra, HEADER_FIELDS);
   return params;
 }
@@ -469,16 +472,33 @@ export interface BOperand {
 }
 
 let directBEnabled = true;
-const bCounters = { direct: 0, packed: 0 };
+const bCounters = { direct: 0, packed: 0, directA: 0 };
 
-/** How many GEMMs so far copied B straight into a texture, and how many packed it (tests). */
-export function gemmBCounters(): { direct: number; packed: number } {
+/** How many GEMMs so far copied B straight into a texture, how many packed it, how many copied A (tests). */
+export function gemmBCounters(): { direct: number; packed: number; directA: number } {
   return { ...bCounters };
 }
 
 /** Tests and benchmarks: allow (default) or forbid copying a plain B straight into a texture. */
 export function setDirectBTexture(enabled: boolean): void {
   directBEnabled = enabled;
+}
+
+/** A as a plain row-major M x K matrix in one of the op's bindings (batchRows: 0, or M for batches that follow each other). */
+export interface AOperand {
+  binding: number;
+  offset: number;
+  batchRows: number;
+}
+
+/** The texture size for copying a packed-variant's A straight into a texture, or null (then A is packed). */
+function directATexture(a: AOperand | undefined, v: GemmVariant, dims: GemmDims, source: GemmSource): { width: number; height: number; rowBytes: number } | null {
+  if (!a || !directBEnabled || source !== 'packed' || !v.tex || v.subgroup < 16) return null;
+  if (dims.K % 64 !== 0 || a.offset % 4 !== 0 || (a.batchRows !== 0 && a.batchRows !== dims.M)) return null;
+  const height = (a.batchRows ? dims.batch : 1) * dims.M;
+  const maxT = deviceContext().limits.maxTextureDimension2D;
+  if (dims.K / 4 > maxT || height > maxT) return null;
+  return { width: dims.K / 4, height, rowBytes: dims.K * 4 };
 }
 
 /** The texture size for copying B straight into a texture, or null where it cannot be (then B is packed). */
@@ -499,7 +519,7 @@ function directBTexture(b: BOperand | undefined, v: GemmVariant, dims: GemmDims)
  * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
  * says where B lies when it is a plain matrix (see BOperand).
  */
-export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand): void {
+export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
@@ -544,7 +564,14 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   const vv: GemmVariant = tex || directB || !v.tex ? v : { ...v, tex: false };
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const gk = gemmKernel(spec, vv, plan.source, btex);
+  const directA = directATexture(aOperand, vv, dims, plan.source);
+  const gk = gemmKernel(spec, vv, plan.source, btex, Boolean(directA));
+  let wholeA: GPUTexture | null = null;
+  if (directA) {
+    bCounters.directA++;
+    wholeA = acquireTexture(directA.width, directA.height, op);
+    copyBufferToTexture(buffers[aOperand!.binding], directA.rowBytes, wholeA, aOperand!.offset * 4);
+  }
   let whole: GPUTexture | null = null;
   bCounters[directB ? 'direct' : 'packed']++;
   if (directB) {
@@ -575,7 +602,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
         releaseB = () => bp.dispose();
       }
     }
-    const texParams = { shift: texShift, bk0: kOff, bRows: directB && bOperand!.batchRows ? (btex === 'kn' ? K : N) : 0 };
+    const texParams = { shift: texShift, k0: kOff, bRows: directB && bOperand!.batchRows ? (btex === 'kn' ? K : N) : 0, aRows: directA && aOperand!.batchRows ? M : 0 };
     if (plan.source === 'packB') {
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
@@ -593,20 +620,21 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
     for (let mOff = 0; mOff < M; mOff += plan.rowChunk) {
       const Mc = Math.min(plan.rowChunk, M - mOff);
       const MT = Math.ceil(Mc / v.tm);
-      const ap = empty([batch * MT * K4 * v.tm * 4], 'float32', op);
-      dispatch(packA, [...buffers, ap.buffer(op)], headerParams(Mc, N, K, 0, batch, 1, mOff, 0, kOff, K4, MT, NT, extra, n), [K4, MT, batch]);
+      const ap = wholeA ? null : empty([batch * MT * K4 * v.tm * 4], 'float32', op);
+      if (ap) dispatch(packA, [...buffers, ap.buffer(op)], headerParams(Mc, N, K, 0, batch, 1, mOff, 0, kOff, K4, MT, NT, extra, n), [K4, MT, batch]);
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
       const gm = Math.ceil(Mc / rows);
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
       const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n, texParams);
-      dispatch(gk, [...buffers, ap.buffer(op), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
-      ap.dispose();
+      dispatch(gk, [...buffers, ap ? ap.buffer(op) : wholeA!.createView(), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
+      ap?.dispose();
     }
     releaseB();
   }
   if (whole) releaseTexture(whole);
+  if (wholeA) releaseTexture(wholeA);
 }
 
 // ---- matmul ------------------------------------------------------------------------------------
@@ -688,7 +716,7 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
     } else {
       // K = 0 gives zeros: the GEMM's k loop does not run
       const v = forcedVariant ?? chooseGemmVariant('matmul', M, N, Math.max(K, 1));
-      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides, undefined, plainB(bb, sBb, nb, K, N));
+      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides, undefined, plainB(bb, sBb, nb, K, N), plainA(aa, sAb, nb, M, K));
     }
   }
   if (aa !== a) aa.dispose();
@@ -722,6 +750,13 @@ function plainB(b: Tensor, sBb: number, nb: number, K: number, N: number): BOper
   if (!layout) return undefined;
   if (nb === 1 || sBb === 0) return { binding: 2, offset: b.offset, layout, batchRows: 0 };
   return sBb === K * N ? { binding: 2, offset: b.offset, layout, batchRows: layout === 'kn' ? K : N } : undefined;
+}
+
+/** A of a matmul as a plain row-major matrix the GEMM may copy into a texture, when its strides make it one. */
+function plainA(a: Tensor, sAb: number, nb: number, M: number, K: number): AOperand | undefined {
+  if (a.strides[a.rank - 1] !== 1 || a.strides[a.rank - 2] !== K) return undefined;
+  if (nb === 1 || sAb === 0) return { binding: 1, offset: a.offset, batchRows: 0 };
+  return sAb === M * K ? { binding: 1, offset: a.offset, batchRows: M } : undefined;
 }
 
 /** torch.matmul semantics: 1-D operands are promoted (and the added dim removed afterwards). */
