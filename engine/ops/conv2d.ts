@@ -13,13 +13,14 @@
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
 // GEMM variant serves every conv shape.
 import { noGrad } from '../autograd.js';
-import { dispatch, groups1d } from '../commands.js';
+import { copyBufferToTexture, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
+import { acquireTexture, releaseTexture } from '../memory.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, type GemmOp, type GemmVariant } from '../tune.js';
-import { gemm, gemmTile, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
+import { directTexturesEnabled, gemm, gemmTile, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { copy } from './elementwise.js';
 import { contiguous, permute } from './shape.js';
@@ -206,6 +207,32 @@ fn ldx4(base: u32, ih: i32, iw: i32) -> vec4<f32> {
   store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
 };
 
+/**
+ * The channels-last forward reading x from an rgba32uint texture copy of the NHWC input (texel
+ * (channel / 4, pixel n*H*W + ih*W + iw)): one 16-byte texel fetch per lane for 4 channels instead of
+ * a per-lane storage load (16-wide lavapipe; C a multiple of 64, N*H*W within a texture's height).
+ */
+const FWD_NHWC_TEX_SPEC: GemmSpec = {
+  ...FWD_NHWC_SPEC,
+  key: 'conv.fwd.nhwc.tex',
+  bindings: ['var<storage, read_write> y: array<f32>', 'var xt: texture_2d<u32>', 'var<storage, read> w: array<f32>', 'var<storage, read> bias: array<f32>'],
+  functions: `
+fn ldx4(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
+  let ok = u32(ih) < p.H && u32(iw) < p.W;
+  let row = pix + u32(clamp(ih, 0, i32(p.H) - 1)) * p.W + u32(clamp(iw, 0, i32(p.W) - 1));
+  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(xt, vec2<u32>(c / 4u, row), 0)), ok);
+}`,
+  rowPrep: (j, row) => `
+    let u_n${j} = ${row} / p.OHW;
+    let u_r${j} = ${row} - u_n${j} * p.OHW;
+    let u_oh${j} = u_r${j} / p.OW;
+    let u_xp${j} = u_n${j} * p.HW;
+    let u_ih${j} = i32(u_oh${j} * p.sh) - ${I('ph')};
+    let u_iw${j} = i32((u_r${j} - u_oh${j} * p.OW) * p.sw) - ${I('pw')};`,
+  loadA4: (j) => `ldx4(u_xp${j}, u_g * p.Cg + u_c0, u_ih${j} + u_dh0, u_iw${j} + u_dw0)`,
+  loadA: (j, q) => `ldx4(u_xp${j}, u_g * p.Cg + u_c${q}, u_ih${j} + u_dh${q}, u_iw${j} + u_dw${q})[u_c${q} % 4u]`,
+};
+
 const DX_SPEC: GemmSpec = {
   key: 'conv.dx',
   params: [...PARAMS],
@@ -322,6 +349,13 @@ export function setConvChannelsLast(mode: 'auto' | 'on' | 'off'): void {
   channelsLast = mode;
 }
 
+const convCounts = { xTexture: 0 };
+
+/** How many forwards so far read x from a texture copy (tests). */
+export function convCounters(): { xTexture: number } {
+  return { ...convCounts };
+}
+
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const op = 'conv2d';
   const y = empty([g.N, g.O, g.OH, g.OW], 'float32', op);
@@ -335,7 +369,19 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
     const xl = copy(xp); // NHWC, offset 0
     xp.dispose();
     const params = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0 });
-    gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), b ? b.buffer(op) : w.buffer(op)], { M, N: g.Og, K: Kg, batch: g.G }, params);
+    const bias = b ? b.buffer(op) : w.buffer(op);
+    const maxT = deviceContext().limits.maxTextureDimension2D;
+    const rows = g.N * g.H * g.W;
+    // texture variants (16-wide lavapipe) read x from a texture copy when its rows are 256-byte multiples
+    if (directTexturesEnabled() && v.tex && v.family === 'bcast' && v.subgroup >= 16 && g.C % 64 === 0 && rows <= maxT && g.C / 4 <= maxT) {
+      convCounts.xTexture++;
+      const xt = acquireTexture(g.C / 4, rows, op);
+      copyBufferToTexture(xl.buffer(op), g.C * 4, xt);
+      gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
+      releaseTexture(xt);
+    } else {
+      gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
+    }
     xl.dispose();
     return y;
   }

@@ -10,7 +10,7 @@
 // them into tile-major panels (a layout transform inside the product, as BLAS libraries do), never into
 // a contiguous copy of the operand. The variant (family, rows per tile, subgroups per workgroup,
 // operand panels, grid order) is chosen per adapter by engine/tune.ts.
-import { copyBufferToTexture, dispatch } from '../commands.js';
+import { copyBufferToTexture, dispatch, type Binding } from '../commands.js';
 import { acquireTexture, releaseTexture } from '../memory.js';
 import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
@@ -78,12 +78,14 @@ function bindingDecls(spec: GemmSpec, extra: string[] = []): string {
   return [...spec.bindings, ...extra].map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
 }
 
-/** `_ = &x;` for every spec binding: keeps each declared binding in the 'auto' layout whatever the code reads. */
+/** `_ = &x;` (`_ = t;` for a texture) for every spec binding: keeps each declared binding in the layout whatever the code reads. */
 function bindingUses(spec: GemmSpec): string {
   return spec.bindings
-    .map((b) => /var(?:<[^>]*>)?\s+(\w+)\s*:/.exec(b)?.[1])
+    .map((b) => {
+      const name = /var(?:<[^>]*>)?\s+(\w+)\s*:/.exec(b)?.[1];
+      return name ? `  _ = ${/:\s*texture/.test(b) ? '' : '&'}${name};` : '';
+    })
     .filter(Boolean)
-    .map((n) => `  _ = &${n};`)
     .join('\n');
 }
 
@@ -471,7 +473,7 @@ export interface BOperand {
   batchRows: number;
 }
 
-let directBEnabled = true;
+let directTexturesOn = true;
 const bCounters = { direct: 0, packed: 0, directA: 0 };
 
 /** How many GEMMs so far copied B straight into a texture, how many packed it, how many copied A (tests). */
@@ -479,9 +481,13 @@ export function gemmBCounters(): { direct: number; packed: number; directA: numb
   return { ...bCounters };
 }
 
-/** Tests and benchmarks: allow (default) or forbid copying a plain B straight into a texture. */
-export function setDirectBTexture(enabled: boolean): void {
-  directBEnabled = enabled;
+/** Tests and benchmarks: allow (default) or forbid copying plain operands straight into textures. */
+export function setDirectTextures(enabled: boolean): void {
+  directTexturesOn = enabled;
+}
+
+export function directTexturesEnabled(): boolean {
+  return directTexturesOn;
 }
 
 /** A as a plain row-major M x K matrix in one of the op's bindings (batchRows: 0, or M for batches that follow each other). */
@@ -493,7 +499,7 @@ export interface AOperand {
 
 /** The texture size for copying a packed-variant's A straight into a texture, or null (then A is packed). */
 function directATexture(a: AOperand | undefined, v: GemmVariant, dims: GemmDims, source: GemmSource): { width: number; height: number; rowBytes: number } | null {
-  if (!a || !directBEnabled || source !== 'packed' || !v.tex || v.subgroup < 16) return null;
+  if (!a || !directTexturesOn || source !== 'packed' || !v.tex || v.subgroup < 16) return null;
   if (dims.K % 64 !== 0 || a.offset % 4 !== 0 || (a.batchRows !== 0 && a.batchRows !== dims.M)) return null;
   const height = (a.batchRows ? dims.batch : 1) * dims.M;
   const maxT = deviceContext().limits.maxTextureDimension2D;
@@ -503,7 +509,7 @@ function directATexture(a: AOperand | undefined, v: GemmVariant, dims: GemmDims,
 
 /** The texture size for copying B straight into a texture, or null where it cannot be (then B is packed). */
 function directBTexture(b: BOperand | undefined, v: GemmVariant, dims: GemmDims): { width: number; height: number; rowBytes: number } | null {
-  if (!b || !directBEnabled || !v.tex || v.subgroup < 16) return null;
+  if (!b || !directTexturesOn || !v.tex || v.subgroup < 16) return null;
   const [cols, rows] = b.layout === 'kn' ? [dims.N, dims.K] : [dims.K, dims.N];
   // the copy wants 256-byte rows and a 16-byte aligned start
   if (cols % 64 !== 0 || b.offset % 4 !== 0 || (b.batchRows !== 0 && b.batchRows !== rows)) return null;
@@ -519,7 +525,7 @@ function directBTexture(b: BOperand | undefined, v: GemmVariant, dims: GemmDims)
  * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
  * says where B lies when it is a plain matrix (see BOperand).
  */
-export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
+export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
@@ -570,13 +576,13 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: GPUBuffer[], dims:
   if (directA) {
     bCounters.directA++;
     wholeA = acquireTexture(directA.width, directA.height, op);
-    copyBufferToTexture(buffers[aOperand!.binding], directA.rowBytes, wholeA, aOperand!.offset * 4);
+    copyBufferToTexture(buffers[aOperand!.binding] as GPUBuffer, directA.rowBytes, wholeA, aOperand!.offset * 4);
   }
   let whole: GPUTexture | null = null;
   bCounters[directB ? 'direct' : 'packed']++;
   if (directB) {
     whole = acquireTexture(directB.width, directB.height, op);
-    copyBufferToTexture(buffers[bOperand!.binding], directB.rowBytes, whole, bOperand!.offset * 4);
+    copyBufferToTexture(buffers[bOperand!.binding] as GPUBuffer, directB.rowBytes, whole, bOperand!.offset * 4);
   }
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;

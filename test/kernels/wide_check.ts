@@ -4,7 +4,7 @@
 // forward / input-grad / weight-grad, against float64 references, and prints one JSON line:
 //   { subgroupSize, software, results: [{ what, maxRelErr }] }  (maxRelErr: max |err| / max |ref|)
 import * as E from '../../engine/index.js';
-import { setConvVariants } from '../../engine/ops/conv2d.js';
+import { convCounters, setConvVariants } from '../../engine/ops/conv2d.js';
 import { gemmBCounters, setMatmulKernel } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
@@ -130,6 +130,20 @@ async function main(): Promise<void> {
     results.push({ what: `conv2d 1x1 groups 2 input-grad direct-B ${name}`, maxRelErr: relErr(await x.grad!.toArray(), g.dx) });
     results.push({ what: `conv2d 1x1 groups 2 weight-grad ${name}`, maxRelErr: relErr(await w.grad!.toArray(), g.dw) });
     if (gemmBCounters().direct - before !== 2) results.push({ what: `conv2d 1x1 direct-B ${name}: ${gemmBCounters().direct - before} direct copies, expected 2`, maxRelErr: 1 });
+    // 3x3, 64 channels, padding and an odd output: the channels-last forward reads x from a texture
+    if (v.pack === 'B') {
+      const xs3 = [2, 64, 5, 6];
+      const ws3 = [12, 64, 3, 3];
+      const cfg3 = { stride: [1, 2] as [number, number], padding: [1, 1] as [number, number] };
+      const d3 = convDims(xs3, ws3, cfg3);
+      const X3 = randomData(numelOf(xs3), seed++);
+      const W3 = randomData(numelOf(ws3), seed++);
+      const B3 = randomData(12, seed++);
+      const xBefore = convCounters().xTexture;
+      const y3 = E.conv2d(E.tensor(X3, xs3), E.tensor(W3, ws3), E.tensor(B3, [12]), cfg3);
+      results.push({ what: `conv2d 3x3 forward, x from a texture, ${name}`, maxRelErr: relErr(await y3.toArray(), conv2dRef(X3, W3, B3, d3)) });
+      if (convCounters().xTexture !== xBefore + 1) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture`, maxRelErr: 1 });
+    }
     setConvVariants({});
   }
   setMatmulKernel('gemm', null);
