@@ -62,7 +62,7 @@ let cacheLoaded = false;
  * Version of the kernel generator and its variant space: bumped when either changes, so choices tuned
  * for older kernels are not reused (a cache of another version is ignored, then overwritten by tuning).
  */
-export const TUNE_VERSION = 2;
+export const TUNE_VERSION = 3;
 
 export function adapterKey(): string {
   const { summary, features } = deviceContext();
