@@ -13,14 +13,14 @@
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
 // GEMM variant serves every conv shape.
 import { noGrad } from '../autograd.js';
-import { copyBufferToTexture, dispatch, groups1d } from '../commands.js';
+import { dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { acquireTexture, releaseTexture } from '../memory.js';
+import { releaseTexture } from '../memory.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, type GemmOp, type GemmVariant } from '../tune.js';
-import { directTexturesEnabled, gemm, gemmTile, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
+import { gemm, gemmTile, matrixTexture, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { copy } from './elementwise.js';
 import { contiguous, permute } from './shape.js';
@@ -349,13 +349,6 @@ export function setConvChannelsLast(mode: 'auto' | 'on' | 'off'): void {
   channelsLast = mode;
 }
 
-const convCounts = { xTexture: 0 };
-
-/** How many forwards so far read x from a texture copy (tests). */
-export function convCounters(): { xTexture: number } {
-  return { ...convCounts };
-}
-
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const op = 'conv2d';
   const y = empty([g.N, g.O, g.OH, g.OW], 'float32', op);
@@ -370,13 +363,9 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
     xp.dispose();
     const params = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0 });
     const bias = b ? b.buffer(op) : w.buffer(op);
-    const maxT = deviceContext().limits.maxTextureDimension2D;
-    const rows = g.N * g.H * g.W;
-    // texture variants (16-wide lavapipe) read x from a texture copy when its rows are 256-byte multiples
-    if (directTexturesEnabled() && v.tex && v.family === 'bcast' && v.subgroup >= 16 && g.C % 64 === 0 && rows <= maxT && g.C / 4 <= maxT) {
-      convCounts.xTexture++;
-      const xt = acquireTexture(g.C / 4, rows, op);
-      copyBufferToTexture(xl.buffer(op), g.C * 4, xt);
+    // texture variants (16-wide lavapipe) read x from a texture copy of its N*H*W x C rows where they fit one
+    const xt = v.tex && v.family === 'bcast' && v.subgroup >= 16 ? matrixTexture(xl.buffer(op), 0, g.N * g.H * g.W, g.C, 'x', op) : null;
+    if (xt) {
       gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
       releaseTexture(xt);
     } else {

@@ -105,7 +105,6 @@ export function sourceOf(v: GemmVariant): GemmSource {
   return v.pack === 'B' ? 'packB' : v.pack ? 'packed' : 'direct';
 }
 
-/** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
 /**
  * B read from a texture that is a straight copy of the operand itself (no pack kernel): 'kn' when B
  * is row-major K x N per batch (texel (n / 4, batch rows + k)), 'nk' when it is stored N x K (texel
@@ -113,6 +112,7 @@ export function sourceOf(v: GemmVariant): GemmSource {
  */
 export type BTexture = 'kn' | 'nk';
 
+/** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
 export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false): string {
   if (v.family === 'tiled') return tiledSource(spec, v);
   const S = v.family === 'bcast' ? v.subgroup : 1;
@@ -474,20 +474,30 @@ export interface BOperand {
 }
 
 let directTexturesOn = true;
-const bCounters = { direct: 0, packed: 0, directA: 0 };
-
-/** How many GEMMs so far copied B straight into a texture, how many packed it, how many copied A (tests). */
-export function gemmBCounters(): { direct: number; packed: number; directA: number } {
-  return { ...bCounters };
-}
+const textureCopies = { A: 0, B: 0, x: 0 };
 
 /** Tests and benchmarks: allow (default) or forbid copying plain operands straight into textures. */
 export function setDirectTextures(enabled: boolean): void {
   directTexturesOn = enabled;
 }
 
-export function directTexturesEnabled(): boolean {
-  return directTexturesOn;
+/** How many operands so far were copied straight into textures: GEMM A and B, conv2d's x (tests). */
+export function textureCopyCounters(): { A: number; B: number; x: number } {
+  return { ...textureCopies };
+}
+
+/**
+ * Copies a plain row-major matrix (rows x cols floats at element `offset` of `buffer`) into an
+ * rgba32uint texture of cols / 4 x rows texels, or returns null where it cannot be copied (the copy
+ * wants 256-byte rows and a 16-byte aligned start; the texture must fit the device) or copies are off.
+ */
+export function matrixTexture(buffer: GPUBuffer, offset: number, rows: number, cols: number, role: 'A' | 'B' | 'x', op: string): GPUTexture | null {
+  const maxT = deviceContext().limits.maxTextureDimension2D;
+  if (!directTexturesOn || cols % 64 !== 0 || offset % 4 !== 0 || cols / 4 > maxT || rows > maxT) return null;
+  textureCopies[role]++;
+  const tex = acquireTexture(cols / 4, rows, op);
+  copyBufferToTexture(buffer, cols * 4, tex, offset * 4);
+  return tex;
 }
 
 /** A as a plain row-major M x K matrix in one of the op's bindings (batchRows: 0, or M for batches that follow each other). */
@@ -497,33 +507,17 @@ export interface AOperand {
   batchRows: number;
 }
 
-/** The texture size for copying a packed-variant's A straight into a texture, or null (then A is packed). */
-function directATexture(a: AOperand | undefined, v: GemmVariant, dims: GemmDims, source: GemmSource): { width: number; height: number; rowBytes: number } | null {
-  if (!a || !directTexturesOn || source !== 'packed' || !v.tex || v.subgroup < 16) return null;
-  if (dims.K % 64 !== 0 || a.offset % 4 !== 0 || (a.batchRows !== 0 && a.batchRows !== dims.M)) return null;
-  const height = (a.batchRows ? dims.batch : 1) * dims.M;
-  const maxT = deviceContext().limits.maxTextureDimension2D;
-  if (dims.K / 4 > maxT || height > maxT) return null;
-  return { width: dims.K / 4, height, rowBytes: dims.K * 4 };
-}
-
-/** The texture size for copying B straight into a texture, or null where it cannot be (then B is packed). */
-function directBTexture(b: BOperand | undefined, v: GemmVariant, dims: GemmDims): { width: number; height: number; rowBytes: number } | null {
-  if (!b || !directTexturesOn || !v.tex || v.subgroup < 16) return null;
-  const [cols, rows] = b.layout === 'kn' ? [dims.N, dims.K] : [dims.K, dims.N];
-  // the copy wants 256-byte rows and a 16-byte aligned start
-  if (cols % 64 !== 0 || b.offset % 4 !== 0 || (b.batchRows !== 0 && b.batchRows !== rows)) return null;
-  const height = (b.batchRows ? dims.batch : 1) * rows;
-  const maxT = deviceContext().limits.maxTextureDimension2D;
-  if (cols / 4 > maxT || height > maxT) return null;
-  return { width: cols / 4, height, rowBytes: cols * 4 };
+/** A plain operand of `rows` rows per batch copied into a texture (see matrixTexture), or null. */
+function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B'): GPUTexture | null {
+  if (o.batchRows !== 0 && o.batchRows !== rows) return null;
+  return matrixTexture(buffers[o.binding] as GPUBuffer, o.offset, (o.batchRows ? batch : 1) * rows, cols, role, 'gemm');
 }
 
 /**
  * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
  * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
  * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
- * says where B lies when it is a plain matrix (see BOperand).
+ * and `aOperand` say where B and A lie when they are plain matrices (see BOperand, AOperand).
  */
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
@@ -562,36 +556,25 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const panelTexels = batch * NT * plan.kChunk * L;
   let texShift = 0;
   while (Math.ceil(panelTexels / (L << texShift)) > maxT && L << texShift < maxT) texShift++;
-  // lavapipe crashes on these kernels at 8-wide subgroups (256-bit): texture panels only at 16 lanes and up
-  const tex = Boolean(v.tex) && v.subgroup >= 16 && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
-  // B copied as it is into a texture: no pack kernel for B (a copy is a memcpy in a CPU driver)
-  const directB = directBTexture(bOperand, v, dims);
-  const btex = directB ? bOperand!.layout : undefined;
-  const vv: GemmVariant = tex || directB || !v.tex ? v : { ...v, tex: false };
+  // lavapipe crashes on these kernels at 8-wide subgroups (256-bit): textures only at 16 lanes and up
+  const copies = Boolean(v.tex) && v.subgroup >= 16;
+  const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
+  // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
+  const bLayout = bOperand?.layout;
+  const bTexture = copies && bOperand ? operandTexture(buffers, bOperand, bLayout === 'kn' ? K : N, bLayout === 'kn' ? N : K, batch, 'B') : null;
+  const vv: GemmVariant = tex || bTexture || !v.tex ? v : { ...v, tex: false };
+  const aTexture = vv.tex && copies && plan.source === 'packed' && aOperand ? operandTexture(buffers, aOperand, M, K, batch, 'A') : null;
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const directA = directATexture(aOperand, vv, dims, plan.source);
-  const gk = gemmKernel(spec, vv, plan.source, btex, Boolean(directA));
-  let wholeA: GPUTexture | null = null;
-  if (directA) {
-    bCounters.directA++;
-    wholeA = acquireTexture(directA.width, directA.height, op);
-    copyBufferToTexture(buffers[aOperand!.binding] as GPUBuffer, directA.rowBytes, wholeA, aOperand!.offset * 4);
-  }
-  let whole: GPUTexture | null = null;
-  bCounters[directB ? 'direct' : 'packed']++;
-  if (directB) {
-    whole = acquireTexture(directB.width, directB.height, op);
-    copyBufferToTexture(buffers[bOperand!.binding] as GPUBuffer, directB.rowBytes, whole, bOperand!.offset * 4);
-  }
+  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bLayout : undefined, Boolean(aTexture));
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
     const K4 = Kc / 4;
     let bView: GPUTextureView | GPUBuffer;
     let releaseB = () => {};
-    if (whole) {
-      bView = whole.createView();
+    if (bTexture) {
+      bView = bTexture.createView();
     } else {
       const texW = L << texShift;
       const texH = Math.ceil((batch * NT * Kc * L) / texW);
@@ -608,7 +591,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
         releaseB = () => bp.dispose();
       }
     }
-    const texParams = { shift: texShift, k0: kOff, bRows: directB && bOperand!.batchRows ? (btex === 'kn' ? K : N) : 0, aRows: directA && aOperand!.batchRows ? M : 0 };
+    const texParams = { shift: texShift, k0: kOff, bRows: bTexture ? bOperand!.batchRows : 0, aRows: aTexture ? aOperand!.batchRows : 0 };
     if (plan.source === 'packB') {
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
@@ -626,7 +609,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
     for (let mOff = 0; mOff < M; mOff += plan.rowChunk) {
       const Mc = Math.min(plan.rowChunk, M - mOff);
       const MT = Math.ceil(Mc / v.tm);
-      const ap = wholeA ? null : empty([batch * MT * K4 * v.tm * 4], 'float32', op);
+      const ap = aTexture ? null : empty([batch * MT * K4 * v.tm * 4], 'float32', op);
       if (ap) dispatch(packA, [...buffers, ap.buffer(op)], headerParams(Mc, N, K, 0, batch, 1, mOff, 0, kOff, K4, MT, NT, extra, n), [K4, MT, batch]);
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
@@ -634,13 +617,13 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
       const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n, texParams);
-      dispatch(gk, [...buffers, ap ? ap.buffer(op) : wholeA!.createView(), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
+      dispatch(gk, [...buffers, ap ? ap.buffer(op) : aTexture!.createView(), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
       ap?.dispose();
     }
     releaseB();
   }
-  if (whole) releaseTexture(whole);
-  if (wholeA) releaseTexture(wholeA);
+  if (bTexture) releaseTexture(bTexture);
+  if (aTexture) releaseTexture(aTexture);
 }
 
 // ---- matmul ------------------------------------------------------------------------------------

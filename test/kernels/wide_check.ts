@@ -4,8 +4,8 @@
 // forward / input-grad / weight-grad, against float64 references, and prints one JSON line:
 //   { subgroupSize, software, results: [{ what, maxRelErr }] }  (maxRelErr: max |err| / max |ref|)
 import * as E from '../../engine/index.js';
-import { convCounters, setConvVariants } from '../../engine/ops/conv2d.js';
-import { gemmBCounters, setMatmulKernel } from '../../engine/ops/matmul.js';
+import { setConvVariants } from '../../engine/ops/conv2d.js';
+import { setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, refMatmul } from './ref.js';
@@ -100,11 +100,11 @@ async function main(): Promise<void> {
       const inner = c.nk ? [c.N, c.K] : [c.K, c.N];
       let bt = E.reshape(E.slice(flat, 0, c.offset, stored.length), c.bBatched ? [nbB, ...inner] : inner);
       if (c.nk) bt = E.transpose(bt, -2, -1);
-      const before = gemmBCounters();
+      const before = textureCopyCounters();
       const y = E.matmul(E.tensor(A, [c.batch, c.M, c.K]), bt);
-      const tookDirect = gemmBCounters().direct > before.direct;
+      const tookDirect = textureCopyCounters().B > before.B;
       // a packed variant copies a plain A straight into a texture too when K is a multiple of 64
-      const tookDirectA = gemmBCounters().directA > before.directA;
+      const tookDirectA = textureCopyCounters().A > before.A;
       const expectA = v.pack === true && c.K % 64 === 0;
       if (tookDirectA !== expectA) results.push({ what: `matmul direct-A ${name} ${c.what}: direct ${tookDirectA}, expected ${expectA}`, maxRelErr: 1 });
       results.push({ what: `matmul direct-B ${name} ${c.what}`, maxRelErr: relErr(await y.toArray(), ref) });
@@ -122,14 +122,14 @@ async function main(): Promise<void> {
     const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
     const x = E.tensor(X, xs, { requiresGrad: true });
     const w = E.tensor(W, ws, { requiresGrad: true });
-    const before = gemmBCounters().direct;
+    const before = textureCopyCounters().B;
     const y = E.conv2d(x, w, null, cfg);
     results.push({ what: `conv2d 1x1 groups 2 forward direct-B ${name}`, maxRelErr: relErr(await y.toArray(), conv2dRef(X, W, null, d)) });
     E.sum(E.mul(y, E.tensor(GY, [d.N, d.O, d.OH, d.OW]))).backward();
     const g = conv2dGradRef(X, W, GY, d);
     results.push({ what: `conv2d 1x1 groups 2 input-grad direct-B ${name}`, maxRelErr: relErr(await x.grad!.toArray(), g.dx) });
     results.push({ what: `conv2d 1x1 groups 2 weight-grad ${name}`, maxRelErr: relErr(await w.grad!.toArray(), g.dw) });
-    if (gemmBCounters().direct - before !== 2) results.push({ what: `conv2d 1x1 direct-B ${name}: ${gemmBCounters().direct - before} direct copies, expected 2`, maxRelErr: 1 });
+    if (textureCopyCounters().B - before !== 2) results.push({ what: `conv2d 1x1 direct-B ${name}: ${textureCopyCounters().B - before} direct copies, expected 2`, maxRelErr: 1 });
     // 3x3, 64 channels, padding and an odd output: the channels-last forward reads x from a texture
     if (v.pack === 'B') {
       const xs3 = [2, 64, 5, 6];
@@ -139,10 +139,10 @@ async function main(): Promise<void> {
       const X3 = randomData(numelOf(xs3), seed++);
       const W3 = randomData(numelOf(ws3), seed++);
       const B3 = randomData(12, seed++);
-      const xBefore = convCounters().xTexture;
+      const xBefore = textureCopyCounters().x;
       const y3 = E.conv2d(E.tensor(X3, xs3), E.tensor(W3, ws3), E.tensor(B3, [12]), cfg3);
       results.push({ what: `conv2d 3x3 forward, x from a texture, ${name}`, maxRelErr: relErr(await y3.toArray(), conv2dRef(X3, W3, B3, d3)) });
-      if (convCounters().xTexture !== xBefore + 1) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture`, maxRelErr: 1 });
+      if (textureCopyCounters().x !== xBefore + 1) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture`, maxRelErr: 1 });
     }
     setConvVariants({});
   }
