@@ -5,7 +5,7 @@
 // GFLOP/s = 2 * N * O * OH * OW * (C / groups) * kH * kW / time, the same count for all three products.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGemmDims, convGeometry, convInputGrad, convNaive, convWeightGrad, setConvVariants } from '../engine/ops/conv2d.js';
+import { convGemmDims, convGeometry, convInputGrad, convNaive, convTuneOp, convWeightGrad, setConvVariants } from '../engine/ops/conv2d.js';
 import type { Tensor } from '../engine/tensor.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmOp, type GemmVariant } from '../engine/tune.js';
 import { timeGpu, type BenchRow } from './harness.js';
@@ -76,7 +76,7 @@ export async function runSection(): Promise<BenchRow[]> {
       const once = () => ours[kind]().dispose();
       const [M, N, K] = shapes[kind];
       if (process.env.BENCH_TUNE === '1') {
-        await tuneGemm(OPS[kind], M, N, K, async (v: GemmVariant) => {
+        await tuneGemm(convTuneOp(kind, g), M, N, K, async (v: GemmVariant) => {
           setConvVariants({ [OPS[kind]]: v });
           return timeGpu(once, { warmup: 1, runs: 3 });
         });
@@ -89,7 +89,7 @@ export async function runSection(): Promise<BenchRow[]> {
       const ms = med.ours;
       const compare: BenchRow['compare'] = {};
       for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ms };
-      rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(OPS[kind], M, N, K)) } });
+      rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(convTuneOp(kind, g), M, N, K)) } });
     }
     if (tf) tf.dispose([tx, tw, tdy]);
     [x, w, gy].forEach((t) => t.dispose());

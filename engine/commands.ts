@@ -132,6 +132,12 @@ export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, ds
   if (++batched >= MAX_BATCH) flush();
 }
 
+/** Zeroes `bytes` bytes of dst from byteOffset (both multiples of 4): a memset in CPU drivers. */
+export function clearBuffer(dst: GPUBuffer, byteOffset: number, bytes: number): void {
+  copyEncoder().clearBuffer(dst, byteOffset, bytes);
+  if (++batched >= MAX_BATCH) flush();
+}
+
 /** Copies a row-major buffer of rgba32 texels (bytesPerRow a multiple of 256) into a whole texture. */
 export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture, offset = 0): void {
   copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, offset }, { texture: dst }, [dst.width, dst.height]);

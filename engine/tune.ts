@@ -108,7 +108,7 @@ export function shapeClass(op: GemmOp, M: number, N: number, K: number): string 
 }
 
 /** The subgroup-broadcast family: CPU drivers with subgroups of one fixed size (its code assumes it). */
-function useBcast(): boolean {
+export function useBcast(): boolean {
   const { summary, features, adapter } = deviceContext();
   const maxSize = (adapter.info as GPUAdapterInfo & { subgroupMaxSize?: number }).subgroupMaxSize;
   const fixed = maxSize === undefined || maxSize === summary.subgroupSize;
@@ -125,7 +125,9 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
   const S = deviceContext().summary.subgroupSize;
   if (useBcast()) {
     const big = M * N * K >= 1 << 24 && K >= 16;
-    const tm = big && M >= 512 ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
+    // 16 lanes: 64-row tiles from 256 rows (the tuner's pick for the fc and projection-head shapes)
+    const tall = big && (M >= 512 || (S >= 16 && M >= 256));
+    const tm = tall ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
     const wg = tm >= 64 ? 1 : M >= 256 ? 2 : 1;
     // B panels pay for their packing pass when several row tiles reuse them
     let pack: GemmVariant['pack'] = false;

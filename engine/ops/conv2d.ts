@@ -19,11 +19,11 @@ import { releaseTexture } from '../memory.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
-import { chooseGemmVariant, type GemmOp, type GemmVariant } from '../tune.js';
-import { gemm, gemmTile, matrixTexture, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
+import { chooseGemmVariant, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
+import { gemm, gemmTile, matmulProduct, matrixTexture, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
-import { copy } from './elementwise.js';
-import { contiguous, permute } from './shape.js';
+import { add, copy } from './elementwise.js';
+import { contiguous, permute, reshape } from './shape.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -327,6 +327,74 @@ function variantFor(op: GemmOp, M: number, N: number, K: number): GemmVariant {
   return forced[op] ?? chooseGemmVariant(op, M, N, K);
 }
 
+// ---- 1x1 convolutions as matmuls (CPU drivers) ---------------------------------------------------
+
+let pointwiseRoute: 'auto' | 'off' = 'auto';
+
+/** Tests: 'off' runs 1x1 convolutions through the implicit-GEMM kernels, like every other kernel size. */
+export function setConvPointwise(mode: 'auto' | 'off'): void {
+  pointwiseRoute = mode;
+}
+
+/**
+ * Unpadded 1x1 convolutions on CPU drivers (the subgroup-broadcast GEMM family) run as batched
+ * matmuls over NCHW's channel-major pixel rows: forward y[n][g] = W[g] (Og x Cg) @ x[n][g] (Cg x
+ * OH*OW), subsampling a strided x first; input-grad dx[n][g] = W[g]^T @ dy[n][g] when unstrided (a
+ * strided one would scatter into zeros: the phase GEMMs stay faster there). The pixel rows are then B,
+ * a plain K x N matrix that 16-lane variants copy straight into a texture, where the implicit GEMM
+ * gathers one pixel per lane from channels H*W apart. The weight-grad stays an implicit GEMM (its K
+ * runs across images).
+ */
+function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
+  const unstrided = kind === 'fwd' || (g.sh === 1 && g.sw === 1);
+  return pointwiseRoute === 'auto' && g.KH === 1 && g.KW === 1 && g.ph === 0 && g.pw === 0 && unstrided && g.N * g.G <= 65535 && useBcast();
+}
+
+/** The route's variant: a forced conv variant (tests, bench tuning), else the matmul class's tuned or default one. */
+function pointwiseVariant(op: GemmOp): (M: number, N: number, K: number) => GemmVariant {
+  return (M, N, K) => forced[op] ?? chooseGemmVariant('matmul', M, N, K);
+}
+
+/** x[:, :, ::sh, ::sw] as a new contiguous [N, C, OH, OW] tensor (x itself when unstrided). */
+function subsample(x: Tensor, g: ConvGeometry): Tensor {
+  if (g.sh === 1 && g.sw === 1) return x;
+  const v = x.view([g.N, g.C, g.OH, g.OW], [g.C * g.H * g.W, g.H * g.W, g.sh * g.W, g.sw], x.offset);
+  const c = copy(v);
+  v.dispose();
+  return c;
+}
+
+function pointwiseForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const P = g.OH * g.OW;
+  const xs = subsample(x, g);
+  const a = w.view([g.G, g.Og, g.Cg], [g.Og * g.Cg, g.Cg, 1], w.offset);
+  const bm = xs.view([g.N, g.G, g.Cg, P], [g.C * P, g.Cg * P, P, 1], xs.offset);
+  const prod = matmulProduct(a, bm, pointwiseVariant('conv.fwd')); // [N, G, Og, P] = NCHW
+  a.dispose();
+  bm.dispose();
+  if (xs !== x) xs.dispose();
+  const y = reshape(prod, [g.N, g.O, g.OH, g.OW]);
+  prod.dispose();
+  if (!b) return y;
+  const bc = reshape(b, [g.O, 1, 1]);
+  const yb = add(y, bc);
+  bc.dispose();
+  y.dispose();
+  return yb;
+}
+
+function pointwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const P = g.OH * g.OW;
+  const a = w.view([g.G, g.Cg, g.Og], [g.Og * g.Cg, 1, g.Cg], w.offset);
+  const bm = dy.view([g.N, g.G, g.Og, P], [g.O * P, g.Og * P, P, 1], dy.offset);
+  const prod = matmulProduct(a, bm, pointwiseVariant('conv.dx')); // [N, G, Cg, P] = NCHW
+  a.dispose();
+  bm.dispose();
+  const dx = reshape(prod, [g.N, g.C, g.H, g.W]);
+  prod.dispose();
+  return dx;
+}
+
 /**
  * K-splits so that the grid has enough workgroups, with at least 256 k per split: 32 for a CPU
  * driver's few threads, 256 (about 2 per multiprocessor) on GPUs: on the H200 that made the
@@ -351,6 +419,7 @@ export function setConvChannelsLast(mode: 'auto' | 'on' | 'off'): void {
 
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const op = 'conv2d';
+  if (pointwise(g, 'fwd')) return pointwiseForward(x, w, b, g);
   const y = empty([g.N, g.O, g.OH, g.OW], 'float32', op);
   const M = g.N * g.OH * g.OW;
   const Kg = g.Cg * g.KH * g.KW;
@@ -402,9 +471,17 @@ function phaseTaps(a: number, s: number, p: number, d: number, K: number): { k0:
   return { k0, step, T, off0: (a + p - k0 * d) / s, dO: (step * d) / s };
 }
 
+/** The GEMM op whose tuned variants a conv product uses: 'matmul' where a 1x1 product runs as one. */
+export function convTuneOp(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): GemmOp {
+  if (kind !== 'dw' && pointwise(g, kind)) return 'matmul';
+  return kind === 'fwd' ? 'conv.fwd' : kind === 'dx' ? 'conv.dx' : 'conv.dw';
+}
+
 /** The (rows, columns, K) of the main GEMM each conv product runs (what tuning keys on). */
 export function convGemmDims(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): [number, number, number] {
   const Kg = g.Cg * g.KH * g.KW;
+  if (kind === 'fwd' && pointwise(g, 'fwd')) return [g.Og, g.OH * g.OW, g.Cg];
+  if (kind === 'dx' && pointwise(g, 'dx')) return [g.Cg, g.OH * g.OW, g.Og];
   if (kind === 'fwd') return [g.N * g.OH * g.OW, g.Og, Kg];
   if (kind === 'dw') return [Kg, g.Og, g.N * g.OH * g.OW];
   if (useCol2im(g)) return [g.N * g.OH * g.OW, Kg, g.Og];
@@ -426,6 +503,7 @@ function useCol2im(g: ConvGeometry): boolean {
  */
 export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const op = 'conv2d.backward';
+  if (pointwise(g, 'dx')) return pointwiseInputGrad(dy, w, g);
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', op);
   const Kg = g.Cg * g.KH * g.KW;
   if (useCol2im(g)) {

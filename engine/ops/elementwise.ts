@@ -3,7 +3,8 @@
 // Unary gradients may read g (incoming gradient), x (input) and y (output).
 // Binary gradients may read g, a and b, and are computed at the broadcast shape, then summed back.
 import { broadcastShapes } from '../shape.js';
-import { record, Tensor } from '../tensor.js';
+import { copyBuffer } from '../commands.js';
+import { empty, record, Tensor } from '../tensor.js';
 import { map } from './map.js';
 import { sumTo } from './reduce.js';
 
@@ -162,8 +163,15 @@ export function clamp(x: Tensor, min: number, max: number): Tensor {
   return unary('clamp', x, min, max);
 }
 
-/** A contiguous copy (always a new buffer). */
+/** A contiguous copy (always a new buffer); of a contiguous float32 tensor, a buffer copy (memcpy on CPU drivers). */
 export function copy(x: Tensor): Tensor {
+  if (x instanceof Tensor && x.dtype === 'float32' && x.size > 0 && x.isContiguous) {
+    const op = 'copy';
+    const src = x.buffer(op);
+    const y = empty(x.shape, 'float32', op);
+    copyBuffer(src, x.offset * 4, y.buffer(op), y.offset * 4, x.size * 4);
+    return record(op, [x], y, [], (g) => [g]);
+  }
   return unary('copy', x);
 }
 

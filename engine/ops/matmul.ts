@@ -667,8 +667,12 @@ export function setMatmulKernel(impl: 'gemm' | 'naive', variant: GemmVariant | n
   forcedVariant = variant;
 }
 
-/** The strided-operand product on rank >= 2 operands, C contiguous [...batch, M, N]. */
-function matmulNd(a: Tensor, b: Tensor): Tensor {
+/**
+ * The strided-operand product on rank >= 2 operands, C contiguous [...batch, M, N], without autograd.
+ * `choose` picks the GEMM variant for the product's (M, N, K) (by default the tuned or default matmul
+ * variant); conv2d's 1x1 products pass their own so that their tuning stays theirs.
+ */
+export function matmulProduct(a: Tensor, b: Tensor, choose: (M: number, N: number, K: number) => GemmVariant = (M, N, K) => chooseGemmVariant('matmul', M, N, K)): Tensor {
   const op = 'matmul';
   const M = a.shape[a.rank - 2];
   const K = a.shape[a.rank - 1];
@@ -704,12 +708,18 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
       dispatch(k, bufs, new Uint32Array([M, N, K, 0, ...strides.slice(0, 8)]), [Math.ceil(N / 8), Math.ceil(M / 8), nb]);
     } else {
       // K = 0 gives zeros: the GEMM's k loop does not run
-      const v = forcedVariant ?? chooseGemmVariant('matmul', M, N, Math.max(K, 1));
+      const v = forcedVariant ?? choose(M, N, Math.max(K, 1));
       gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides, undefined, plainB(bb, sBb, nb, K, N), plainA(aa, sAb, nb, M, K));
     }
   }
   if (aa !== a) aa.dispose();
   if (bb !== b) bb.dispose();
+  return out;
+}
+
+/** matmulProduct with its gradient recorded. */
+function matmulNd(a: Tensor, b: Tensor): Tensor {
+  const out = matmulProduct(a, b);
   return record('matmul', [a, b], out, [a, b], (g, needs, [sa, sb]) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;

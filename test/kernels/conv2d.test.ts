@@ -4,7 +4,8 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { setConvChannelsLast, setConvInputGradPath, setConvVariants } from '../../engine/ops/conv2d.js';
+import { convGeometry, convTuneOp, setConvChannelsLast, setConvInputGradPath, setConvPointwise, setConvVariants } from '../../engine/ops/conv2d.js';
+import { useBcast } from '../../engine/tune.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, type ConvCfg } from './ref.js';
@@ -29,6 +30,9 @@ const CASES: Case[] = [
   { x: [1, 33, 2, 3], w: [35, 33, 1, 1], cfg: {}, bias: true },
   { x: [1, 8, 5, 6], w: [5, 8, 3, 3], cfg: { padding: [1, 1] }, bias: true },
   { x: [2, 8, 7, 7], w: [6, 4, 3, 3], cfg: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: false },
+  { x: [2, 6, 5, 3], w: [4, 3, 1, 1], cfg: { stride: [1, 2], groups: 2 }, bias: true },
+  { x: [1, 4, 3, 3], w: [2, 4, 1, 1], cfg: { padding: [1, 0] }, bias: false },
+  { x: [3, 9, 4, 6], w: [7, 9, 1, 1], cfg: { stride: [3, 2] }, bias: false },
 ];
 
 let seed = 3000;
@@ -142,7 +146,7 @@ describe('conv2d with every GEMM family', () => {
         setConvVariants(variants());
       });
       after(() => setConvVariants({}));
-      for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[9]]) it(label(c), () => checkAgainstRef(c));
+      for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[9], CASES[12]]) it(label(c), () => checkAgainstRef(c));
     });
   }
 });
@@ -153,6 +157,33 @@ describe('conv2d input gradient, both formulations', () => {
       before(() => setConvInputGradPath(path));
       after(() => setConvInputGradPath('auto'));
       for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[7], CASES[8]]) it(label(c), () => checkAgainstRef(c));
+    });
+  }
+});
+
+describe('conv2d 1x1: batched matmuls (CPU drivers) and implicit GEMMs', () => {
+  const pointwise = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14]];
+  it('unpadded 1x1 products run as matmuls exactly on subgroup-broadcast adapters', () => {
+    const x = E.zeros([2, 8, 5, 5]);
+    const w1 = E.zeros([4, 8, 1, 1]);
+    const w3 = E.zeros([4, 8, 3, 3]);
+    try {
+      const route = useBcast() ? 'matmul' : 'conv.fwd';
+      expect(convTuneOp('fwd', convGeometry('t', x, w1, { stride: 2 }))).to.equal(route);
+      expect(convTuneOp('dx', convGeometry('t', x, w1, {}))).to.equal(useBcast() ? 'matmul' : 'conv.dx');
+      expect(convTuneOp('dx', convGeometry('t', x, w1, { stride: 2 }))).to.equal('conv.dx');
+      expect(convTuneOp('dw', convGeometry('t', x, w1, {}))).to.equal('conv.dw');
+      expect(convTuneOp('fwd', convGeometry('t', x, w1, { padding: 1 }))).to.equal('conv.fwd');
+      expect(convTuneOp('fwd', convGeometry('t', x, w3, { padding: 1 }))).to.equal('conv.fwd');
+    } finally {
+      [x, w1, w3].forEach((t) => t.dispose());
+    }
+  });
+  for (const mode of ['auto', 'off'] as const) {
+    describe(mode === 'auto' ? 'default route' : 'implicit GEMM forced', () => {
+      before(() => setConvPointwise(mode));
+      after(() => setConvPointwise('auto'));
+      for (const c of pointwise) it(label(c), () => checkAgainstRef(c));
     });
   }
 });
