@@ -54,34 +54,52 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
   const strides = inputs.map((t) => broadcastStrides(t, outShape));
   const direct = inputs.map((t, k) => sameShape(t.shape, outShape) && strides[k].every((s, d) => outShape[d] === 1 || s === ostride[d]));
   const rank = outShape.length;
-  const key = `map:${op}:${expr}:${names.join(',')}:${rank}:${direct.map(Number).join('')}`;
+  const comps = ['x', 'y', 'z', 'w'];
+  const dimRef = (arr: string, d: number) => `p.${arr}[${d >> 2}].${comps[d & 3]}`;
+  const sname = ['astride', 'bstride', 'cstride'];
+  // 4 elements an invocation when output rows are multiples of 4 (shaders/elementwise_vec4.wgsl)
+  const vec = outShape[rank - 1] % 4 === 0;
+  const forms = inputs.map((t, j): 'vec4' | 'splat' | 'gather' => {
+    const s = strides[j];
+    if (s[rank - 1] === 0) return 'splat';
+    return s[rank - 1] === 1 && t.offset % 4 === 0 && s.every((v, d) => d === rank - 1 || v % 4 === 0) ? 'vec4' : 'gather';
+  });
+  const key = `map:${op}:${expr}:${names.join(',')}:${rank}:${direct.map(Number).join('')}${vec ? `:v${forms.join(',')}` : ''}`;
   const k = kernel(key, () => {
-    const comps = ['x', 'y', 'z', 'w'];
-    const dimRef = (arr: string, d: number) => `p.${arr}[${d >> 2}].${comps[d & 3]}`;
-    const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<f32>;`).join('\n');
-    let index = '';
-    if (direct.some((d) => !d)) {
-      index += '  var r = i;\n';
+    const coords = (flat: string) => {
+      let index = '';
+      if (direct.every(Boolean)) return index;
+      index += `  var r = ${flat};\n`;
       for (let d = 0; d < rank; d++) {
         index += `  let c${d} = r / ${dimRef('ostride', d)};\n`;
         if (d < rank - 1) index += `  r = r - c${d} * ${dimRef('ostride', d)};\n`;
       }
+      return index;
+    };
+    const at = (j: number) => [`p.offs.${comps[j]}`, ...[...Array(rank).keys()].map((d) => `c${d} * ${dimRef(sname[j], d)}`)].join(' + ');
+    if (!vec) {
+      const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<f32>;`).join('\n');
+      const loads = names.map((nm, j) => (direct[j] ? `  let ${nm} = in${j}[p.offs.${comps[j]} + i];` : `  let ${nm} = in${j}[${at(j)}];`)).join('\n');
+      return renderTemplate(shaderSource('elementwise'), { BINDINGS: bindings, FUNCTIONS, INDEX: coords('i'), LOADS: loads, EXPR: expr });
     }
-    const sname = ['astride', 'bstride', 'cstride'];
+    const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<${forms[j] === 'vec4' ? 'vec4<f32>' : 'f32'}>;`).join('\n');
     const loads = names
       .map((nm, j) => {
-        const off = `p.offs.${comps[j]}`;
-        if (direct[j]) return `  let ${nm} = in${j}[${off} + i];`;
-        const terms = [...Array(rank).keys()].map((d) => `c${d} * ${dimRef(sname[j], d)}`);
-        return `  let ${nm} = in${j}[${[off, ...terms].join(' + ')}];`;
+        if (forms[j] === 'vec4') return direct[j] ? `  let ${nm}4 = in${j}[p.offs.${comps[j]} / 4u + i];` : `  let ${nm}4 = in${j}[(${at(j)}) / 4u];`;
+        const base = direct[j] ? `p.offs.${comps[j]} + e` : at(j);
+        if (forms[j] === 'splat') return `  let ${nm}4 = vec4<f32>(in${j}[${base}]);`;
+        const s = dimRef(sname[j], rank - 1);
+        return `  let ${nm}b = ${base};\n  let ${nm}4 = vec4<f32>(in${j}[${nm}b], in${j}[${nm}b + ${s}], in${j}[${nm}b + 2u * ${s}], in${j}[${nm}b + 3u * ${s}]);`;
       })
       .join('\n');
-    return renderTemplate(shaderSource('elementwise'), { BINDINGS: bindings, FUNCTIONS, INDEX: index, LOADS: loads, EXPR: expr });
+    const components = comps.map((c) => `  { ${names.map((nm) => `let ${nm} = ${nm}4.${c}; `).join('')}o.${c} = ${expr}; }`).join('\n');
+    return renderTemplate(shaderSource('elementwise_vec4'), { BINDINGS: bindings, FUNCTIONS, INDEX: coords('e'), LOADS: loads, COMPONENTS: components });
   });
   const params = new Uint32Array(4 + 4 + 5 * MAX_RANK);
   const f = new Float32Array(params.buffer);
-  const [gx, gy] = groups1d(Math.ceil(n / 64));
-  params[0] = n;
+  const count = vec ? n / 4 : n;
+  const [gx, gy] = groups1d(Math.ceil(count / 64));
+  params[0] = count;
   f[1] = s0;
   f[2] = s1;
   params[3] = gx * 64;

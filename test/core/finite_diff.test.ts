@@ -101,6 +101,41 @@ describe('core ops vs float64 reference and finite differences', () => {
     });
   });
 
+  describe('rows that are multiples of 4 (4 elements an invocation)', () => {
+    // every load form of shaders/elementwise_vec4.wgsl: vec4 (in place, broadcast, offset), splat, gather
+    const cols = (t: R.Nd, from: number, to: number): R.Nd => {
+      const [rows, n] = t.shape;
+      const out: number[] = [];
+      for (let r = 0; r < rows; r++) for (let c = from; c < to; c++) out.push(t.data[r * n + c]);
+      return R.nd([rows, to - from], Float64Array.from(out));
+    };
+    it('unary relu and exp', async () => {
+      await check('relu4', [{ shape: [3, 8] }], ([x]) => E.relu(x), ([x]) => R.mapN((v) => Math.max(v, 0), x));
+      await check('exp4', [{ shape: [2, 1, 4] }], ([x]) => E.exp(x), ([x]) => R.mapN(Math.exp, x));
+    });
+    it('a row broadcast along the rows (vec4) and a column broadcast along them (splat)', async () => {
+      await check('add4', [{ shape: [3, 8] }, { shape: [8] }], ([a, b]) => E.add(a, b), ([a, b]) => R.mapN((x, y) => x + y, a, b));
+      await check('mul4', [{ shape: [2, 3, 4] }, { shape: [3, 1] }], ([a, b]) => E.mul(a, b), ([a, b]) => R.mapN((x, y) => x * y, a, b));
+      await check('sub4', [{ shape: [1] }, { shape: [2, 12] }], ([a, b]) => E.sub(a, b), ([a, b]) => R.mapN((x, y) => x - y, a, b));
+    });
+    it('a transposed operand (gather)', () =>
+      check('tmul4', [{ shape: [8, 4] }, { shape: [4, 8] }], ([a, b]) => E.mul(E.transpose(a), b), ([a, b]) => R.mapN((x, y) => x * y, R.permute(a, [1, 0]), b)));
+    it('column slices at offsets that are and are not multiples of 4', async () => {
+      await check('slice1', [{ shape: [3, 12] }, { shape: [3, 8] }], ([a, b]) => E.add(E.slice(a, 1, 1, 9), b), ([a, b]) => R.mapN((x, y) => x + y, cols(a, 1, 9), b));
+      await check('slice4', [{ shape: [3, 12] }, { shape: [3, 8] }], ([a, b]) => E.mul(E.slice(a, 1, 4, 12), b), ([a, b]) => R.mapN((x, y) => x * y, cols(a, 4, 12), b));
+      await check('rowslice', [{ shape: [5, 4] }], ([a]) => E.tanh(E.slice(a, 0, 1, 4)), ([a]) => R.mapN(Math.tanh, R.nd([3, 4], a.data.slice(4, 16))));
+    });
+    it('where with three operands', () => {
+      const cond = new Float32Array([1, 0, 0, 1, 1, 0, 1, 0]);
+      return check(
+        'where4',
+        [{ shape: [2, 8] }, { shape: [2, 1] }],
+        ([a, b]) => E.tidy(() => E.where(E.tensor(cond, [8]), a, b)),
+        ([a, b]) => R.mapN((c, x, y) => (c ? x : y), R.nd([8], cond), a, b),
+      );
+    });
+  });
+
   describe('reductions', () => {
     const cases: [number[], number[] | undefined, boolean][] = [
       [[3, 5, 7], undefined, false],
