@@ -108,7 +108,7 @@ export function convGeometry(op: string, x: Tensor, w: Tensor, opts: Conv2dOptio
 const PARAMS = [
   'C', 'H', 'W', 'O', 'OH', 'OW', 'Cg', 'Og', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
   'HW', 'OHW', 'KHW', 'Kg', 'invKHW', 'invKW', 'invOHW', 'invOW', 'hasBias', 'xo', 'wo', 'yo', 'bo',
-  'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW', 'invCg',
+  'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW', 'invCg', 'invOg',
 ] as const;
 type ParamName = (typeof PARAMS)[number];
 
@@ -120,7 +120,7 @@ function convParams(g: ConvGeometry, extra: Partial<Record<ParamName, number>>):
     C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, Cg: g.Cg, Og: g.Og, KW: g.KW,
     sh: g.sh, sw: g.sw, ph: i32bits(g.ph), pw: i32bits(g.pw), dh: g.dh, dw: g.dw,
     HW: g.H * g.W, OHW: g.OH * g.OW, KHW: g.KH * g.KW, Kg: g.Cg * g.KH * g.KW,
-    invKHW: f32bits(1 / (g.KH * g.KW)), invKW: f32bits(1 / g.KW), invOHW: f32bits(1 / (g.OH * g.OW)), invOW: f32bits(1 / g.OW), invCg: f32bits(1 / g.Cg),
+    invKHW: f32bits(1 / (g.KH * g.KW)), invKW: f32bits(1 / g.KW), invOHW: f32bits(1 / (g.OH * g.OW)), invOW: f32bits(1 / g.OW), invCg: f32bits(1 / g.Cg), invOg: f32bits(1 / g.Og),
     ...extra,
   };
   return PARAMS.map((k) => base[k] ?? 0);
@@ -264,6 +264,59 @@ const DX_SPEC: GemmSpec = {
     let u_si = u_sr / p.Wa;
     let u_xb = (u_sn * p.C + u_g * p.Cg) * p.HW + (p.pa + u_si * p.sh) * p.W + p.pb + (u_sr - u_si * p.Wa) * p.sw;`,
   store1: (_m, n, v) => `dx[u_xb + ${n} * p.HW] = ${v};`,
+};
+
+/**
+ * Input-grad on a channels-last copy of dy (when output channels per group are a multiple of 4): K
+ * runs over (tap, o) instead of (o, tap), so the 4 k values of a step are 4 adjacent output channels
+ * of one dy pixel, read with one vec4 load and one bounds check instead of 4 gathers (the mirror of
+ * FWD_NHWC_SPEC). Rows, columns and the store are DX_SPEC's.
+ */
+const DX_NHWC_SPEC: GemmSpec = {
+  ...DX_SPEC,
+  key: 'conv.dx.nhwc',
+  bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> dy4: array<vec4<f32>>', 'var<storage, read> w: array<f32>'],
+  functions: `
+fn ldy4(pix: u32, o: u32, oh: i32, ow: i32) -> vec4<f32> {
+  let ok = u32(oh) < p.OH && u32(ow) < p.OW;
+  let idx = (pix + u32(clamp(oh, 0, i32(p.OH) - 1)) * p.OW + u32(clamp(ow, 0, i32(p.OW) - 1))) * p.O + o;
+  return select(vec4<f32>(0.0), dy4[idx / 4u], ok);
+}`,
+  rowPrep: (j, row) => `
+    let u_n${j} = ${row} / p.HaWa;
+    let u_r${j} = ${row} - u_n${j} * p.HaWa;
+    let u_i${j} = u_r${j} / p.Wa;
+    let u_yp${j} = u_n${j} * p.OHW;
+    let u_oh${j} = i32(u_i${j}) + ${I('offh0')};
+    let u_ow${j} = i32(u_r${j} - u_i${j} * p.Wa) + ${I('offw0')};`,
+  // k = (th * TW + tw) * Og + o
+  kPrep: (q, k) => `
+    let u_t${q} = divu(${k}, p.Og, ${F('invOg')});
+    let u_o${q} = ${k} - u_t${q} * p.Og;
+    let u_th${q} = divu(u_t${q}, p.TW, ${F('invTW')});
+    let u_tw${q} = u_t${q} - u_th${q} * p.TW;
+    let u_eh${q} = i32(u_th${q} * p.dOh);
+    let u_ew${q} = i32(u_tw${q} * p.dOw);
+    let u_wk${q} = p.wo + (u_g * p.Og + u_o${q}) * p.Cg * p.KHW + (p.kh0 + u_th${q} * p.stH) * p.KW + p.kw0 + u_tw${q} * p.stW;`,
+  loadA4: (j) => `ldy4(u_yp${j}, u_g * p.Og + u_o0, u_oh${j} - u_eh0, u_ow${j} - u_ew0)`,
+  loadA: (j, q) => `ldy4(u_yp${j}, u_g * p.Og + u_o${q} - u_o${q} % 4u, u_oh${j} - u_eh${q}, u_ow${j} - u_ew${q})[u_o${q} % 4u]`,
+};
+
+/**
+ * DX_NHWC_SPEC reading dy from an rgba32uint texture copy of its channels-last rows (texel (channel /
+ * 4, pixel n*OH*OW + oh*OW + ow)): one texel fetch per lane for 4 channels (16-wide lavapipe; O a
+ * multiple of 64, N*OH*OW within a texture's height).
+ */
+const DX_NHWC_TEX_SPEC: GemmSpec = {
+  ...DX_NHWC_SPEC,
+  key: 'conv.dx.nhwc.tex',
+  bindings: ['var<storage, read_write> dx: array<f32>', 'var yt: texture_2d<u32>', 'var<storage, read> w: array<f32>'],
+  functions: `
+fn ldy4(pix: u32, o: u32, oh: i32, ow: i32) -> vec4<f32> {
+  let ok = u32(oh) < p.OH && u32(ow) < p.OW;
+  let row = pix + u32(clamp(oh, 0, i32(p.OH) - 1)) * p.OW + u32(clamp(ow, 0, i32(p.OW) - 1));
+  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(o / 4u, row), 0)), ok);
+}`,
 };
 
 const DW_SPEC: GemmSpec = {
@@ -410,11 +463,21 @@ function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: nu
 
 // ---- the three products --------------------------------------------------------------------------
 
-let channelsLast: 'auto' | 'on' | 'off' = 'auto';
+const channelsLast: Record<'fwd' | 'dx', 'auto' | 'on' | 'off'> = { fwd: 'auto', dx: 'auto' };
 
-/** Tests and benchmarks: force (or forbid) the channels-last forward; 'auto' uses it for kernels larger than 1x1 when Cg % 4 == 0. */
-export function setConvChannelsLast(mode: 'auto' | 'on' | 'off'): void {
-  channelsLast = mode;
+/**
+ * Tests and benchmarks: force (or forbid) the channels-last forward and input-grad (or one of them);
+ * 'auto' uses them for kernels larger than 1x1 when the channels per group they read (Cg, Og) are a
+ * multiple of 4.
+ */
+export function setConvChannelsLast(mode: 'auto' | 'on' | 'off', products: 'both' | 'fwd' | 'dx' = 'both'): void {
+  if (products !== 'dx') channelsLast.fwd = mode;
+  if (products !== 'fwd') channelsLast.dx = mode;
+}
+
+function wantChannelsLast(kind: 'fwd' | 'dx', g: ConvGeometry): boolean {
+  const mode = channelsLast[kind];
+  return mode === 'on' || (mode === 'auto' && g.KH * g.KW > 1);
 }
 
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
@@ -425,7 +488,7 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const Kg = g.Cg * g.KH * g.KW;
   const v = variantFor('conv.fwd', M, g.Og, Kg);
   // channels-last pays for its transposing copy only when each input pixel feeds several taps
-  const wantNhwc = channelsLast === 'on' || (channelsLast === 'auto' && g.KH * g.KW > 1);
+  const wantNhwc = wantChannelsLast('fwd', g);
   if (g.Cg % 4 === 0 && wantNhwc && v.family !== 'tiled') {
     const xp = permute(x, [0, 2, 3, 1]);
     const xl = copy(xp); // NHWC, offset 0
@@ -524,6 +587,16 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     }
     return dx;
   }
+  // channels-last dy for kernels larger than 1x1 (each dy pixel then feeds several taps), as the forward
+  const vMain = variantFor('conv.dx', ...convGemmDims('dx', g));
+  const wantNhwc = wantChannelsLast('dx', g);
+  let dyl: Tensor | null = null;
+  let yt: GPUTexture | null | undefined;
+  if (g.Og % 4 === 0 && wantNhwc && vMain.family !== 'tiled') {
+    const yp = permute(dy, [0, 2, 3, 1]);
+    dyl = copy(yp); // NHWC, offset 0
+    yp.dispose();
+  }
   for (let a = 0; a < Math.min(g.sh, g.H); a++) {
     for (let bb = 0; bb < Math.min(g.sw, g.W); bb++) {
       const Ha = Math.ceil((g.H - a) / g.sh);
@@ -539,11 +612,23 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
         dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
         invTHW: f32bits(th.T * tw.T ? 1 / (th.T * tw.T) : 0), invTW: f32bits(tw.T ? 1 / tw.T : 0),
       });
+      if (dyl && K > 0 && v.family !== 'tiled') {
+        // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
+        if (v.tex && v.family === 'bcast' && v.subgroup >= 16 && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
+        if (v.tex && v.family === 'bcast' && v.subgroup >= 16 && yt) {
+          gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+        } else {
+          gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+        }
+        continue;
+      }
       // 1x1: the weight [O][Cg] is B row-major (k = o, n = c), which a texture variant copies as it is
       const wB: BOperand | undefined = g.KH * g.KW === 1 ? { binding: 2, offset: w.offset, layout: 'kn', batchRows: g.G > 1 ? K : 0 } : undefined;
       gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params, undefined, wB);
     }
   }
+  dyl?.dispose();
+  if (yt) releaseTexture(yt);
   return dx;
 }
 

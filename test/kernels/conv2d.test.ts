@@ -33,6 +33,7 @@ const CASES: Case[] = [
   { x: [2, 6, 5, 3], w: [4, 3, 1, 1], cfg: { stride: [1, 2], groups: 2 }, bias: true },
   { x: [1, 4, 3, 3], w: [2, 4, 1, 1], cfg: { padding: [1, 0] }, bias: false },
   { x: [3, 9, 4, 6], w: [7, 9, 1, 1], cfg: { stride: [3, 2] }, bias: false },
+  { x: [2, 4, 6, 5], w: [8, 2, 3, 3], cfg: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: false },
 ];
 
 let seed = 3000;
@@ -188,12 +189,12 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) and implicit GEMMs', () => {
   }
 });
 
-describe('conv2d forward, channels-last and NCHW gathers', () => {
+describe('conv2d forward and input-grad, channels-last and NCHW gathers', () => {
   for (const mode of ['on', 'off'] as const) {
-    describe(mode === 'on' ? 'channels-last copy (channels per group % 4 == 0)' : 'NCHW gathers', () => {
+    describe(mode === 'on' ? 'channels-last copy (input / output channels per group % 4 == 0)' : 'NCHW gathers', () => {
       before(() => setConvChannelsLast(mode));
       after(() => setConvChannelsLast('auto'));
-      for (const c of [CASES[10], CASES[11], CASES[1]]) it(label(c), () => checkAgainstRef(c));
+      for (const c of [CASES[10], CASES[11], CASES[1], CASES[15]]) it(label(c), () => checkAgainstRef(c));
     });
   }
 });

@@ -143,6 +143,19 @@ async function main(): Promise<void> {
       const y3 = E.conv2d(E.tensor(X3, xs3), E.tensor(W3, ws3), E.tensor(B3, [12]), cfg3);
       results.push({ what: `conv2d 3x3 forward, x from a texture, ${name}`, maxRelErr: relErr(await y3.toArray(), conv2dRef(X3, W3, B3, d3)) });
       if (textureCopyCounters().x !== xBefore + 1) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture`, maxRelErr: 1 });
+      // 3x3 input-grad, 64 output channels, two stride phases: dy read from one channels-last texture
+      const xsd = [2, 64, 5, 6]; // 64 input channels: fewer would take the col2im input-grad
+      const wsd = [64, 64, 3, 3];
+      const dd = convDims(xsd, wsd, cfg3);
+      const Xd = randomData(numelOf(xsd), seed++);
+      const Wd = randomData(numelOf(wsd), seed++);
+      const GYd = randomData(dd.N * dd.O * dd.OH * dd.OW, seed++);
+      const xd = E.tensor(Xd, xsd, { requiresGrad: true });
+      const yBefore = textureCopyCounters().x;
+      const yd = E.conv2d(xd, E.tensor(Wd, wsd), null, cfg3);
+      E.sum(E.mul(yd, E.tensor(GYd, [dd.N, dd.O, dd.OH, dd.OW]))).backward();
+      results.push({ what: `conv2d 3x3 input-grad, dy from a texture, ${name}`, maxRelErr: relErr(await xd.grad!.toArray(), conv2dGradRef(Xd, Wd, GYd, dd).dx) });
+      if (textureCopyCounters().x !== yBefore + 2) results.push({ what: `conv2d 3x3 ${name}: ${textureCopyCounters().x - yBefore} texture copies, expected 2 (x, dy)`, maxRelErr: 1 });
     }
     setConvVariants({});
   }
