@@ -382,25 +382,33 @@ function variantFor(op: GemmOp, M: number, N: number, K: number): GemmVariant {
 
 // ---- 1x1 convolutions as matmuls (CPU drivers) ---------------------------------------------------
 
-let pointwiseRoute: 'auto' | 'off' = 'auto';
+let pointwiseRoute: 'auto' | 'on' | 'off' = 'auto';
 
-/** Tests: 'off' runs 1x1 convolutions through the implicit-GEMM kernels, like every other kernel size. */
-export function setConvPointwise(mode: 'auto' | 'off'): void {
+/**
+ * Tests and benchmarks: 'on' runs every unpadded 1x1 forward and unstrided 1x1 input-grad as a batched
+ * matmul, 'off' none (implicit GEMMs, like every other kernel size), 'auto' where it measured faster.
+ */
+export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
   pointwiseRoute = mode;
 }
 
 /**
- * Unpadded 1x1 convolutions on CPU drivers (the subgroup-broadcast GEMM family) run as batched
- * matmuls over NCHW's channel-major pixel rows: forward y[n][g] = W[g] (Og x Cg) @ x[n][g] (Cg x
- * OH*OW), subsampling a strided x first; input-grad dx[n][g] = W[g]^T @ dy[n][g] when unstrided (a
- * strided one would scatter into zeros: the phase GEMMs stay faster there). The pixel rows are then B,
- * a plain K x N matrix that 16-lane variants copy straight into a texture, where the implicit GEMM
- * gathers one pixel per lane from channels H*W apart. The weight-grad stays an implicit GEMM (its K
- * runs across images).
+ * Unpadded 1x1 convolutions can run as batched matmuls over NCHW's channel-major pixel rows: forward
+ * y[n][g] = W[g] (Og x Cg) @ x[n][g] (Cg x OH*OW), subsampling a strided x first; input-grad
+ * dx[n][g] = W[g]^T @ dy[n][g] when unstrided (a strided one would scatter into zeros). The pixel rows
+ * are then B, a plain K x N matrix that 16-lane variants copy straight into a texture when a row is a
+ * multiple of 64 pixels, where the implicit GEMM gathers one pixel per lane from channels H*W apart.
+ * 'auto' takes the route only there (16-lane lavapipe, OH*OW % 64 == 0), and for the input-grad only
+ * when Cg > Og (its A, the transposed weight, is read strided): the 1x1 expand forward at 56x56 ran
+ * 1.5-1.7x faster in interleaved A/Bs, the expand input-grad 1.2x slower, 28x28 and smaller outputs
+ * (no texture copy) up to 1.2x slower. The weight-grad stays an implicit GEMM (its K runs across images).
  */
 function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
-  const unstrided = kind === 'fwd' || (g.sh === 1 && g.sw === 1);
-  return pointwiseRoute === 'auto' && g.KH === 1 && g.KW === 1 && g.ph === 0 && g.pw === 0 && unstrided && g.N * g.G <= 65535 && useBcast();
+  if (pointwiseRoute === 'off' || g.KH !== 1 || g.KW !== 1 || g.ph !== 0 || g.pw !== 0 || g.N * g.G > 65535 || !useBcast()) return false;
+  if (kind === 'dx' && (g.sh !== 1 || g.sw !== 1)) return false;
+  if (pointwiseRoute === 'on') return true;
+  const texB = deviceContext().summary.subgroupSize >= 16 && (g.OH * g.OW) % 64 === 0;
+  return texB && (kind === 'fwd' || g.Cg > g.Og);
 }
 
 /** The route's variant: a forced conv variant (tests, bench tuning), else the matmul class's tuned or default one. */

@@ -162,26 +162,34 @@ describe('conv2d input gradient, both formulations', () => {
   }
 });
 
-describe('conv2d 1x1: batched matmuls (CPU drivers) and implicit GEMMs', () => {
+describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
   const pointwise = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14]];
-  it('unpadded 1x1 products run as matmuls exactly on subgroup-broadcast adapters', () => {
-    const x = E.zeros([2, 8, 5, 5]);
+  it("'auto' runs as matmuls the 1x1 products that measured faster so (16-lane CPU drivers, rows of 64 pixels)", () => {
+    const x = E.zeros([2, 8, 8, 8]);
+    const x7 = E.zeros([2, 8, 7, 7]);
     const w1 = E.zeros([4, 8, 1, 1]);
+    const w1x = E.zeros([16, 8, 1, 1]);
     const w3 = E.zeros([4, 8, 3, 3]);
     try {
-      const route = useBcast() ? 'matmul' : 'conv.fwd';
-      expect(convTuneOp('fwd', convGeometry('t', x, w1, { stride: 2 }))).to.equal(route);
-      expect(convTuneOp('dx', convGeometry('t', x, w1, {}))).to.equal(useBcast() ? 'matmul' : 'conv.dx');
-      expect(convTuneOp('dx', convGeometry('t', x, w1, { stride: 2 }))).to.equal('conv.dx');
+      const wide = useBcast() && E.deviceContext().summary.subgroupSize >= 16;
+      expect(convTuneOp('fwd', convGeometry('t', x, w1, {}))).to.equal(wide ? 'matmul' : 'conv.fwd');
+      expect(convTuneOp('dx', convGeometry('t', x, w1, {}))).to.equal(wide ? 'matmul' : 'conv.dx'); // Cg 8 > Og 4
+      expect(convTuneOp('dx', convGeometry('t', x, w1x, {}))).to.equal('conv.dx'); // Cg 8 < Og 16
+      expect(convTuneOp('fwd', convGeometry('t', x7, w1, {}))).to.equal('conv.fwd'); // 49 pixels a row
       expect(convTuneOp('dw', convGeometry('t', x, w1, {}))).to.equal('conv.dw');
-      expect(convTuneOp('fwd', convGeometry('t', x, w1, { padding: 1 }))).to.equal('conv.fwd');
       expect(convTuneOp('fwd', convGeometry('t', x, w3, { padding: 1 }))).to.equal('conv.fwd');
+      setConvPointwise('on');
+      expect(convTuneOp('fwd', convGeometry('t', x7, w1, { stride: 2 }))).to.equal(useBcast() ? 'matmul' : 'conv.fwd');
+      expect(convTuneOp('dx', convGeometry('t', x7, w1x, {}))).to.equal(useBcast() ? 'matmul' : 'conv.dx');
+      expect(convTuneOp('dx', convGeometry('t', x7, w1, { stride: 2 }))).to.equal('conv.dx');
+      expect(convTuneOp('fwd', convGeometry('t', x7, w1, { padding: 1 }))).to.equal('conv.fwd');
     } finally {
-      [x, w1, w3].forEach((t) => t.dispose());
+      setConvPointwise('auto');
+      [x, x7, w1, w1x, w3].forEach((t) => t.dispose());
     }
   });
-  for (const mode of ['auto', 'off'] as const) {
-    describe(mode === 'auto' ? 'default route' : 'implicit GEMM forced', () => {
+  for (const mode of ['on', 'auto', 'off'] as const) {
+    describe(mode === 'on' ? 'as matmuls wherever possible' : mode === 'auto' ? 'default choice' : 'implicit GEMMs', () => {
       before(() => setConvPointwise(mode));
       after(() => setConvPointwise('auto'));
       for (const c of pointwise) it(label(c), () => checkAgainstRef(c));

@@ -130,6 +130,23 @@ async function main(): Promise<void> {
     results.push({ what: `conv2d 1x1 groups 2 input-grad direct-B ${name}`, maxRelErr: relErr(await x.grad!.toArray(), g.dx) });
     results.push({ what: `conv2d 1x1 groups 2 weight-grad ${name}`, maxRelErr: relErr(await w.grad!.toArray(), g.dw) });
     if (textureCopyCounters().B - before !== 2) results.push({ what: `conv2d 1x1 direct-B ${name}: ${textureCopyCounters().B - before} direct copies, expected 2`, maxRelErr: 1 });
+    // 1x1 as a batched matmul (the 'auto' route at 16 lanes: 64 pixels a row, Cg 64 > Og 32): the pixel
+    // rows are B, copied straight into a texture, for the forward and the input-grad
+    {
+      const xs1 = [2, 64, 8, 8];
+      const ws1 = [32, 64, 1, 1];
+      const d1 = convDims(xs1, ws1, {});
+      const X1 = randomData(numelOf(xs1), seed++);
+      const W1 = randomData(numelOf(ws1), seed++);
+      const GY1 = randomData(d1.N * d1.O * d1.OH * d1.OW, seed++);
+      const x1 = E.tensor(X1, xs1, { requiresGrad: true });
+      const b1 = textureCopyCounters().B;
+      const y1 = E.conv2d(x1, E.tensor(W1, ws1), null, {});
+      results.push({ what: `conv2d 1x1 as a matmul, forward ${name}`, maxRelErr: relErr(await y1.toArray(), conv2dRef(X1, W1, null, d1)) });
+      E.sum(E.mul(y1, E.tensor(GY1, [d1.N, d1.O, d1.OH, d1.OW]))).backward();
+      results.push({ what: `conv2d 1x1 as a matmul, input-grad ${name}`, maxRelErr: relErr(await x1.grad!.toArray(), conv2dGradRef(X1, W1, GY1, d1).dx) });
+      if (textureCopyCounters().B - b1 !== 2) results.push({ what: `conv2d 1x1 as a matmul ${name}: ${textureCopyCounters().B - b1} direct B copies, expected 2`, maxRelErr: 1 });
+    }
     // 3x3, 64 channels, padding and an odd output: the channels-last forward reads x from a texture
     if (v.pack === 'B') {
       const xs3 = [2, 64, 5, 6];
