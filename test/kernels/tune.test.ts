@@ -48,6 +48,26 @@ describe('autotuner', () => {
     expect(chooseGemmVariant('conv.dw', 300, 64, 576)).to.deep.equal(defaultGemmVariant('conv.dw', 300, 64, 576));
   });
 
+  it('tuneGemm times close candidates again and keeps the fastest round of each (noise only adds time)', async () => {
+    const cands: GemmVariant[] = [
+      { family: 'reg', tm: 4, wg: 8, subgroup: 1 },
+      { family: 'reg', tm: 8, wg: 4, subgroup: 1 },
+      { family: 'reg', tm: 2, wg: 1, subgroup: 1 },
+    ];
+    // tm 8 is fastest but its first timing hit a burst; tm 2 is far behind and is not timed again
+    const times = new Map([[4, [2.0, 2.1, 2.2]], [8, [2.8, 1.0, 1.1]], [2, [9.0]]]);
+    const calls = new Map<number, number>();
+    const res = await tuneGemm('conv.dx', 300, 64, 576, async (v) => {
+      const n = calls.get(v.tm) ?? 0;
+      calls.set(v.tm, n + 1);
+      return times.get(v.tm)![n];
+    }, cands);
+    expect(res.map((r) => [r.variant.tm, r.ms])).to.deep.equal([[8, 1.0], [4, 2.0], [2, 9.0]]);
+    // round 3 drops tm 4 too: 2.0 is more than 1.5x the new best 1.0
+    expect([...calls.entries()].sort()).to.deep.equal([[2, 1], [4, 2], [8, 3]]);
+    expect(JSON.parse(readFileSync(tuneCachePath(), 'utf8')).gemm[shapeClass('conv.dx', 300, 64, 576)]).to.deep.equal(cands[1]);
+  });
+
   it('ignores invalid cache entries and a cache for another adapter', () => {
     const cls = shapeClass('matmul', 100, 100, 100);
     writeFileSync(tuneCachePath(), JSON.stringify({ adapter: 'some other GPU', gemm: { [cls]: { family: 'reg', tm: 2, wg: 1, subgroup: 1 } } }));
