@@ -233,6 +233,14 @@ fn ldx4(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
   loadA: (j, q) => `ldx4(u_xp${j}, u_g * p.Cg + u_c${q}, u_ih${j} + u_dh${q}, u_iw${j} + u_dw${q})[u_c${q} % 4u]`,
 };
 
+/** FWD_NHWC_TEX_SPEC with B read from the weight re-laid out as [O][T][Cg] (weightTapsLast 'otc'): plain rows of K, copied straight into a texture. */
+const FWD_NHWC_TEX_WT_SPEC: GemmSpec = {
+  ...FWD_NHWC_TEX_SPEC,
+  key: 'conv.fwd.nhwc.tex.wt',
+  colPrep: [0, 1, 2, 3].map((i) => `let u_wb${i} = (u_g * p.Og + nc${i}) * p.Kg;`).join('\n'),
+  loadB: (_q, k) => `vec4<f32>(w[u_wb0 + ${k}], w[u_wb1 + ${k}], w[u_wb2 + ${k}], w[u_wb3 + ${k}])`,
+};
+
 const DX_SPEC: GemmSpec = {
   key: 'conv.dx',
   params: [...PARAMS],
@@ -317,6 +325,17 @@ fn ldy4(pix: u32, o: u32, oh: i32, ow: i32) -> vec4<f32> {
   let row = pix + u32(clamp(oh, 0, i32(p.OH) - 1)) * p.OW + u32(clamp(ow, 0, i32(p.OW) - 1));
   return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(o / 4u, row), 0)), ok);
 }`,
+};
+
+/**
+ * DX_NHWC_TEX_SPEC at stride 1 with one group, B read from the weight re-laid out as [T][O][Cg]
+ * (weightTapsLast 'toc'): row k = (tap, o) of a plain K x N matrix, copied straight into a texture.
+ */
+const DX_NHWC_TEX_WT_SPEC: GemmSpec = {
+  ...DX_NHWC_TEX_SPEC,
+  key: 'conv.dx.nhwc.tex.wt',
+  colPrep: '',
+  loadB: (_q, k) => `vec4<f32>(w[${k} * p.Cg + nc0], w[${k} * p.Cg + nc1], w[${k} * p.Cg + nc2], w[${k} * p.Cg + nc3])`,
 };
 
 const DW_SPEC: GemmSpec = {
@@ -469,6 +488,39 @@ function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: nu
   return Math.max(1, Math.min(Math.ceil(want / tiles), Math.floor(K / 256), 64));
 }
 
+// ---- weight re-layout for the channels-last texture GEMMs ---------------------------------------
+
+let weightRelayout = true;
+
+/** Tests and benchmarks: false packs the weight inside the channels-last texture GEMMs instead of re-laying it out first. */
+export function setConvWeightRelayout(enabled: boolean): void {
+  weightRelayout = enabled;
+}
+
+/**
+ * The weight with its taps before its channels (shaders/conv_weight_taps.wgsl): 'otc' = [O][T][Cg]
+ * (the channels-last forward's B stored N x K), 'toc' = [T][O][Cg] (the stride-1 input-grad's B stored
+ * K x N, groups = 1). Needs Cg % 4 == 0 and a weight offset that is a multiple of 4.
+ */
+function weightTapsLast(w: Tensor, g: ConvGeometry, order: 'otc' | 'toc'): Tensor {
+  const op = 'conv2d';
+  const T = g.KH * g.KW;
+  const out = empty(order === 'otc' ? [g.O, T, g.Cg] : [T, g.O, g.Cg], 'float32', op);
+  const k = kernel(`conv_weight_taps:${T}`, () => {
+    const c = ['x', 'y', 'z', 'w'];
+    const comp = (f: number) => `v${Math.floor(f / 4)}.${c[f % 4]}`;
+    const body: string[] = [];
+    for (let j = 0; j < T; j++) body.push(`  let v${j} = w[src + ${j}u];`);
+    for (let t = 0; t < T; t++) body.push(`  out[dst + ${t}u * p.soT4] = vec4<f32>(${[0, 1, 2, 3].map((r) => comp(r * T + t)).join(', ')});`);
+    return renderTemplate(shaderSource('conv_weight_taps'), { T: String(T), BODY: body.join('\n') });
+  });
+  const n = (g.O * g.Cg) / 4;
+  const [gx, gy] = groups1d(Math.ceil(n / 64));
+  const [soO, soT] = order === 'otc' ? [T * g.Cg, g.Cg] : [g.Cg, g.O * g.Cg];
+  dispatch(k, [out.buffer(op), w.buffer(op)], new Uint32Array([n, gx * 64, g.Cg / 4, w.offset / 4, soO / 4, soT / 4, 0, 0]), [gx, gy]);
+  return out;
+}
+
 // ---- the three products --------------------------------------------------------------------------
 
 const channelsLast: Record<'fwd' | 'dx', 'auto' | 'on' | 'off'> = { fwd: 'auto', dx: 'auto' };
@@ -506,7 +558,16 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
     // texture variants (16-wide lavapipe) read x from a texture copy of its N*H*W x C rows where they fit one
     const xt = v.tex && v.family === 'bcast' && v.subgroup >= 16 ? matrixTexture(xl.buffer(op), 0, g.N * g.H * g.W, g.C, 'x', op) : null;
     if (xt) {
-      gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
+      // the weight re-laid out tap-major is a plain N x K operand, copied straight into a texture too
+      const wt = weightRelayout && w.offset % 4 === 0 ? weightTapsLast(w, g, 'otc') : null;
+      if (wt) {
+        const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
+        const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0 });
+        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), xt.createView(), wt.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, pw, undefined, wB);
+        wt.dispose();
+      } else {
+        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
+      }
       releaseTexture(xt);
     } else {
       gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
@@ -600,6 +661,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const wantNhwc = wantChannelsLast('dx', g);
   let dyl: Tensor | null = null;
   let yt: GPUTexture | null | undefined;
+  let wtDx: Tensor | null | undefined;
   if (g.Og % 4 === 0 && wantNhwc && vMain.family !== 'tiled') {
     const yp = permute(dy, [0, 2, 3, 1]);
     dyl = copy(yp); // NHWC, offset 0
@@ -624,7 +686,14 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
         // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
         if (v.tex && v.family === 'bcast' && v.subgroup >= 16 && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
         if (v.tex && v.family === 'bcast' && v.subgroup >= 16 && yt) {
-          gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+          // stride 1, one group: B is the weight re-laid out [T][O][Cg], copied straight into a texture
+          if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
+          if (wtDx) {
+            const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
+            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params, undefined, wB);
+          } else {
+            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+          }
         } else {
           gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
         }
@@ -636,6 +705,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     }
   }
   dyl?.dispose();
+  wtDx?.dispose();
   if (yt) releaseTexture(yt);
   return dx;
 }

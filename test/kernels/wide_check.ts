@@ -4,7 +4,7 @@
 // forward / input-grad / weight-grad, against float64 references, and prints one JSON line:
 //   { subgroupSize, software, results: [{ what, maxRelErr }] }  (maxRelErr: max |err| / max |ref|)
 import * as E from '../../engine/index.js';
-import { setConvVariants } from '../../engine/ops/conv2d.js';
+import { setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
@@ -156,23 +156,35 @@ async function main(): Promise<void> {
       const X3 = randomData(numelOf(xs3), seed++);
       const W3 = randomData(numelOf(ws3), seed++);
       const B3 = randomData(12, seed++);
-      const xBefore = textureCopyCounters().x;
+      // (the weight packed inside the GEMM: the path of weights at offsets that are not multiples of 4)
+      const xBefore = textureCopyCounters();
+      setConvWeightRelayout(false);
       const y3 = E.conv2d(E.tensor(X3, xs3), E.tensor(W3, ws3), E.tensor(B3, [12]), cfg3);
+      setConvWeightRelayout(true);
       results.push({ what: `conv2d 3x3 forward, x from a texture, ${name}`, maxRelErr: relErr(await y3.toArray(), conv2dRef(X3, W3, B3, d3)) });
-      if (textureCopyCounters().x !== xBefore + 1) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture`, maxRelErr: 1 });
-      // 3x3 input-grad, 64 output channels, two stride phases: dy read from one channels-last texture
-      const xsd = [2, 64, 5, 6]; // 64 input channels: fewer would take the col2im input-grad
-      const wsd = [64, 64, 3, 3];
-      const dd = convDims(xsd, wsd, cfg3);
-      const Xd = randomData(numelOf(xsd), seed++);
-      const Wd = randomData(numelOf(wsd), seed++);
-      const GYd = randomData(dd.N * dd.O * dd.OH * dd.OW, seed++);
-      const xd = E.tensor(Xd, xsd, { requiresGrad: true });
-      const yBefore = textureCopyCounters().x;
-      const yd = E.conv2d(xd, E.tensor(Wd, wsd), null, cfg3);
-      E.sum(E.mul(yd, E.tensor(GYd, [dd.N, dd.O, dd.OH, dd.OW]))).backward();
-      results.push({ what: `conv2d 3x3 input-grad, dy from a texture, ${name}`, maxRelErr: relErr(await xd.grad!.toArray(), conv2dGradRef(Xd, Wd, GYd, dd).dx) });
-      if (textureCopyCounters().x !== yBefore + 2) results.push({ what: `conv2d 3x3 ${name}: ${textureCopyCounters().x - yBefore} texture copies, expected 2 (x, dy)`, maxRelErr: 1 });
+      if (textureCopyCounters().x !== xBefore.x + 1 || textureCopyCounters().B !== xBefore.B) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture, or the weight was`, maxRelErr: 1 });
+      // 3x3 input-grad, 64 output channels, dy read from a channels-last texture: with two stride phases
+      // (one texture shared, the weight packed) and at stride 1 (the weight re-laid out [T][O][Cg] and
+      // copied straight into a texture, as the forward's [O][T][Cg] is in both)
+      for (const cfgd of [cfg3, { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] }]) {
+        const unit = cfgd.stride[0] === 1 && cfgd.stride[1] === 1;
+        const xsd = [2, 64, 5, 6]; // 64 input channels: fewer would take the col2im input-grad
+        const wsd = [64, 64, 3, 3];
+        const dd = convDims(xsd, wsd, cfgd);
+        const Xd = randomData(numelOf(xsd), seed++);
+        const Wd = randomData(numelOf(wsd), seed++);
+        const GYd = randomData(dd.N * dd.O * dd.OH * dd.OW, seed++);
+        const xd = E.tensor(Xd, xsd, { requiresGrad: true });
+        const before = textureCopyCounters();
+        const yd = E.conv2d(xd, E.tensor(Wd, wsd), null, cfgd);
+        results.push({ what: `conv2d 3x3 stride ${cfgd.stride} forward, weight re-laid out, ${name}`, maxRelErr: relErr(await yd.toArray(), conv2dRef(Xd, Wd, null, dd)) });
+        E.sum(E.mul(yd, E.tensor(GYd, [dd.N, dd.O, dd.OH, dd.OW]))).backward();
+        results.push({ what: `conv2d 3x3 stride ${cfgd.stride} input-grad, dy from a texture, ${name}`, maxRelErr: relErr(await xd.grad!.toArray(), conv2dGradRef(Xd, Wd, GYd, dd).dx) });
+        const after = textureCopyCounters();
+        if (after.x - before.x !== 2) results.push({ what: `conv2d 3x3 ${name}: ${after.x - before.x} texture copies of activations, expected 2 (x, dy)`, maxRelErr: 1 });
+        const wantB = unit ? 2 : 1;
+        if (after.B - before.B !== wantB) results.push({ what: `conv2d 3x3 ${name}: ${after.B - before.B} weight texture copies, expected ${wantB}`, maxRelErr: 1 });
+      }
     }
     setConvVariants({});
   }
