@@ -11,7 +11,9 @@
 //   weight-grad  rows = (c, kh, kw), columns = output channels, K = (n, oh, ow), split over K
 //                (partials summed) when the output is too small to fill the machine
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
-// GEMM variant serves every conv shape.
+// GEMM variant serves every conv shape. Kernels larger than 1x1 read channels-last copies of x (forward)
+// and dy (input-grad) when channels per group are multiples of 4; on CPU drivers some unpadded 1x1
+// products run as batched matmuls instead (see pointwise()).
 import { noGrad } from '../autograd.js';
 import { dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
