@@ -21,7 +21,7 @@ import { releaseTexture } from '../memory.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
-import { chooseGemmVariant, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
+import { chooseGemmVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
 import { gemm, gemmTile, matmulProduct, matrixTexture, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { add, copy } from './elementwise.js';
@@ -416,25 +416,31 @@ export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
 /**
  * Unpadded 1x1 convolutions can run as batched matmuls over NCHW's channel-major pixel rows: forward
  * y[n][g] = W[g] (Og x Cg) @ x[n][g] (Cg x OH*OW), subsampling a strided x first; input-grad
- * dx[n][g] = W[g]^T @ dy[n][g] when unstrided (a strided one would scatter into zeros). The pixel rows
- * are then B, a plain K x N matrix that 16-lane variants copy straight into a texture when a row is a
- * multiple of 64 pixels, where the implicit GEMM gathers one pixel per lane from channels H*W apart.
- * 'auto' takes the route only there (16-lane lavapipe, OH*OW % 64 == 0), and for the input-grad only
- * when Cg > Og (its A, the transposed weight, is read strided): the 1x1 expand forward at 56x56 ran
- * 1.5-1.7x faster in interleaved A/Bs, the expand input-grad 1.2x slower, 28x28 and smaller outputs
- * (no texture copy) up to 1.2x slower. The weight-grad stays an implicit GEMM (its K runs across images).
+ * dx[n][g] = W[g]^T @ dy[n][g] when unstrided (a strided one would scatter into zeros), with W^T a small
+ * plain copy. The pixel rows are then B, a plain K x N matrix that 16-lane variants copy straight into
+ * a texture when a row is a multiple of 64 pixels, where the implicit GEMM gathers one pixel per lane
+ * from channels H*W apart. 'auto' takes the route only there (16-lane lavapipe, OH*OW % 64 == 0): in
+ * interleaved A/Bs the 1x1 expand forward ran 1.5-1.7x faster, the expand and reduce input-grads 1.15x
+ * and 1.4x; 28x28 and smaller outputs (no texture copy) up to 1.2x slower. The weight-grad stays an
+ * implicit GEMM (its K runs across images).
  */
 function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
   if (pointwiseRoute === 'off' || g.KH !== 1 || g.KW !== 1 || g.ph !== 0 || g.pw !== 0 || g.N * g.G > 65535 || !useBcast()) return false;
   if (kind === 'dx' && (g.sh !== 1 || g.sw !== 1)) return false;
-  if (pointwiseRoute === 'on') return true;
-  const texB = deviceContext().summary.subgroupSize >= 16 && (g.OH * g.OW) % 64 === 0;
-  return texB && (kind === 'fwd' || g.Cg > g.Og);
+  return pointwiseRoute === 'on' || (deviceContext().summary.subgroupSize >= 16 && (g.OH * g.OW) % 64 === 0);
 }
 
-/** The route's variant: a forced conv variant (tests, bench tuning), else the matmul class's tuned or default one. */
+/**
+ * The route's variant: a forced conv variant (tests, bench tuning), else the matmul class's tuned one,
+ * else at 16 lanes the variant that won every A/B above (64 x 8 a lane, both operands textures).
+ */
 function pointwiseVariant(op: GemmOp): (M: number, N: number, K: number) => GemmVariant {
-  return (M, N, K) => forced[op] ?? chooseGemmVariant('matmul', M, N, K);
+  return (M, N, K) => {
+    const S = deviceContext().summary.subgroupSize;
+    if (forced[op]) return forced[op];
+    if (S < 16 || isTuned('matmul', M, N, K)) return chooseGemmVariant('matmul', M, N, K);
+    return { family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack: true, tex: true };
+  };
 }
 
 /** x[:, :, ::sh, ::sw] as a new contiguous [N, C, OH, OW] tensor (x itself when unstrided). */
@@ -467,7 +473,10 @@ function pointwiseForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometr
 
 function pointwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const P = g.OH * g.OW;
-  const a = w.view([g.G, g.Cg, g.Og], [g.Og * g.Cg, 1, g.Cg], w.offset);
+  // W[g]^T as a plain row-major [G][Cg][Og] copy (small), which packed variants copy into a texture
+  const wv = w.view([g.G, g.Cg, g.Og], [g.Og * g.Cg, 1, g.Cg], w.offset);
+  const a = copy(wv);
+  wv.dispose();
   const bm = dy.view([g.N, g.G, g.Og, P], [g.O * P, g.Og * P, P, 1], dy.offset);
   const prod = matmulProduct(a, bm, pointwiseVariant('conv.dx')); // [N, G, Cg, P] = NCHW
   a.dispose();

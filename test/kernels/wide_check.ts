@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     results.push({ what: `conv2d 1x1 groups 2 input-grad direct-B ${name}`, maxRelErr: relErr(await x.grad!.toArray(), g.dx) });
     results.push({ what: `conv2d 1x1 groups 2 weight-grad ${name}`, maxRelErr: relErr(await w.grad!.toArray(), g.dw) });
     if (textureCopyCounters().B - before !== 2) results.push({ what: `conv2d 1x1 direct-B ${name}: ${textureCopyCounters().B - before} direct copies, expected 2`, maxRelErr: 1 });
-    // 1x1 as a batched matmul (the 'auto' route at 16 lanes: 64 pixels a row, Cg 64 > Og 32): the pixel
+    // 1x1 as a batched matmul (the 'auto' route at 16 lanes: 64 pixels a row): the pixel
     // rows are B, copied straight into a texture, for the forward and the input-grad
     {
       const xs1 = [2, 64, 8, 8];
