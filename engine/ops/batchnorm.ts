@@ -20,18 +20,31 @@ export interface BatchNormOptions {
 
 type Mode = 'fwd' | 'bwd' | 'eval';
 
-function statsKernel(mode: 'fwd' | 'bwd'): Kernel {
-  const bindings = mode === 'fwd' ? '' : '@group(0) @binding(3) var<storage, read> g: array<f32>;\n@group(0) @binding(4) var<storage, read> coef: array<vec4<f32>>;';
-  const body =
-    mode === 'fwd'
-      ? `  var s = 0.0;
+/** f32 or vec4<f32> storage (vec4: HW and the offsets of x and g are multiples of 4). */
+const arr = (v: boolean) => (v ? 'array<vec4<f32>>' : 'array<f32>');
+
+function statsKernel(mode: 'fwd' | 'bwd', v: boolean): Kernel {
+  const bindings = [`@group(0) @binding(2) var<storage, read> x: ${arr(v)};`];
+  if (mode === 'bwd') bindings.push(`@group(0) @binding(3) var<storage, read> g: ${arr(v)};`, '@group(0) @binding(4) var<storage, read> coef: array<vec4<f32>>;');
+  const hsum = (e: string) => `(${e}.x + ${e}.y + ${e}.z + ${e}.w)`;
+  let body: string;
+  if (mode === 'fwd' && !v) {
+    body = `  var s = 0.0;
   for (var i = 0u; i < p.HW; i = i + 1u) { s = s + x[p.xo + base + i]; }
   let mean = s / f32(p.HW);
   var m2 = 0.0;
-  for (var i = 0u; i < p.HW; i = i + 1u) { let d = x[p.xo + base + i] - mean; m2 = m2 + d * d; }
-  out[(c * p.N + n) * 2u] = mean;
-  out[(c * p.N + n) * 2u + 1u] = m2;`
-      : `  let k = coef[c];
+  for (var i = 0u; i < p.HW; i = i + 1u) { let d = x[p.xo + base + i] - mean; m2 = m2 + d * d; }`;
+  } else if (mode === 'fwd') {
+    body = `  let b4 = (p.xo + base) / 4u;
+  let n4 = p.HW / 4u;
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < n4; i = i + 1u) { s = s + x[b4 + i]; }
+  let mean = ${hsum('s')} / f32(p.HW);
+  var q = vec4<f32>(0.0);
+  for (var i = 0u; i < n4; i = i + 1u) { let d = x[b4 + i] - vec4<f32>(mean); q = q + d * d; }
+  let m2 = ${hsum('q')};`;
+  } else if (!v) {
+    body = `  let k = coef[c];
   var sg = 0.0;
   var sgx = 0.0;
   for (var i = 0u; i < p.HW; i = i + 1u) {
@@ -39,10 +52,30 @@ function statsKernel(mode: 'fwd' | 'bwd'): Kernel {
     let gv = select(g[p.go + base + i], 0.0, p.relu != 0u && xv * k.x + k.y <= 0.0);
     sg = sg + gv;
     sgx = sgx + gv * (xv - k.z);
+  }`;
+  } else {
+    body = `  let k = coef[c];
+  let xb = (p.xo + base) / 4u;
+  let gb = (p.go + base) / 4u;
+  let n4 = p.HW / 4u;
+  let masked = vec4<bool>(p.relu != 0u);
+  var sg4 = vec4<f32>(0.0);
+  var sgx4 = vec4<f32>(0.0);
+  for (var i = 0u; i < n4; i = i + 1u) {
+    let xv = x[xb + i];
+    let gv = select(g[gb + i], vec4<f32>(0.0), masked & (xv * k.x + k.y <= vec4<f32>(0.0)));
+    sg4 = sg4 + gv;
+    sgx4 = sgx4 + gv * (xv - vec4<f32>(k.z));
   }
+  let sg = ${hsum('sg4')};
+  let sgx = ${hsum('sgx4')};`;
+  }
+  body += mode === 'fwd' ? `
+  out[(c * p.N + n) * 2u] = mean;
+  out[(c * p.N + n) * 2u + 1u] = m2;` : `
   out[(c * p.N + n) * 2u] = sg;
   out[(c * p.N + n) * 2u + 1u] = sgx;`;
-  return kernel(`batchnorm_stats:${mode}`, () => renderTemplate(shaderSource('batchnorm_stats'), { BINDINGS: bindings, BODY: body }));
+  return kernel(`batchnorm_stats:${mode}:${v ? 'vec4' : 'f32'}`, () => renderTemplate(shaderSource('batchnorm_stats'), { BINDINGS: bindings.join('\n'), BODY: body }));
 }
 
 function finalizeKernel(mode: Mode): Kernel {
@@ -112,18 +145,34 @@ function finalizeKernel(mode: Mode): Kernel {
   return kernel(`batchnorm_finalize:${mode}`, () => renderTemplate(shaderSource('batchnorm_finalize'), { BINDINGS: bindings, BODY: body }));
 }
 
-function applyKernel(mode: 'fwd' | 'bwd'): Kernel {
-  const bindings = mode === 'bwd' ? '@group(0) @binding(4) var<storage, read> g: array<f32>;' : '';
-  const body =
-    mode === 'fwd'
-      ? `    let v = x[p.xo + base + i] * k.x + k.y;\n    out[base + i] = select(v, max(v, 0.0), p.relu != 0u);`
-      : `    let xv = x[p.xo + base + i];
+function applyKernel(mode: 'fwd' | 'bwd', v: boolean): Kernel {
+  const bindings = [`@group(0) @binding(1) var<storage, read_write> out: ${arr(v)};`, `@group(0) @binding(2) var<storage, read> x: ${arr(v)};`];
+  // the backward pass also needs the forward coefficients (for the ReLU mask)
+  if (mode === 'bwd') bindings.push(`@group(0) @binding(4) var<storage, read> g: ${arr(v)};`, '@group(0) @binding(5) var<storage, read> fcoef: array<vec4<f32>>;');
+  let body: string;
+  if (!v) {
+    const inner =
+      mode === 'fwd'
+        ? `    let v = x[p.xo + base + i] * k.x + k.y;
+    out[base + i] = select(v, max(v, 0.0), p.relu != 0u);`
+        : `    let xv = x[p.xo + base + i];
     let gv = select(g[p.go + base + i], 0.0, p.relu != 0u && xv * fk.x + fk.y <= 0.0);
     out[base + i] = k.x * gv + k.y * xv + k.z;`;
-  const extra = mode === 'bwd' ? '@group(0) @binding(5) var<storage, read> fcoef: array<vec4<f32>>;' : '';
-  const src = renderTemplate(shaderSource('batchnorm_apply'), { BINDINGS: [bindings, extra].filter(Boolean).join('\n'), BODY: body });
-  // the backward pass also needs the forward coefficients (for the ReLU mask)
-  return kernel(`batchnorm_apply:${mode}`, () => (mode === 'bwd' ? src.replace('let k = coef[c];', 'let k = coef[c];\n  let fk = fcoef[c];') : src));
+    body = `${mode === 'bwd' ? '  let fk = fcoef[c];\n' : ''}  let end = min(i0 + 4u, p.HW);
+  for (var i = i0; i < end; i = i + 1u) {
+${inner}
+  }`;
+  } else {
+    body =
+      mode === 'fwd'
+        ? `  let v = x[(p.xo + base + i0) / 4u] * k.x + k.y;
+  out[(base + i0) / 4u] = select(v, max(v, vec4<f32>(0.0)), p.relu != 0u);`
+        : `  let fk = fcoef[c];
+  let xv = x[(p.xo + base + i0) / 4u];
+  let gv = select(g[(p.go + base + i0) / 4u], vec4<f32>(0.0), vec4<bool>(p.relu != 0u) & (xv * fk.x + fk.y <= vec4<f32>(0.0)));
+  out[(base + i0) / 4u] = k.x * gv + k.y * xv + vec4<f32>(k.z);`;
+  }
+  return kernel(`batchnorm_apply:${mode}:${v ? 'vec4' : 'f32'}`, () => renderTemplate(shaderSource('batchnorm_apply'), { BINDINGS: bindings.join('\n'), BODY: body }));
 }
 
 function checkChannelVector(op: string, t: Tensor | null | undefined, C: number, what: string): void {
@@ -162,13 +211,14 @@ function batchNormImpl(op: string, relu: boolean, x: Tensor, runningMean: Tensor
   const mode: Mode = training ? 'fwd' : 'eval';
   const { y, coef } = noGrad(() => {
     const xc = x.isContiguous ? x : contiguous(x);
+    const vecX = HW % 4 === 0 && xc.offset % 4 === 0;
     const coefT = empty([C, 4], 'float32', op);
     const out = empty([N, C, H, W], 'float32', op);
     if (C > 0) {
       let part: Tensor | null = null;
       if (training && N * HW > 0) {
         part = empty([C, N, 2], 'float32', op);
-        dispatch(statsKernel('fwd'), [part.buffer(op), xc.buffer(op)], new Uint32Array([N, C, HW, 0, xc.offset, 0, 0, 0]), [Math.ceil(C / 64), N]);
+        dispatch(statsKernel('fwd', vecX), [part.buffer(op), xc.buffer(op)], new Uint32Array([N, C, HW, 0, xc.offset, 0, 0, 0]), [Math.ceil(C / 64), N]);
       }
       const dummies: Tensor[] = [];
       const dummy = () => {
@@ -190,7 +240,7 @@ function batchNormImpl(op: string, relu: boolean, x: Tensor, runningMean: Tensor
         [Math.ceil(C / 64)],
       );
       if (N * C * HW > 0) {
-        dispatch(applyKernel('fwd'), [out.buffer(op), xc.buffer(op), coefT.buffer(op)], new Uint32Array([N, C, HW, relu ? 1 : 0, xc.offset, 0, 0, 0]), [Math.ceil(HW / 256), C, N]);
+        dispatch(applyKernel('fwd', vecX), [out.buffer(op), xc.buffer(op), coefT.buffer(op)], new Uint32Array([N, C, HW, relu ? 1 : 0, xc.offset, 0, 0, 0]), [Math.ceil(HW / 256), C, N]);
       }
       part?.dispose();
       for (const d of dummies) d.dispose();
@@ -208,13 +258,14 @@ function batchNormImpl(op: string, relu: boolean, x: Tensor, runningMean: Tensor
     const dwb = empty([2, C], 'float32', op);
     const dx = empty([N, C, H, W], 'float32', op);
     const shape = new Uint32Array([N, C, HW, relu ? 1 : 0, xc.offset, gc.offset, 0, 0]);
-    if (N * C * HW > 0) dispatch(statsKernel('bwd'), [part.buffer(op), xc.buffer(op), gc.buffer(op), scoef.buffer(op)], shape, [Math.ceil(C / 64), N]);
+    const vec = HW % 4 === 0 && xc.offset % 4 === 0 && gc.offset % 4 === 0;
+    if (N * C * HW > 0) dispatch(statsKernel('bwd', vec), [part.buffer(op), xc.buffer(op), gc.buffer(op), scoef.buffer(op)], shape, [Math.ceil(C / 64), N]);
     const params = new Uint32Array(12);
     params.set([N, C, HW, sw ? 1 : 0, 0, training ? 1 : 0, 0, 0, sw?.offset ?? 0, 0, 0, 0]);
     if (C > 0) {
       dispatch(finalizeKernel('bwd'), [dcoef.buffer(op), part.buffer(op), sw ? sw.buffer(op) : part.buffer(op), part.buffer(op), dwb.buffer(op), scoef.buffer(op)], params, [Math.ceil(C / 64)]);
     }
-    if (N * C * HW > 0) dispatch(applyKernel('bwd'), [dx.buffer(op), xc.buffer(op), dcoef.buffer(op), gc.buffer(op), scoef.buffer(op)], shape, [Math.ceil(HW / 256), C, N]);
+    if (N * C * HW > 0) dispatch(applyKernel('bwd', vec), [dx.buffer(op), xc.buffer(op), dcoef.buffer(op), gc.buffer(op), scoef.buffer(op)], shape, [Math.ceil(HW / 256), C, N]);
     part.dispose();
     dcoef.dispose();
     if (xc !== sx) xc.dispose();
