@@ -1,0 +1,87 @@
+// Interleaved A/B runs of one engine choice in one process, the way the README's A/B figures were
+// measured (on a shared machine whose speed drifts by tens of percent, only interleaved runs compare):
+//   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js <choice> [rounds]
+// choices (each toggles one switch of engine/ops/conv2d.ts, at the bench's conv layers, batch 2):
+//   pointwise  1x1 convs as batched matmuls wherever possible ('on') or implicit GEMMs ('off'): forward,
+//              input-grad (a strided input-grad has no matmul form: both settings run the same code there)
+//   dx-nhwc    3x3 input-grads on a channels-last copy of dy ('auto') or NCHW gathers ('off')
+//   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
+// Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
+// timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
+import { initDevice } from '../engine/device.js';
+import { conv2d, randn } from '../engine/index.js';
+import { convGeometry, convInputGrad, setConvChannelsLast, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { LAYERS } from './conv.js';
+import { engineTimer, interleave } from './tfjs.js';
+
+type Setting = { name: string; apply: () => void };
+
+const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx')[]; settings: [Setting, Setting] }> = {
+  pointwise: {
+    layers: LAYERS.flatMap((L, i) => (L.k === 1 ? [i] : [])),
+    kinds: ['fwd', 'dx'],
+    settings: [
+      { name: 'matmul', apply: () => setConvPointwise('on') },
+      { name: 'implicit', apply: () => setConvPointwise('off') },
+    ],
+  },
+  'dx-nhwc': {
+    layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
+    kinds: ['dx'],
+    settings: [
+      { name: 'channels-last', apply: () => setConvChannelsLast('auto', 'dx') },
+      { name: 'nchw', apply: () => setConvChannelsLast('off', 'dx') },
+    ],
+  },
+  relayout: {
+    layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
+    kinds: ['fwd', 'dx'],
+    settings: [
+      { name: 'relayout', apply: () => setConvWeightRelayout(true) },
+      { name: 'packed', apply: () => setConvWeightRelayout(false) },
+    ],
+  },
+};
+
+async function main(): Promise<void> {
+  const choice = process.argv[2] ?? '';
+  const spec = CHOICES[choice];
+  if (!spec) {
+    console.error(`ab: unknown choice '${choice}'; choices: ${Object.keys(CHOICES).join(', ')}`);
+    process.exit(2);
+  }
+  const rounds = Number(process.argv[3] ?? 5);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ab: rounds must be a positive integer, got ${process.argv[3]}`);
+  const ctx = await initDevice();
+  console.log(`${choice}: ${ctx.summary.description}, subgroup size ${ctx.summary.subgroupSize}, ${rounds} interleaved rounds`);
+  const [A, B] = spec.settings;
+  for (const li of spec.layers) {
+    const L = LAYERS[li];
+    const opts = { stride: L.stride, padding: L.pad };
+    const x = randn([L.N, L.C, L.H, L.H]);
+    const w = randn([L.O, L.C, L.k, L.k]);
+    const g = convGeometry('ab', x, w, opts);
+    const gy = randn([L.N, L.O, g.OH, g.OW]);
+    const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
+    for (const kind of spec.kinds) {
+      const once = kind === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : () => convInputGrad(gy, w, g).dispose();
+      const timer = (s: Setting) => {
+        const t = engineTimer(once);
+        return async (iters = 1) => {
+          s.apply();
+          return t(iters);
+        };
+      };
+      const med = await interleave({ [A.name]: timer(A), [B.name]: timer(B) }, { warmup: 1, runs: rounds });
+      const row = [A, B].map((s) => `${s.name} ${med[s.name].toFixed(2)} ms ${(flops / med[s.name] / 1e6).toFixed(1)} GFLOP/s`).join(' | ');
+      console.log(`${`${L.name} ${kind}`.padEnd(36)} ${row} | ${A.name} ${(med[B.name] / med[A.name]).toFixed(2)}x as fast`);
+    }
+    [x, w, gy].forEach((t) => t.dispose());
+  }
+  setConvPointwise('auto');
+  setConvChannelsLast('auto');
+  setConvWeightRelayout(true);
+  process.exit(0);
+}
+
+await main();
