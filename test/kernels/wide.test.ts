@@ -2,22 +2,44 @@
 // width the benchmark's GEMM sections use): B panels in an rgba32uint texture and 8 columns a lane.
 // The driver reads the width when it loads, so they run in a child process (wide_check.ts) whose
 // results are checked here against float64 references: relative error 1e-5 of the largest value.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 
-describe('GEMM variants at 16-wide subgroups (child process at 512-bit lavapipe)', function () {
+interface ChildOut {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one half of wide_check.js at 512 bits (each compiles its own kernels: the halves run side by side). */
+function runChild(part: 'panels' | 'direct'): Promise<ChildOut> {
+  const child = fileURLToPath(new URL('./wide_check.js', import.meta.url));
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [child, part], { env: { ...process.env, LP_NATIVE_VECTOR_WIDTH: '512' } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('GEMM variants at 16-wide subgroups (child processes at 512-bit lavapipe)', function () {
   this.timeout(600_000);
-  it('texture B panels, B copied straight into a texture, and 8 columns a lane match float64 for matmul and conv2d (forward and both gradients)', function () {
+  it('texture B panels, B copied straight into a texture, and 8 columns a lane match float64 for matmul and conv2d (forward and both gradients)', async function () {
     if (!E.deviceContext().summary.isSoftware) this.skip(); // hardware GPUs use the tiled family
-    const child = fileURLToPath(new URL('./wide_check.js', import.meta.url));
-    const r = spawnSync(process.execPath, [child], { env: { ...process.env, LP_NATIVE_VECTOR_WIDTH: '512' }, encoding: 'utf8' });
-    expect(r.status, `child failed: ${r.stderr}`).to.equal(0);
-    const line = r.stdout.trim().split('\n').pop()!;
-    const out = JSON.parse(line) as { subgroupSize: number; results: { what: string; maxRelErr: number }[] };
-    expect(out.subgroupSize, 'LP_NATIVE_VECTOR_WIDTH=512 gives 16-wide subgroups').to.equal(16);
-    expect(out.results.length).to.equal(3 * 6 + 2 * (6 + 5) + 5);
-    for (const { what, maxRelErr } of out.results) expect(maxRelErr, what).to.be.below(1e-5);
+    const expected = { panels: 3 * 6, direct: 2 * (6 + 5) + 5 };
+    const outs = await Promise.all((['panels', 'direct'] as const).map(runChild));
+    (['panels', 'direct'] as const).forEach((part, i) => {
+      const r = outs[i];
+      expect(r.status, `child ${part} failed: ${r.stderr}`).to.equal(0);
+      const line = r.stdout.trim().split('\n').pop()!;
+      const out = JSON.parse(line) as { subgroupSize: number; results: { what: string; maxRelErr: number }[] };
+      expect(out.subgroupSize, 'LP_NATIVE_VECTOR_WIDTH=512 gives 16-wide subgroups').to.equal(16);
+      expect(out.results.length, part).to.equal(expected[part]);
+      for (const { what, maxRelErr } of out.results) expect(maxRelErr, what).to.be.below(1e-5);
+    });
   });
 });

@@ -3,6 +3,8 @@
 // 16-wide subgroups (B panels in a texture, 8 columns a lane) on odd shapes, for matmul and conv2d
 // forward / input-grad / weight-grad, against float64 references, and prints one JSON line:
 //   { subgroupSize, software, results: [{ what, maxRelErr }] }  (maxRelErr: max |err| / max |ref|)
+// Argument: 'panels' (the packed-panel variants), 'direct' (operands copied straight into textures, the
+// conv paths built on them) or nothing for both; wide.test.ts runs the two halves as parallel children.
 import * as E from '../../engine/index.js';
 import { setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
@@ -39,7 +41,9 @@ async function main(): Promise<void> {
     ['tn8 packB', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: 'B' }],
   ];
   let seed = 1;
-  for (const [name, v] of variants) {
+  const part = process.argv[2] ?? 'all';
+  if (!['all', 'panels', 'direct'].includes(part)) throw new Error(`wide_check: unknown part '${part}'`);
+  for (const [name, v] of part === 'direct' ? [] : variants) {
     setMatmulKernel('gemm', v);
     for (const [batch, M, N, K] of [[1, 131, 137, 41], [3, 20, 200, 9], [1, 1, 130, 7]]) {
       const A = randomData(batch * M * K, seed++);
@@ -74,7 +78,7 @@ async function main(): Promise<void> {
     ['packB texture', { family: 'bcast', tm: S, wg: 2, subgroup: S, pack: 'B', tex: true }],
     ['tn8 packed texture', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }],
   ];
-  for (const [name, v] of direct) {
+  for (const [name, v] of part === 'panels' ? [] : direct) {
     setMatmulKernel('gemm', v);
     const cases: { what: string; batch: number; M: number; N: number; K: number; bBatched: boolean; nk: boolean; offset: number; expectDirect: boolean }[] = [
       { what: 'kn, K tail', batch: 1, M: 70, N: 192, K: 37, bBatched: false, nk: false, offset: 0, expectDirect: true },
