@@ -22,7 +22,7 @@ import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
-import { gemm, gemmTile, matmulProduct, matrixTexture, planGemm, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
+import { gemm, gemmTile, matmulProduct, matrixTexture, planGemm, readsTextures, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { add, copy } from './elementwise.js';
 import { contiguous, permute, reshape } from './shape.js';
@@ -139,6 +139,17 @@ fn ${fn}(base: u32, ih: i32, iw: i32) -> f32 {
   return select(0.0, ${buf}[idx], ok);
 }`;
 
+/**
+ * Masked load of 4 channels of a channels-last pixel from an rgba32uint texture copy of the NHWC rows
+ * (texel (channel / 4, pixel n*h*w + ih*w + iw), pix = n*h*w): 0 outside [0, h) x [0, w).
+ */
+const maskedTexel4 = (fn: string, tex: string, h: string, w: string) => `
+fn ${fn}(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
+  let ok = u32(ih) < ${h} && u32(iw) < ${w};
+  let row = pix + u32(clamp(ih, 0, i32(${h}) - 1)) * ${w} + u32(clamp(iw, 0, i32(${w}) - 1));
+  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(${tex}, vec2<u32>(c / 4u, row), 0)), ok);
+}`;
+
 const FWD_SPEC: GemmSpec = {
   key: 'conv.fwd',
   params: [...PARAMS],
@@ -218,12 +229,7 @@ const FWD_NHWC_TEX_SPEC: GemmSpec = {
   ...FWD_NHWC_SPEC,
   key: 'conv.fwd.nhwc.tex',
   bindings: ['var<storage, read_write> y: array<f32>', 'var xt: texture_2d<u32>', 'var<storage, read> w: array<f32>', 'var<storage, read> bias: array<f32>'],
-  functions: `
-fn ldx4(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
-  let ok = u32(ih) < p.H && u32(iw) < p.W;
-  let row = pix + u32(clamp(ih, 0, i32(p.H) - 1)) * p.W + u32(clamp(iw, 0, i32(p.W) - 1));
-  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(xt, vec2<u32>(c / 4u, row), 0)), ok);
-}`,
+  functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W'),
   rowPrep: (j, row) => `
     let u_n${j} = ${row} / p.OHW;
     let u_r${j} = ${row} - u_n${j} * p.OHW;
@@ -321,12 +327,7 @@ const DX_NHWC_TEX_SPEC: GemmSpec = {
   ...DX_NHWC_SPEC,
   key: 'conv.dx.nhwc.tex',
   bindings: ['var<storage, read_write> dx: array<f32>', 'var yt: texture_2d<u32>', 'var<storage, read> w: array<f32>'],
-  functions: `
-fn ldy4(pix: u32, o: u32, oh: i32, ow: i32) -> vec4<f32> {
-  let ok = u32(oh) < p.OH && u32(ow) < p.OW;
-  let row = pix + u32(clamp(oh, 0, i32(p.OH) - 1)) * p.OW + u32(clamp(ow, 0, i32(p.OW) - 1));
-  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(o / 4u, row), 0)), ok);
-}`,
+  functions: maskedTexel4('ldy4', 'yt', 'p.OH', 'p.OW'),
 };
 
 /**
@@ -551,6 +552,14 @@ function wantChannelsLast(kind: 'fwd' | 'dx', g: ConvGeometry): boolean {
   return mode === 'on' || (mode === 'auto' && g.KH * g.KW > 1);
 }
 
+/** An NCHW tensor's channels-last (NHWC) copy, at offset 0. */
+function channelsLastCopy(t: Tensor): Tensor {
+  const v = permute(t, [0, 2, 3, 1]);
+  const c = copy(v);
+  v.dispose();
+  return c;
+}
+
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const op = 'conv2d';
   if (pointwise(g, 'fwd')) return pointwiseForward(x, w, b, g);
@@ -561,13 +570,11 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   // channels-last pays for its transposing copy only when each input pixel feeds several taps
   const wantNhwc = wantChannelsLast('fwd', g);
   if (g.Cg % 4 === 0 && wantNhwc && v.family !== 'tiled') {
-    const xp = permute(x, [0, 2, 3, 1]);
-    const xl = copy(xp); // NHWC, offset 0
-    xp.dispose();
+    const xl = channelsLastCopy(x);
     const params = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0 });
     const bias = b ? b.buffer(op) : w.buffer(op);
     // texture variants (16-wide lavapipe) read x from a texture copy of its N*H*W x C rows where they fit one
-    const xt = v.tex && v.family === 'bcast' && v.subgroup >= 16 ? matrixTexture(xl.buffer(op), 0, g.N * g.H * g.W, g.C, 'x', op) : null;
+    const xt = readsTextures(v) ? matrixTexture(xl.buffer(op), 0, g.N * g.H * g.W, g.C, 'x', op) : null;
     if (xt) {
       // the weight re-laid out tap-major is a plain N x K operand, copied straight into a texture too
       const wt = weightRelayout && w.offset % 4 === 0 ? weightTapsLast(w, g, 'otc') : null;
@@ -674,9 +681,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   let yt: GPUTexture | null | undefined;
   let wtDx: Tensor | null | undefined;
   if (g.Og % 4 === 0 && wantNhwc && vMain.family !== 'tiled') {
-    const yp = permute(dy, [0, 2, 3, 1]);
-    dyl = copy(yp); // NHWC, offset 0
-    yp.dispose();
+    dyl = channelsLastCopy(dy);
   }
   for (let a = 0; a < Math.min(g.sh, g.H); a++) {
     for (let bb = 0; bb < Math.min(g.sw, g.W); bb++) {
@@ -695,8 +700,8 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
       });
       if (dyl && K > 0 && v.family !== 'tiled') {
         // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
-        if (v.tex && v.family === 'bcast' && v.subgroup >= 16 && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
-        if (v.tex && v.family === 'bcast' && v.subgroup >= 16 && yt) {
+        if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
+        if (readsTextures(v) && yt) {
           // stride 1, one group: B is the weight re-laid out [T][O][Cg], copied straight into a texture
           if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
           if (wtDx) {

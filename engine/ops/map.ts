@@ -57,7 +57,7 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
   const comps = ['x', 'y', 'z', 'w'];
   const dimRef = (arr: string, d: number) => `p.${arr}[${d >> 2}].${comps[d & 3]}`;
   const sname = ['astride', 'bstride', 'cstride'];
-  // 4 elements an invocation when output rows are multiples of 4 (shaders/elementwise_vec4.wgsl)
+  // 4 elements an invocation when output rows are multiples of 4 (the vec4 form of shaders/elementwise.wgsl)
   const vec = outShape[rank - 1] % 4 === 0;
   const forms = inputs.map((t, j): 'vec4' | 'splat' | 'gather' => {
     const s = strides[j];
@@ -80,7 +80,7 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
     if (!vec) {
       const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<f32>;`).join('\n');
       const loads = names.map((nm, j) => (direct[j] ? `  let ${nm} = in${j}[p.offs.${comps[j]} + i];` : `  let ${nm} = in${j}[${at(j)}];`)).join('\n');
-      return renderTemplate(shaderSource('elementwise'), { BINDINGS: bindings, FUNCTIONS, INDEX: coords('i'), LOADS: loads, EXPR: expr });
+      return renderTemplate(shaderSource('elementwise'), { OUT: 'f32', BINDINGS: bindings, FUNCTIONS, INDEX: coords('i'), LOADS: loads, STORE: `  out[i] = ${expr};` });
     }
     const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<${forms[j] === 'vec4' ? 'vec4<f32>' : 'f32'}>;`).join('\n');
     const loads = names
@@ -92,8 +92,9 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
         return `  let ${nm}b = ${base};\n  let ${nm}4 = vec4<f32>(in${j}[${nm}b], in${j}[${nm}b + ${s}], in${j}[${nm}b + 2u * ${s}], in${j}[${nm}b + 3u * ${s}]);`;
       })
       .join('\n');
-    const components = comps.map((c) => `  { ${names.map((nm) => `let ${nm} = ${nm}4.${c}; `).join('')}o.${c} = ${expr}; }`).join('\n');
-    return renderTemplate(shaderSource('elementwise_vec4'), { BINDINGS: bindings, FUNCTIONS, INDEX: coords('e'), LOADS: loads, COMPONENTS: components });
+    const components = comps.map((c) => `  { ${names.map((nm) => `let ${nm} = ${nm}4.${c}; `).join('')}o.${c} = ${expr}; }`);
+    const store = ['  var o: vec4<f32>;', ...components, '  out[i] = o;'].join('\n');
+    return renderTemplate(shaderSource('elementwise'), { OUT: 'vec4<f32>', BINDINGS: bindings, FUNCTIONS, INDEX: `  let e = i * 4u;\n${coords('e')}`, LOADS: loads, STORE: store });
   });
   const params = new Uint32Array(4 + 4 + 5 * MAX_RANK);
   const f = new Float32Array(params.buffer);

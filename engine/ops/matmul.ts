@@ -514,6 +514,14 @@ function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: num
 }
 
 /**
+ * Whether a variant reads its operands from textures: texture variants (subgroup-broadcast only) at
+ * 16 lanes and up; lavapipe crashes on them at 8-wide subgroups (256-bit).
+ */
+export function readsTextures(v: GemmVariant): boolean {
+  return Boolean(v.tex) && v.subgroup >= 16;
+}
+
+/**
  * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
  * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
  * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
@@ -556,8 +564,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const panelTexels = batch * NT * plan.kChunk * L;
   let texShift = 0;
   while (Math.ceil(panelTexels / (L << texShift)) > maxT && L << texShift < maxT) texShift++;
-  // lavapipe crashes on these kernels at 8-wide subgroups (256-bit): textures only at 16 lanes and up
-  const copies = Boolean(v.tex) && v.subgroup >= 16;
+  const copies = readsTextures(v);
   const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
   // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
   const bLayout = bOperand?.layout;

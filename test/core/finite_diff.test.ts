@@ -102,7 +102,7 @@ describe('core ops vs float64 reference and finite differences', () => {
   });
 
   describe('rows that are multiples of 4 (4 elements an invocation)', () => {
-    // every load form of shaders/elementwise_vec4.wgsl: vec4 (in place, broadcast, offset), splat, gather
+    // every load form of the vec4 kernels of shaders/elementwise.wgsl: vec4 (in place, broadcast, offset), splat, gather
     const cols = (t: R.Nd, from: number, to: number): R.Nd => {
       const [rows, n] = t.shape;
       const out: number[] = [];
