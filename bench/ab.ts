@@ -6,17 +6,20 @@
 //              input-grad (a strided input-grad has no matmul form: both settings run the same code there)
 //   dx-nhwc    3x3 input-grads on a channels-last copy of dy ('auto') or NCHW gathers ('off')
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
+//   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
+//              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, setConvChannelsLast, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
 
 type Setting = { name: string; apply: () => void };
 
-const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx')[]; settings: [Setting, Setting] }> = {
+const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]; settings: [Setting, Setting] }> = {
   pointwise: {
     layers: LAYERS.flatMap((L, i) => (L.k === 1 ? [i] : [])),
     kinds: ['fwd', 'dx'],
@@ -39,6 +42,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx')[]; setti
     settings: [
       { name: 'relayout', apply: () => setConvWeightRelayout(true) },
       { name: 'packed', apply: () => setConvWeightRelayout(false) },
+    ],
+  },
+  store4: {
+    layers: LAYERS.map((_L, i) => i),
+    kinds: ['fwd', 'dx', 'dw'],
+    settings: [
+      { name: 'vec4', apply: () => setGemmStore4(true) },
+      { name: 'scalar', apply: () => setGemmStore4(false) },
     ],
   },
 };
@@ -64,7 +75,7 @@ async function main(): Promise<void> {
     const gy = randn([L.N, L.O, g.OH, g.OW]);
     const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
     for (const kind of spec.kinds) {
-      const once = kind === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : () => convInputGrad(gy, w, g).dispose();
+      const once = kind === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : kind === 'dx' ? () => convInputGrad(gy, w, g).dispose() : () => convWeightGrad(gy, x, g).dispose();
       const timer = (s: Setting) => {
         const t = engineTimer(once);
         return async (iters = 1) => {
@@ -81,6 +92,7 @@ async function main(): Promise<void> {
   setConvPointwise('auto');
   setConvChannelsLast('auto');
   setConvWeightRelayout(true);
+  setGemmStore4(true);
   process.exit(0);
 }
 

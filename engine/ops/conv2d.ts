@@ -150,6 +150,17 @@ fn ${fn}(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
   return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(${tex}, vec2<u32>(c / 4u, row), 0)), ok);
 }`;
 
+/** y[n][oc][pixel]: the output row m = (n, pixel) starts at u_yb (+ oc * OHW). */
+const FWD_STORE_ROW = (m: string) => `let u_sn = ${m} / p.OHW;\nlet u_yb = u_sn * p.O * p.OHW + (${m} - u_sn * p.OHW);`;
+
+/** 4 output pixels of one channel as a vec4 (when OH * OW % 4 == 0, so 4 aligned rows stay in one image). */
+const FWD_STORE4: GemmSpec['store4'] = {
+  along: 'rows',
+  binding: 'var<storage, read_write> y4: array<vec4<f32>>',
+  rowPrep: FWD_STORE_ROW,
+  store: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y4[(u_yb + u_oc * p.OHW) / 4u] = ${v} + vec4<f32>(select(0.0, bias[p.bo + u_oc], p.hasBias != 0u));`,
+};
+
 const FWD_SPEC: GemmSpec = {
   key: 'conv.fwd',
   params: [...PARAMS],
@@ -174,8 +185,9 @@ const FWD_SPEC: GemmSpec = {
   loadA: (j, q) => `ldx(u_xb${j} + u_xc${q}, u_ih${j} + u_dh${q}, u_iw${j} + u_dw${q})`,
   colPrep: [0, 1, 2, 3].map((i) => `let u_wb${i} = p.wo + (u_g * p.Og + nc${i}) * p.Kg;`).join('\n'),
   loadB: (_q, k) => `vec4<f32>(w[u_wb0 + ${k}], w[u_wb1 + ${k}], w[u_wb2 + ${k}], w[u_wb3 + ${k}])`,
-  storeRowPrep: (m) => `let u_sn = ${m} / p.OHW;\nlet u_yb = u_sn * p.O * p.OHW + (${m} - u_sn * p.OHW);`,
+  storeRowPrep: FWD_STORE_ROW,
   store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
+  store4: FWD_STORE4,
 };
 
 /**
@@ -216,8 +228,9 @@ fn ldx4(base: u32, ih: i32, iw: i32) -> vec4<f32> {
     const idx = (i: number) => `w[u_wb${i} + (u_c${q} * p.KHW + u_kh${q} * p.KW + u_kw${q})]`;
     return `vec4<f32>(${[0, 1, 2, 3].map(idx).join(', ')})`;
   },
-  storeRowPrep: (m) => `let u_sn = ${m} / p.OHW;\nlet u_yb = u_sn * p.O * p.OHW + (${m} - u_sn * p.OHW);`,
+  storeRowPrep: FWD_STORE_ROW,
   store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
+  store4: FWD_STORE4,
 };
 
 /**
@@ -249,6 +262,13 @@ const FWD_NHWC_TEX_WT_SPEC: GemmSpec = {
   loadB: (_q, k) => `vec4<f32>(w[u_wb0 + ${k}], w[u_wb1 + ${k}], w[u_wb2 + ${k}], w[u_wb3 + ${k}])`,
 };
 
+/** dx[n][c][pixel]: the phase row m = (n, i, j) is pixel (pa + i * sh, pb + j * sw), starting at u_xb (+ c * HW). */
+const DX_STORE_ROW = (m: string) => `
+    let u_sn = ${m} / p.HaWa;
+    let u_sr = ${m} - u_sn * p.HaWa;
+    let u_si = u_sr / p.Wa;
+    let u_xb = (u_sn * p.C + u_g * p.Cg) * p.HW + (p.pa + u_si * p.sh) * p.W + p.pb + (u_sr - u_si * p.Wa) * p.sw;`;
+
 const DX_SPEC: GemmSpec = {
   key: 'conv.dx',
   params: [...PARAMS],
@@ -274,12 +294,10 @@ const DX_SPEC: GemmSpec = {
   loadA: (j, q) => `ldy(u_yb${j} + u_yo${q}, u_oh${j} - u_eh${q}, u_ow${j} - u_ew${q})`,
   colPrep: [0, 1, 2, 3].map((i) => `let u_wc${i} = nc${i} * p.KHW;`).join('\n'),
   loadB: (q) => `vec4<f32>(w[u_wk${q} + u_wc0], w[u_wk${q} + u_wc1], w[u_wk${q} + u_wc2], w[u_wk${q} + u_wc3])`,
-  storeRowPrep: (m) => `
-    let u_sn = ${m} / p.HaWa;
-    let u_sr = ${m} - u_sn * p.HaWa;
-    let u_si = u_sr / p.Wa;
-    let u_xb = (u_sn * p.C + u_g * p.Cg) * p.HW + (p.pa + u_si * p.sh) * p.W + p.pb + (u_sr - u_si * p.Wa) * p.sw;`,
+  storeRowPrep: DX_STORE_ROW,
   store1: (_m, n, v) => `dx[u_xb + ${n} * p.HW] = ${v};`,
+  // stride 1 (one phase, rows = the image's pixels in order) with H * W % 4 == 0
+  store4: { along: 'rows', binding: 'var<storage, read_write> dx4: array<vec4<f32>>', rowPrep: DX_STORE_ROW, store: (_m, n, v) => `dx4[(u_xb + ${n} * p.HW) / 4u] = ${v};` },
 };
 
 /**
@@ -366,6 +384,8 @@ const DW_SPEC: GemmSpec = {
   colPrep: [0, 1, 2, 3].map((i) => `let u_dc${i} = (u_g * p.Og + nc${i}) * p.OHW;`).join('\n'),
   loadB: (q) => `vec4<f32>(dy[u_dk${q} + u_dc0], dy[u_dk${q} + u_dc1], dy[u_dk${q} + u_dc2], dy[u_dk${q} + u_dc3])`,
   store1: (m, n, v) => `dwp[u_ob + (u_g * p.Og + ${n}) * p.Kg + ${m}] = ${v};`,
+  // 4 consecutive (c, kh, kw) of one output channel, when Kg % 4 == 0
+  store4: { along: 'rows', binding: 'var<storage, read_write> dwp4: array<vec4<f32>>', store: (m, n, v) => `dwp4[(u_ob + (u_g * p.Og + ${n}) * p.Kg + ${m}) / 4u] = ${v};` },
 };
 
 /** dcol[g][pixel][(c, kh, kw)] = sum_o dy[n][g*Og + o][pixel] * w[g*Og + o][c][kh][kw] (col2im input; pa = first image, HaWa = rows). */
@@ -581,14 +601,14 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
       if (wt) {
         const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
         const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0 });
-        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), xt.createView(), wt.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, pw, undefined, wB);
+        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), xt.createView(), wt.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, pw, undefined, wB);
         wt.dispose();
       } else {
-        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
+        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, params);
       }
       releaseTexture(xt);
     } else {
-      gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G }, params);
+      gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, params);
     }
     xl.dispose();
     return y;
@@ -598,7 +618,7 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const biasBuf = b ? b.buffer(op) : w.buffer(op);
   // the weight [O][Cg*KH*KW] is B stored N x K: a texture variant copies it as it is
   const wB: BOperand = { binding: 2, offset: w.offset, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
-  gemm(FWD_SPEC, v, [y.buffer(op), x.buffer(op), w.buffer(op), biasBuf], { M, N: g.Og, K: Kg, batch: g.G }, params, undefined, wB);
+  gemm(FWD_SPEC, v, [y.buffer(op), x.buffer(op), w.buffer(op), biasBuf], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, params, undefined, wB);
   return y;
 }
 
@@ -706,18 +726,18 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
           if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
           if (wtDx) {
             const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
-            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params, undefined, wB);
+            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params, undefined, wB);
           } else {
-            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params);
           }
         } else {
-          gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params);
+          gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params);
         }
         continue;
       }
       // 1x1: the weight [O][Cg] is B row-major (k = o, n = c), which a texture variant copies as it is
       const wB: BOperand | undefined = g.KH * g.KW === 1 ? { binding: 2, offset: w.offset, layout: 'kn', batchRows: g.G > 1 ? K : 0 } : undefined;
-      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G }, params, undefined, wB);
+      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params, undefined, wB);
     }
   }
   dyl?.dispose();
@@ -732,7 +752,7 @@ export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   const Kg = g.Cg * g.KH * g.KW;
   const K = g.N * g.OH * g.OW;
   const v = variantFor('conv.dw', Kg, g.Og, K);
-  const dims = { M: Kg, N: g.Og, K, batch: g.G, splits: chooseSplits(v, Kg, g.Og, K, g.G) };
+  const dims = { M: Kg, N: g.Og, K, batch: g.G, splits: chooseSplits(v, Kg, g.Og, K, g.G), store4: Kg % 4 === 0 };
   const plan = planGemm(v, dims, true);
   const part = empty([plan.totalSplits, g.O, g.Cg, g.KH, g.KW], 'float32', op);
   const params = convParams(g, { xo: x.offset, yo: dy.offset });

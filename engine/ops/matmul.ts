@@ -60,6 +60,14 @@ export interface GemmSpec {
   store1(m: string, n: string, v: string): string;
   /** Statements run once per stored row `m` before its store1 calls. */
   storeRowPrep?(m: string): string;
+  /**
+   * Optional vec4 store (bcast family), used when the op passes GemmDims.store4 because the output's
+   * layout allows it: 'cols' stores C[m][n .. n+3] (a lane's 4 columns), 'rows' stores C[m .. m+3][n]
+   * (4 rows of one column, m a multiple of 4). `binding` replaces the output's declaration (binding
+   * 1) with a vec4 array; `rowPrep` runs once per stored row (of 4 for 'rows') before the stores.
+   * One 16-byte store instead of 4 scalar ones: lavapipe issues every storage access per lane and component.
+   */
+  store4?: { along: 'cols' | 'rows'; binding: string; rowPrep?(m: string): string; store(m: string, n: string, v: string): string };
   /** Extra WGSL functions. */
   functions?: string;
 }
@@ -113,8 +121,10 @@ export function sourceOf(v: GemmVariant): GemmSource {
 export type BTexture = 'kn' | 'nk';
 
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
-export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false): string {
+export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false, store4 = false): string {
   if (v.family === 'tiled') return tiledSource(spec, v);
+  const s4 = store4 && v.family === 'bcast' ? spec.store4 : undefined;
+  const outSpec = s4 ? { ...spec, bindings: [s4.binding, ...spec.bindings.slice(1)] } : spec;
   const S = v.family === 'bcast' ? v.subgroup : 1;
   const L = lanesOf(v);
   const TM = v.tm;
@@ -213,6 +223,31 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     return indent(out.join('\n'), 4);
   };
   const store: string[] = [];
+  const vec4Of = (r: number, g: number, c: string) => `vec4<f32>(${[0, 1, 2, 3].map((i) => `${acc(r + i, g)}.${c}`).join(', ')})`;
+  if (s4?.along === 'cols') {
+    for (let r = 0; r < TM; r++) {
+      store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
+      if (s4.rowPrep) store.push(indent(s4.rowPrep('m'), 4));
+      for (let g = 0; g < G; g++) {
+        const n = g === 0 ? 'n0' : `(n0 + ${4 * S * g}u)`;
+        store.push(`    if (${n} < p.N) { ${s4.store('m', n, acc(r, g))} }`);
+      }
+      store.push(`  } }`);
+    }
+  } else if (s4?.along === 'rows') {
+    for (let r = 0; r < TM; r += 4) {
+      store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
+      if (s4.rowPrep) store.push(indent(s4.rowPrep('m'), 4));
+      for (let g = 0; g < G; g++) {
+        ['x', 'y', 'z', 'w'].forEach((c, i) => {
+          const off = 4 * S * g + i;
+          const n = off === 0 ? 'n0' : `(n0 + ${off}u)`;
+          store.push(`    if (${n} < p.N) { ${s4.store('m', n, vec4Of(r, g, c))} }`);
+        });
+      }
+      store.push(`  } }`);
+    }
+  } else
   for (let r = 0; r < TM; r++) {
     store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
     if (spec.storeRowPrep) store.push(indent(spec.storeRowPrep('m'), 4));
@@ -232,7 +267,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     SOURCE: [source, aTex ? 'A a texture copy' : '', direct ? `B a texture copy (${direct})` : ''].filter(Boolean).join(', '),
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
     PARAMS: paramsDecl(spec),
-    BINDINGS: bindingDecls(spec, panels),
+    BINDINGS: bindingDecls(outSpec, panels),
     FUNCTIONS: spec.functions ?? '',
     WGSIZE: v.family === 'bcast' ? S * v.wg : 8 * v.wg,
     LANE_BUILTIN: v.family === 'bcast' ? ', @builtin(subgroup_invocation_id) sgLane: u32' : '',
@@ -243,7 +278,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     STEP: step(false),
     TAIL: packed || spec.noTail ? '' : step(true),
     STORE: store.join('\n'),
-    USES: bindingUses(spec),
+    USES: bindingUses(outSpec),
   });
 }
 
@@ -386,9 +421,10 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture, atex = false): Kernel {
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}:${atex ? 1 : 0}`;
-  return kernel(key, () => gemmSource(spec, v, source, btex, atex));
+export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture, atex = false, store4 = false): Kernel {
+  const s4 = store4 && v.family === 'bcast' && spec.store4 !== undefined;
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}:${atex ? 1 : 0}:${s4 ? 1 : 0}`;
+  return kernel(key, () => gemmSource(spec, v, source, btex, atex, s4));
 }
 
 /** Rows covered by one workgroup and columns covered by one workgroup for a variant. */
@@ -407,6 +443,11 @@ export interface GemmDims {
   batch: number;
   /** Split-K within one dispatch (only for specs whose store writes partial outputs by `split`). */
   splits?: number;
+  /**
+   * The op's output layout allows the spec's vec4 store: 'cols' needs N % 4 == 0 and 16-byte aligned
+   * rows; 'rows' needs M % 4 == 0 with every aligned group of 4 rows contiguous in memory.
+   */
+  store4?: boolean;
 }
 
 /** How a GEMM runs: operand source, row and K chunks, and how many partial outputs it writes. */
@@ -527,6 +568,19 @@ export function readsTextures(v: GemmVariant): boolean {
  * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
  * and `aOperand` say where B and A lie when they are plain matrices (see BOperand, AOperand).
  */
+let storeVec4 = true;
+let store4Gemms = 0;
+
+/** Benchmarks and tests: let GEMMs use their spec's vec4 store where the op allows it (default), or never. */
+export function setGemmStore4(on: boolean): void {
+  storeVec4 = on;
+}
+
+/** Tests: how many GEMMs have run with a vec4 store. */
+export function gemmStore4Count(): number {
+  return store4Gemms;
+}
+
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
@@ -536,6 +590,8 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   // (before the tile size is taken: it sets the grid)
   if (plan.source === 'direct' && (groupsOf(v) > 1 || v.tex)) v = { ...v, tn: 4, tex: false };
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
+  const useStore4 = Boolean(dims.store4) && storeVec4 && v.family === 'bcast' && spec.store4 !== undefined;
+  if (useStore4) store4Gemms++;
   const { rows, cols } = gemmTile(v);
   const n = spec.params.length;
   const gn = Math.ceil(N / cols);
@@ -550,7 +606,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
     for (let mOff = 0; mOff < M; mOff += rowStep) {
       const Mc = Math.min(rowStep, M - mOff);
       const gm = Math.ceil(Mc / rows);
-      dispatch(gemmKernel(spec, v, 'direct'), buffers, headerParams(Mc, N, K, kChunk, batch, splits, mOff, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
+      dispatch(gemmKernel(spec, v, 'direct', undefined, false, useStore4), buffers, headerParams(Mc, N, K, kChunk, batch, splits, mOff, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
     }
     return;
   }
@@ -573,7 +629,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const aTexture = vv.tex && copies && plan.source === 'packed' && aOperand ? operandTexture(buffers, aOperand, M, K, batch, 'A') : null;
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bLayout : undefined, Boolean(aTexture));
+  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bLayout : undefined, Boolean(aTexture), useStore4);
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
@@ -647,6 +703,7 @@ const MATMUL_SPEC: GemmSpec = {
   loadA: (j, q) => `a[ar${j} + ka${q}]`,
   loadB: (q) => `vec4<f32>(b[bc0 + kb${q}], b[bc1 + kb${q}], b[bc2 + kb${q}], b[bc3 + kb${q}])`,
   store1: (m, n, v) => `c[cB + ${m} * p.N + ${n}] = ${v};`,
+  store4: { along: 'cols', binding: 'var<storage, read_write> c4: array<vec4<f32>>', store: (m, n, v) => `c4[(cB + ${m} * p.N + ${n}) / 4u] = ${v};` },
 };
 
 /** Collapses broadcast batch dims of `t` (expanded to `batch`) into one stride, or null if impossible. */
@@ -716,7 +773,7 @@ export function matmulProduct(a: Tensor, b: Tensor, choose: (M: number, N: numbe
     } else {
       // K = 0 gives zeros: the GEMM's k loop does not run
       const v = forcedVariant ?? choose(M, N, Math.max(K, 1));
-      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb }, strides, undefined, plainB(bb, sBb, nb, K, N), plainA(aa, sAb, nb, M, K));
+      gemm(MATMUL_SPEC, v, bufs, { M, N, K, batch: nb, store4: N % 4 === 0 }, strides, undefined, plainB(bb, sBb, nb, K, N), plainA(aa, sAb, nb, M, K));
     }
   }
   if (aa !== a) aa.dispose();

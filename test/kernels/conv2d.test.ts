@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { convGeometry, convTuneOp, setConvChannelsLast, setConvInputGradPath, setConvPointwise, setConvVariants } from '../../engine/ops/conv2d.js';
+import { gemmStore4Count, setGemmStore4 } from '../../engine/ops/matmul.js';
 import { useBcast } from '../../engine/tune.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
@@ -195,6 +196,65 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       after(() => setConvPointwise('auto'));
       for (const c of pointwise) it(label(c), () => checkAgainstRef(c));
     });
+  }
+});
+
+describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 4 == 0, weight-grad Kg % 4 == 0)', () => {
+  const cases: Case[] = [
+    { x: [2, 4, 6, 6], w: [7, 4, 3, 3], cfg: { padding: [1, 1] }, bias: true },
+    { x: [1, 3, 5, 4], w: [5, 3, 3, 3], cfg: { padding: [1, 1] }, bias: false },
+    { x: [2, 8, 8, 8], w: [6, 4, 3, 3], cfg: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: true },
+    { x: [1, 3, 12, 12], w: [5, 3, 7, 7], cfg: { stride: [2, 2], padding: [3, 3] }, bias: true },
+    { x: [2, 5, 4, 4], w: [6, 5, 1, 1], cfg: {}, bias: false },
+  ];
+  const S = () => E.deviceContext().summary.subgroupSize;
+  const sets: [string, () => Partial<Record<'conv.fwd' | 'conv.dx' | 'conv.dw', GemmVariant>>][] = [
+    ['default kernels', () => ({})],
+    ['packed panels', () => ({ 'conv.fwd': { family: 'bcast', tm: 2 * S(), wg: 1, subgroup: S(), pack: true }, 'conv.dx': { family: 'bcast', tm: S(), wg: 2, subgroup: S(), pack: true, swap: true }, 'conv.dw': { family: 'bcast', tm: S(), wg: 1, subgroup: S(), pack: true } })],
+    ['B panels, 8 columns a lane', () => ({ 'conv.fwd': { family: 'bcast', tm: S(), tn: 8, wg: 1, subgroup: S(), pack: 'B' }, 'conv.dx': { family: 'bcast', tm: S(), tn: 8, wg: 1, subgroup: S(), pack: 'B' }, 'conv.dw': { family: 'bcast', tm: 2 * S(), wg: 2, subgroup: S(), pack: 'B' } })],
+  ];
+  before(function () {
+    if (!useBcast()) this.skip();
+  });
+  after(() => {
+    setGemmStore4(true);
+    setConvVariants({});
+  });
+  for (const [name, variants] of sets) {
+    for (const c of cases) {
+      it(`${name}: ${label(c)}: same bits as scalar stores, and vs float64`, async () => {
+        setConvVariants(variants());
+        const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
+        const d = convDims(c.x, c.w, c.cfg);
+        const X = randomData(size(c.x), seed++);
+        const W = randomData(size(c.w), seed++);
+        const B = c.bias ? randomData(c.w[0], seed++) : null;
+        const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+        const run = async (on: boolean): Promise<{ out: Float32Array[]; stores: number }> => {
+          setGemmStore4(on);
+          const before = gemmStore4Count();
+          const x = E.tensor(X, c.x, { requiresGrad: true });
+          const w = E.tensor(W, c.w, { requiresGrad: true });
+          const b = B ? E.tensor(B, [c.w[0]]) : null;
+          const y = E.conv2d(x, w, b, c.cfg);
+          y.backward(E.tensor(GY, [...y.shape]));
+          const out = [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray()];
+          [x, w, y].forEach((t) => t.dispose());
+          b?.dispose();
+          return { out, stores: gemmStore4Count() - before };
+        };
+        const vec4 = await run(true);
+        const scalar = await run(false);
+        expect(vec4.stores, 'GEMMs with vec4 stores').to.be.greaterThan(0);
+        expect(scalar.stores).to.equal(0);
+        ['forward', 'input grad', 'weight grad'].forEach((what, i) => expect(Array.from(vec4.out[i]), `${what}: vec4 and scalar stores differ`).to.deep.equal(Array.from(scalar.out[i])));
+        const ref = conv2dRef(X, W, B, d);
+        assertClose(vec4.out[0], ref, scaledTol(ref), 'forward');
+        const g = conv2dGradRef(X, W, GY, d);
+        assertClose(vec4.out[1], g.dx, scaledTol(g.dx), 'input grad');
+        assertClose(vec4.out[2], g.dw, scaledTol(g.dw), 'weight grad');
+      });
+    }
   }
 });
 

@@ -5,7 +5,7 @@
 // family (chosen on discrete GPUs) runs here too: slow on lavapipe, but correct everywhere.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { gemmSource, setMatmulKernel } from '../../engine/ops/matmul.js';
+import { gemmSource, gemmStore4Count, setGemmStore4, setMatmulKernel } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { refMatmul } from './ref.js';
@@ -81,6 +81,45 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
       assertClose(await c.toArray(), ref, scaledTol(ref), `${name} broadcast batch`);
       const z = E.matmul(E.zeros([4, 0]), E.zeros([0, 5]));
       expect(Array.from(await z.toArray())).to.deep.equal(new Array(20).fill(0));
+    }
+  });
+
+  it('every subgroup variant with N % 4 == 0 (vec4 stores): odd M, partial column tiles, batched; same bits as scalar stores', async function () {
+    const bcast = variants().filter(([, v]) => v !== 'naive' && v.family === 'bcast');
+    if (bcast.length === 0) this.skip();
+    const shapes: [number, number, number, number][] = [
+      [1, 37, 20, 19],
+      [1, 5, 132, 70],
+      [3, 9, 44, 6],
+      [2, 65, 4, 3],
+    ];
+    try {
+      for (const [name, v] of bcast) {
+        setMatmulKernel('gemm', v as GemmVariant);
+        for (const [batch, M, N, K] of shapes) {
+          const A = randomData(batch * M * K, seed++);
+          const B = randomData(batch * K * N, seed++);
+          const ref = refMatmul(A, B, M, N, K, batch);
+          const a = E.tensor(A, [batch, M, K]);
+          const b = E.tensor(B, [batch, K, N]);
+          const out: Float32Array[] = [];
+          for (const on of [true, false]) {
+            setGemmStore4(on);
+            const before = gemmStore4Count();
+            const c = E.matmul(a, b);
+            out.push(await c.toArray());
+            c.dispose();
+            expect(gemmStore4Count() - before, `${name} vec4 stores ${on ? 'on' : 'off'}`).to.equal(on ? 1 : 0);
+          }
+          assertClose(out[0], ref, scaledTol(ref), `${name} ${batch}x${M}x${N}x${K} vec4 store`);
+          expect(Array.from(out[0]), `${name}: vec4 and scalar stores differ`).to.deep.equal(Array.from(out[1]));
+          a.dispose();
+          b.dispose();
+        }
+      }
+    } finally {
+      setGemmStore4(true);
+      setMatmulKernel('gemm', null);
     }
   });
 

@@ -7,7 +7,7 @@
 // conv paths built on them) or nothing for both; wide.test.ts runs the two halves as parallel children.
 import * as E from '../../engine/index.js';
 import { setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
-import { setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
+import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, refMatmul } from './ref.js';
@@ -172,7 +172,9 @@ async function main(): Promise<void> {
       // copied straight into a texture, as the forward's [O][T][Cg] is in both)
       for (const cfgd of [cfg3, { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] }]) {
         const unit = cfgd.stride[0] === 1 && cfgd.stride[1] === 1;
-        const xsd = [2, 64, 5, 6]; // 64 input channels: fewer would take the col2im input-grad
+        // 64 input channels: fewer would take the col2im input-grad; at stride 1, 4 x 6 pixels: the
+        // forward and the input-grad store 4 pixels as a vec4
+        const xsd = unit ? [2, 64, 4, 6] : [2, 64, 5, 6];
         const wsd = [64, 64, 3, 3];
         const dd = convDims(xsd, wsd, cfgd);
         const Xd = randomData(numelOf(xsd), seed++);
@@ -180,6 +182,7 @@ async function main(): Promise<void> {
         const GYd = randomData(dd.N * dd.O * dd.OH * dd.OW, seed++);
         const xd = E.tensor(Xd, xsd, { requiresGrad: true });
         const before = textureCopyCounters();
+        const s4 = gemmStore4Count();
         const yd = E.conv2d(xd, E.tensor(Wd, wsd), null, cfgd);
         results.push({ what: `conv2d 3x3 stride ${cfgd.stride} forward, weight re-laid out, ${name}`, maxRelErr: relErr(await yd.toArray(), conv2dRef(Xd, Wd, null, dd)) });
         E.sum(E.mul(yd, E.tensor(GYd, [dd.N, dd.O, dd.OH, dd.OW]))).backward();
@@ -188,6 +191,10 @@ async function main(): Promise<void> {
         if (after.x - before.x !== 2) results.push({ what: `conv2d 3x3 ${name}: ${after.x - before.x} texture copies of activations, expected 2 (x, dy)`, maxRelErr: 1 });
         const wantB = unit ? 2 : 1;
         if (after.B - before.B !== wantB) results.push({ what: `conv2d 3x3 ${name}: ${after.B - before.B} weight texture copies, expected ${wantB}`, maxRelErr: 1 });
+        // vec4 stores of 4 pixels: the forward and the input-grad at stride 1 (4 x 6 pixels), neither
+        // at stride (1, 2) (5 x 3 output pixels; the input-grad's phases interleave)
+        const wantS4 = unit ? 2 : 0;
+        if (gemmStore4Count() - s4 !== wantS4) results.push({ what: `conv2d 3x3 ${name}: ${gemmStore4Count() - s4} GEMMs with vec4 stores, expected ${wantS4}`, maxRelErr: 1 });
       }
     }
     setConvVariants({});
