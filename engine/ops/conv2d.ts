@@ -153,12 +153,15 @@ fn ${fn}(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
 /** y[n][oc][pixel]: the output row m = (n, pixel) starts at u_yb (+ oc * OHW). */
 const FWD_STORE_ROW = (m: string) => `let u_sn = ${m} / p.OHW;\nlet u_yb = u_sn * p.O * p.OHW + (${m} - u_sn * p.OHW);`;
 
+/** Output channel oc of GEMM column n and its bias (0 without one), once per column a lane stores. */
+const FWD_STORE_COL = (n: string, col: string) => `let u_oc${col} = u_g * p.Og + ${n};\nlet u_bias${col} = select(0.0, bias[p.bo + u_oc${col}], p.hasBias != 0u);`;
+
 /** 4 output pixels of one channel as a vec4 (when OH * OW % 4 == 0, so 4 aligned rows stay in one image). */
 const FWD_STORE4: GemmSpec['store4'] = {
   along: 'rows',
   binding: 'var<storage, read_write> y4: array<vec4<f32>>',
   rowPrep: FWD_STORE_ROW,
-  store: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y4[(u_yb + u_oc * p.OHW) / 4u] = ${v} + vec4<f32>(select(0.0, bias[p.bo + u_oc], p.hasBias != 0u));`,
+  store: (_m, _n, v, col) => `y4[(u_yb + u_oc${col} * p.OHW) / 4u] = ${v} + vec4<f32>(u_bias${col});`,
 };
 
 const FWD_SPEC: GemmSpec = {
@@ -186,7 +189,8 @@ const FWD_SPEC: GemmSpec = {
   colPrep: [0, 1, 2, 3].map((i) => `let u_wb${i} = p.wo + (u_g * p.Og + nc${i}) * p.Kg;`).join('\n'),
   loadB: (_q, k) => `vec4<f32>(w[u_wb0 + ${k}], w[u_wb1 + ${k}], w[u_wb2 + ${k}], w[u_wb3 + ${k}])`,
   storeRowPrep: FWD_STORE_ROW,
-  store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
+  storeCol: FWD_STORE_COL,
+  store1: (_m, _n, v, col) => `y[u_yb + u_oc${col} * p.OHW] = ${v} + u_bias${col};`,
   store4: FWD_STORE4,
 };
 
@@ -229,7 +233,8 @@ fn ldx4(base: u32, ih: i32, iw: i32) -> vec4<f32> {
     return `vec4<f32>(${[0, 1, 2, 3].map(idx).join(', ')})`;
   },
   storeRowPrep: FWD_STORE_ROW,
-  store1: (_m, n, v) => `let u_oc = u_g * p.Og + ${n}; y[u_yb + u_oc * p.OHW] = ${v} + select(0.0, bias[p.bo + u_oc], p.hasBias != 0u);`,
+  storeCol: FWD_STORE_COL,
+  store1: (_m, _n, v, col) => `y[u_yb + u_oc${col} * p.OHW] = ${v} + u_bias${col};`,
   store4: FWD_STORE4,
 };
 

@@ -56,8 +56,13 @@ export interface GemmSpec {
   colPrep?: string;
   /** vec4<f32> expression: B[k of slot q][n0 .. n0 + 3]. */
   loadB(q: number, k: string): string;
-  /** A statement storing f32 `v` at C[m][n] (m < M and n < N are guaranteed). */
-  store1(m: string, n: string, v: string): string;
+  /** A statement storing f32 `v` at C[m][n] (m < M and n < N are guaranteed); `col` suffixes storeCol's names for column n. */
+  store1(m: string, n: string, v: string, col: string): string;
+  /**
+   * Statements computing what the stores of column `n` (clamped below N) need, e.g. its bias, in names
+   * suffixed by `col`: run once per column a lane stores (bcast, reg), not once per stored element.
+   */
+  storeCol?(n: string, col: string): string;
   /** Statements run once per stored row `m` before its store1 calls. */
   storeRowPrep?(m: string): string;
   /**
@@ -67,7 +72,7 @@ export interface GemmSpec {
    * 1) with a vec4 array; `rowPrep` runs once per stored row (of 4 for 'rows') before the stores.
    * One 16-byte store instead of 4 scalar ones: lavapipe issues every storage access per lane and component.
    */
-  store4?: { along: 'cols' | 'rows'; binding: string; rowPrep?(m: string): string; store(m: string, n: string, v: string): string };
+  store4?: { along: 'cols' | 'rows'; binding: string; rowPrep?(m: string): string; store(m: string, n: string, v: string, col: string): string };
   /** Extra WGSL functions. */
   functions?: string;
 }
@@ -224,39 +229,26 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   };
   const store: string[] = [];
   const vec4Of = (r: number, g: number, c: string) => `vec4<f32>(${[0, 1, 2, 3].map((i) => `${acc(r + i, g)}.${c}`).join(', ')})`;
-  if (s4?.along === 'cols') {
-    for (let r = 0; r < TM; r++) {
-      store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
-      if (s4.rowPrep) store.push(indent(s4.rowPrep('m'), 4));
-      for (let g = 0; g < G; g++) {
-        const n = g === 0 ? 'n0' : `(n0 + ${4 * S * g}u)`;
-        store.push(`    if (${n} < p.N) { ${s4.store('m', n, acc(r, g))} }`);
-      }
-      store.push(`  } }`);
-    }
-  } else if (s4?.along === 'rows') {
-    for (let r = 0; r < TM; r += 4) {
-      store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
-      if (s4.rowPrep) store.push(indent(s4.rowPrep('m'), 4));
-      for (let g = 0; g < G; g++) {
-        ['x', 'y', 'z', 'w'].forEach((c, i) => {
-          const off = 4 * S * g + i;
-          const n = off === 0 ? 'n0' : `(n0 + ${off}u)`;
-          store.push(`    if (${n} < p.N) { ${s4.store('m', n, vec4Of(r, g, c))} }`);
-        });
-      }
-      store.push(`  } }`);
-    }
-  } else
-  for (let r = 0; r < TM; r++) {
+  // the lane's columns: group, component, offset from n0; storeCol's names get the suffix colId(off)
+  const cols = [...Array(G).keys()].flatMap((g) => [0, 1, 2, 3].map((i) => ({ g, i, off: 4 * S * g + i })));
+  const colExpr = (off: number) => (off === 0 ? 'n0' : `(n0 + ${off}u)`);
+  const colId = (off: number) => `_c${off}`;
+  if (spec.storeCol) for (const { off } of cols) store.push(indent(spec.storeCol(`min(${colExpr(off)}, p.N - 1u)`, colId(off)), 2));
+  const rowStep = s4?.along === 'rows' ? 4 : 1;
+  const storeRow = s4 ? s4.rowPrep : spec.storeRowPrep;
+  for (let r = 0; r < TM; r += rowStep) {
     store.push(`  { let ml = m0 + ${r}u; if (ml < p.M) {`, `    let m = ml + p.mOff;`);
-    if (spec.storeRowPrep) store.push(indent(spec.storeRowPrep('m'), 4));
-    for (let g = 0; g < G; g++) {
-      ['x', 'y', 'z', 'w'].forEach((c, i) => {
-        const off = 4 * S * g + i;
-        const n = off === 0 ? 'n0' : `(n0 + ${off}u)`;
-        store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `${acc(r, g)}.${c}`)} }`);
-      });
+    if (storeRow) store.push(indent(storeRow('m'), 4));
+    for (const { g, i, off } of cols) {
+      const n = colExpr(off);
+      const id = colId(off);
+      if (s4?.along === 'cols') {
+        if (i === 0) store.push(`    if (${n} < p.N) { ${s4.store('m', n, acc(r, g), id)} }`);
+      } else if (s4?.along === 'rows') {
+        store.push(`    if (${n} < p.N) { ${s4.store('m', n, vec4Of(r, g, 'xyzw'[i]), id)} }`);
+      } else {
+        store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `${acc(r, g)}.${'xyzw'[i]}`, id)} }`);
+      }
     }
     store.push(`  } }`);
   }
@@ -349,7 +341,7 @@ export function tiledSource(spec: GemmSpec, v: GemmVariant): string {
       for (let cb = 0; cb < TN / 4; cb++) {
         ['x', 'y', 'z', 'w'].forEach((c, i) => {
           const n = `(n0 + ${cb * 64 + i}u)`;
-          store.push(`    if (${n} < p.N) { ${spec.store1('m', n, `${acc(rb, r, cb)}.${c}`)} }`);
+          store.push(`    if (${n} < p.N) { ${spec.storeCol ? `${spec.storeCol(n, '_t')} ` : ''}${spec.store1('m', n, `${acc(rb, r, cb)}.${c}`, '_t')} }`);
         });
       }
       store.push(`  } }`);
