@@ -45,6 +45,21 @@ export interface GemmVariant {
    * operand each lane loads its own columns of), false reads both where they live.
    */
   pack?: boolean | 'B';
+  /**
+   * bcast: tm is the largest tile height; a GEMM of M rows uses as many row tiles as tm would make,
+   * each the smallest multiple of the subgroup size that covers M (fitVariant): M = 98 with tm 128
+   * runs one tile of 112 rows, not two of 64 (23% of them padding).
+   */
+  fit?: boolean;
+}
+
+/** A variant as it runs for M rows: a 'fit' variant's tile height balanced over its row tiles. */
+export function fitVariant(v: GemmVariant, M: number): GemmVariant {
+  if (!v.fit || v.family !== 'bcast') return v;
+  const { fit: _fit, ...rest } = v;
+  const S = v.subgroup;
+  const tiles = Math.max(1, Math.ceil(M / (v.tm * v.wg)));
+  return { ...rest, tm: Math.min(v.tm, Math.max(S, S * Math.ceil(M / (tiles * v.wg * S)))) };
 }
 
 export type GemmOp = 'matmul' | 'conv.fwd' | 'conv.dx' | 'conv.dw';
@@ -165,7 +180,7 @@ function validVariant(v: GemmVariant): boolean {
   const packedB = v.pack === true || v.pack === 'B';
   if (v.family === 'bcast') {
     const colsOk = (tn === 4 || (tn === 8 && packedB)) && (!v.tex || (packedB && S >= 16));
-    return packOk && colsOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= 64 && v.wg >= 1 && v.wg * S <= 256;
+    return packOk && colsOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= (v.fit ? 128 : 64) && v.wg >= 1 && v.wg * S <= 256;
   }
   if (v.family === 'tiled') return validTiled(v);
   return packOk && v.family === 'reg' && v.tm >= 1 && v.tm <= 16 && v.wg >= 1 && v.wg <= 16;
@@ -206,6 +221,9 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       const pack = op === 'matmul' ? true : ('B' as const);
       add({ family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack, tex: true });
       add({ family: 'bcast', tm: 64, wg: 1, subgroup: S, pack, tex: true });
+      // rows just above a multiple of 64 (a 7x7 map at batch 2: 98): one balanced tile height
+      const fit: GemmVariant = { family: 'bcast', tm: 128, tn: 8, wg: 1, subgroup: S, pack, tex: true, fit: true };
+      if (fitVariant(fit, M).tm * Math.ceil(M / 128) < 0.9 * 64 * Math.ceil(M / 64)) add(fit);
       // matmul: A read in place, B a texture copied as it is (no pack kernel at all where B is plain)
       if (op === 'matmul') {
         add({ family: 'bcast', tm: 32, wg: 2, subgroup: S, pack: 'B', tex: true });
@@ -261,5 +279,5 @@ export function describeVariant(v: GemmVariant): string {
   const pack = v.pack === 'B' ? ' packB' : v.pack ? ' packed' : '';
   if (v.family === 'tiled') return `tiled ${16 * v.tm}x${16 * (v.tn ?? 4)}x${v.bk ?? 16}`;
   const cols = v.tn && v.tn !== 4 ? ` tn${v.tn}` : '';
-  return (v.family === 'bcast' ? `bcast tm${v.tm}${cols} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack + (v.tex ? ' tex' : '');
+  return (v.family === 'bcast' ? `bcast tm${v.fit ? '<=' : ''}${v.tm}${cols} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack + (v.tex ? ' tex' : '');
 }

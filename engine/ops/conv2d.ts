@@ -21,7 +21,7 @@ import { releaseTexture } from '../memory.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
-import { chooseGemmVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
+import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
 import { gemm, gemmTile, matmulProduct, matrixTexture, planGemm, readsTextures, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { add, copy } from './elementwise.js';
@@ -518,7 +518,7 @@ function pointwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
  * weight-grad rows with few output tiles 1.4-2.1x faster (bench/gpu/h200-bench-gemm*.txt).
  */
 function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: number): number {
-  const { rows, cols } = gemmTile(v);
+  const { rows, cols } = gemmTile(fitVariant(v, M));
   const tiles = Math.ceil(M / rows) * Math.ceil(N / cols) * batch;
   const want = deviceContext().summary.isSoftware ? 32 : 256;
   if (tiles >= want) return 1;

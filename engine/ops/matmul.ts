@@ -16,7 +16,7 @@ import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
-import { chooseGemmVariant, type GemmVariant } from '../tune.js';
+import { chooseGemmVariant, fitVariant, type GemmVariant } from '../tune.js';
 import { add, copy } from './elementwise.js';
 import { sum, sumTo } from './reduce.js';
 import { expand, reshape, transpose } from './shape.js';
@@ -462,6 +462,7 @@ const PANEL_BUDGET = 1 << 24;
  */
 export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmPlan {
   const { M, N, K, batch } = dims;
+  v = fitVariant(v, M);
   const splits = Math.max(1, dims.splits ?? 1);
   const direct: GemmPlan = { source: 'direct', rowChunk: Math.max(M, 1), kChunk: Math.ceil(K / 4) * 4, kChunks: 1, splits, totalSplits: splits };
   if (!v.pack || v.family === 'tiled' || K === 0 || M === 0 || N === 0) return direct;
@@ -576,6 +577,7 @@ export function gemmStore4Count(): number {
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
+  v = fitVariant(v, M);
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
   if (buffers.length !== spec.bindings.length) throw new Error(`gemm: internal: ${buffers.length} buffers for ${spec.bindings.length} bindings`);
   // K = 0 or panels over budget: a variant that needs packed B reads it in place with 4 columns a lane

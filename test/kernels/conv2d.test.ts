@@ -199,7 +199,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
   }
 });
 
-describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 4 == 0, weight-grad Kg % 4 == 0)', () => {
+describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 4 == 0, weight-grad Kg % 4 == 0), and balanced tile heights', () => {
   const cases: Case[] = [
     { x: [2, 4, 6, 6], w: [7, 4, 3, 3], cfg: { padding: [1, 1] }, bias: true },
     { x: [1, 3, 5, 4], w: [5, 3, 3, 3], cfg: { padding: [1, 1] }, bias: false },
@@ -211,6 +211,8 @@ describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 
   const sets: [string, () => Partial<Record<'conv.fwd' | 'conv.dx' | 'conv.dw', GemmVariant>>][] = [
     ['default kernels', () => ({})],
     ['packed panels', () => ({ 'conv.fwd': { family: 'bcast', tm: 2 * S(), wg: 1, subgroup: S(), pack: true }, 'conv.dx': { family: 'bcast', tm: S(), wg: 2, subgroup: S(), pack: true, swap: true }, 'conv.dw': { family: 'bcast', tm: S(), wg: 1, subgroup: S(), pack: true } })],
+    // (small largest heights: every fitted height is a kernel of its own, compiled once per case)
+    ['balanced tile heights (fit)', () => ({ 'conv.fwd': { family: 'bcast', tm: 3 * S(), wg: 1, subgroup: S(), pack: 'B', fit: true }, 'conv.dx': { family: 'bcast', tm: 3 * S(), wg: 1, subgroup: S(), fit: true }, 'conv.dw': { family: 'bcast', tm: 2 * S(), wg: 2, subgroup: S(), pack: 'B', fit: true } })],
     ['B panels, 8 columns a lane', () => ({ 'conv.fwd': { family: 'bcast', tm: S(), tn: 8, wg: 1, subgroup: S(), pack: 'B' }, 'conv.dx': { family: 'bcast', tm: S(), tn: 8, wg: 1, subgroup: S(), pack: 'B' }, 'conv.dw': { family: 'bcast', tm: 2 * S(), wg: 2, subgroup: S(), pack: 'B' } })],
   ];
   before(function () {

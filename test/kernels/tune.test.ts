@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { chooseGemmVariant, defaultGemmVariant, resetTuneCache, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
+import { chooseGemmVariant, defaultGemmVariant, fitVariant, gemmCandidates, resetTuneCache, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
 
 describe('autotuner', () => {
   let dir: string;
@@ -83,6 +83,23 @@ describe('autotuner', () => {
     expect(existsSync(tuneCachePath())).to.equal(false);
     resetTuneCache();
     expect(chooseGemmVariant('matmul', 64, 64, 64)).to.deep.equal(defaultGemmVariant('matmul', 64, 64, 64));
+  });
+
+  it("a 'fit' variant balances its tile height over the row tiles its largest height makes", () => {
+    const fit: GemmVariant = { family: 'bcast', tm: 128, tn: 8, wg: 1, subgroup: 16, pack: 'B', tex: true, fit: true };
+    const tm = (M: number, v = fit) => fitVariant(v, M).tm;
+    expect([tm(98), tm(128), tm(129), tm(200), tm(5), tm(1), tm(1024), tm(1100)]).to.deep.equal([112, 128, 80, 112, 16, 16, 128, 128]);
+    expect(tm(70, { ...fit, tm: 64, wg: 2 })).to.equal(48); // one workgroup of 2 subgroups: 2 x 48 rows >= 70
+    expect(fitVariant(fit, 98).fit).to.equal(undefined);
+    const plain: GemmVariant = { family: 'bcast', tm: 64, wg: 1, subgroup: 16 };
+    expect(fitVariant(plain, 98)).to.equal(plain);
+  });
+
+  it("offers the 'fit' candidate at 16 lanes only where it pads at least 10% fewer rows than 64-row tiles", function () {
+    const ctx = E.deviceContext();
+    if (!(ctx.features.has('subgroups') && ctx.summary.subgroupSize >= 16 && ctx.summary.isSoftware)) this.skip();
+    const hasFit = (M: number) => gemmCandidates('conv.dx', M, 512, 4608).some((v) => v.fit);
+    expect([hasFit(98), hasFit(128), hasFit(1024), hasFit(200)]).to.deep.equal([true, false, false, true]);
   });
 
   it('the cache file is named by a hash of the adapter and driver description', () => {
