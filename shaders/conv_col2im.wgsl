@@ -4,46 +4,85 @@
 // gathers, for each input element, the dcol entries of the windows that touched it:
 //   dx[n][c][ih][iw] = sum over (kh, kw) with oh = (ih + ph - kh*dh) / sh integral and in [0, OH)
 //                      (same for w) of dcol[g][(n - nOff, oh, ow)][(c % Cg, kh, kw)]
+// (dcol rows are Kgp = Cg*KH*KW rounded up to a multiple of 4 floats apart)
 // for the images [nOff, nOff + nCount) of one chunk. Gather, not scatter: no atomics, deterministic.
-// Tiling: one input element per invocation, 64 per workgroup, 2-D grid. Bounds: i >= total returns.
+// Only the taps that divide evenly are visited, without a per-lane division or modulo (CPU drivers run
+// those lane by lane): along each axis the valid k form a progression k0, k0 + P, ... with
+// P = s / gcd(d, s) (periodH / periodW), found by walking k*d mod s over one period, and the output
+// index falls by P*d / s (dropH / dropW) from one valid k to the next.
+// Tiling: 64 input columns (iw) per workgroup; grid y = input rows (ih), z = (image nl0 + z / C of the
+// chunk, channel z % C), so ih, n and c are uniform per workgroup. Bounds: iw >= W returns.
 struct Params {
   C: u32, H: u32, W: u32, OH: u32,
   OW: u32, KH: u32, KW: u32, sh: u32,
   sw: u32, ph: u32, pw: u32, dh: u32,
   dw: u32, Cg: u32, nOff: u32, nCount: u32,
-  total: u32, width: u32, _a: u32, _b: u32,
+  periodH: u32, periodW: u32, dropH: u32, dropW: u32,
+  nl0: u32, Kgp: u32, _b: u32, _c: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<storage, read> dcol: array<f32>;
 
+// First valid tap along one axis for input coordinate x: returns (k0, o0) with k0*d == x + pad - o0*s,
+// or k0 = 0xffffffff when no tap divides evenly. k*d mod s is walked incrementally over one period.
+fn firstTap(x: u32, pad: u32, s: u32, d: u32, period: u32) -> vec2<u32> {
+  let t = x + pad;
+  // t = q*s + r without a division: s is small, and t / s is exact in f32 for t < 2^24
+  var q = u32(floor(f32(t) / f32(s)));
+  var r = i32(t) - i32(q * s);
+  if (r < 0) { q = q - 1u; r = r + i32(s); }
+  if (r >= i32(s)) { q = q + 1u; r = r - i32(s); }
+  let dm = d % s;
+  var m = 0u; // (k * d) mod s
+  var w = 0u; // (k * d) / s
+  var k = 0u;
+  loop {
+    if (k >= period || m == u32(r)) { break; }
+    m = m + dm;
+    w = w + d / s;
+    if (m >= s) { m = m - s; w = w + 1u; }
+    k = k + 1u;
+  }
+  if (k >= period) { return vec2<u32>(0xffffffffu, 0u); }
+  // k*d = w*s + r, so o = (t - k*d) / s = q - w (below zero when the first tap is past the input)
+  return vec2<u32>(k, q - w);
+}
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * p.width + gid.x;
-  if (i >= p.total) { return; }
-  let iw = i % p.W;
-  let ih = (i / p.W) % p.H;
-  let c = (i / (p.W * p.H)) % p.C;
-  let nl = i / (p.W * p.H * p.C);
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let iw = gid.x;
+  if (iw >= p.W) { return; }
+  let ih = wid.y;
+  let zc = wid.z / p.C;
+  let c = wid.z - zc * p.C;
+  let nl = p.nl0 + zc;
   let g = c / p.Cg;
   let cl = c - g * p.Cg;
-  let Kg = p.Cg * p.KH * p.KW;
   let rows = p.nCount * p.OH * p.OW;
+  let base = (g * rows + nl * p.OH * p.OW) * p.Kgp + cl * p.KH * p.KW;
+  let th = firstTap(ih, p.ph, p.sh, p.dh, p.periodH);
+  let tw = firstTap(iw, p.pw, p.sw, p.dw, p.periodW);
   var s = 0.0;
-  for (var kh = 0u; kh < p.KH; kh = kh + 1u) {
-    let th = i32(ih + p.ph) - i32(kh * p.dh);
-    if (th < 0 || th % i32(p.sh) != 0) { continue; }
-    let oh = u32(th) / p.sh;
-    if (oh >= p.OH) { continue; }
-    for (var kw = 0u; kw < p.KW; kw = kw + 1u) {
-      let tw = i32(iw + p.pw) - i32(kw * p.dw);
-      if (tw < 0 || tw % i32(p.sw) != 0) { continue; }
-      let ow = u32(tw) / p.sw;
-      if (ow >= p.OW) { continue; }
-      let row = (nl * p.OH + oh) * p.OW + ow;
-      s = s + dcol[(g * rows + row) * Kg + (cl * p.KH + kh) * p.KW + kw];
+  var kh = th.x;
+  var oh = i32(th.y);
+  loop {
+    if (kh >= p.KH || oh < 0) { break; }
+    if (u32(oh) < p.OH) {
+      var kw = tw.x;
+      var ow = i32(tw.y);
+      loop {
+        if (kw >= p.KW || ow < 0) { break; }
+        if (u32(ow) < p.OW) {
+          s = s + dcol[base + (u32(oh) * p.OW + u32(ow)) * p.Kgp + kh * p.KW + kw];
+        }
+        kw = kw + p.periodW;
+        ow = ow - i32(p.dropW);
+      }
     }
+    kh = kh + p.periodH;
+    oh = oh - i32(p.dropH);
   }
-  dx[((p.nOff + nl) * p.C + c) * p.H * p.W + ih * p.W + iw] = s;
+  dx[(((p.nOff + nl) * p.C + c) * p.H + ih) * p.W + iw] = s;
 }

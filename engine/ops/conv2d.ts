@@ -110,7 +110,7 @@ export function convGeometry(op: string, x: Tensor, w: Tensor, opts: Conv2dOptio
 const PARAMS = [
   'C', 'H', 'W', 'O', 'OH', 'OW', 'Cg', 'Og', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
   'HW', 'OHW', 'KHW', 'Kg', 'invKHW', 'invKW', 'invOHW', 'invOW', 'hasBias', 'xo', 'wo', 'yo', 'bo',
-  'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW', 'invCg', 'invOg',
+  'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW', 'invCg', 'invOg', 'Kgp',
 ] as const;
 type ParamName = (typeof PARAMS)[number];
 
@@ -393,7 +393,10 @@ const DW_SPEC: GemmSpec = {
   store4: { along: 'rows', binding: 'var<storage, read_write> dwp4: array<vec4<f32>>', store: (m, n, v) => `dwp4[(u_ob + (u_g * p.Og + ${n}) * p.Kg + ${m}) / 4u] = ${v};` },
 };
 
-/** dcol[g][pixel][(c, kh, kw)] = sum_o dy[n][g*Og + o][pixel] * w[g*Og + o][c][kh][kw] (col2im input; pa = first image, HaWa = rows). */
+/**
+ * dcol[g][pixel][(c, kh, kw)] = sum_o dy[n][g*Og + o][pixel] * w[g*Og + o][c][kh][kw] (col2im input;
+ * pa = first image, HaWa = rows; rows Kgp = Kg rounded up to 4 floats apart, so a lane stores vec4s).
+ */
 const DCOL_SPEC: GemmSpec = {
   key: 'conv.dcol',
   params: [...PARAMS],
@@ -405,7 +408,9 @@ const DCOL_SPEC: GemmSpec = {
   kPrep: (q, k) => `let u_yo${q} = ${k} * p.OHW;\nlet u_wk${q} = p.wo + (u_g * p.Og + ${k}) * p.Kg;`,
   loadA: (j, q) => `dy[u_yb${j} + u_yo${q}]`,
   loadB: (q) => `vec4<f32>(w[u_wk${q} + nc0], w[u_wk${q} + nc1], w[u_wk${q} + nc2], w[u_wk${q} + nc3])`,
-  store1: (m, n, v) => `dcol[(u_g * p.HaWa + ${m}) * p.Kg + ${n}] = ${v};`,
+  store1: (m, n, v) => `dcol[(u_g * p.HaWa + ${m}) * p.Kgp + ${n}] = ${v};`,
+  // the last group of 4 columns may end in a row's padding (column Kg .. Kgp - 1), which col2im never reads
+  store4: { along: 'cols', binding: 'var<storage, read_write> dcol4: array<vec4<f32>>', store: (m, n, v) => `dcol4[((u_g * p.HaWa + ${m}) * p.Kgp + ${n}) / 4u] = ${v};` },
 };
 
 // ---- variants ------------------------------------------------------------------------------------
@@ -682,19 +687,26 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', op);
   const Kg = g.Cg * g.KH * g.KW;
   if (useCol2im(g)) {
-    const perImage = g.G * g.OH * g.OW * Kg;
+    const Kgp = Math.ceil(Kg / 4) * 4;
+    const perImage = g.G * g.OH * g.OW * Kgp;
     const nChunk = Math.max(1, Math.min(g.N, Math.floor((1 << 24) / perImage)));
     for (let n0 = 0; n0 < g.N; n0 += nChunk) {
       const nc = Math.min(nChunk, g.N - n0);
       const M = nc * g.OH * g.OW;
-      const dcol = empty([g.G, M, Kg], 'float32', op);
+      const dcol = empty([g.G, M, Kgp], 'float32', op);
       const v = variantFor('conv.dx', M, Kg, g.Og);
-      gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: Kg, K: g.Og, batch: g.G }, convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M }));
-      const total = nc * g.C * g.H * g.W;
-      const [gx, gyy] = groups1d(Math.ceil(total / 64));
+      gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: Kg, K: g.Og, batch: g.G, store4: true }, convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M, Kgp }));
       const k = kernel('conv_col2im', () => shaderSource('conv_col2im'));
-      const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, total, gx * 64, 0, 0]);
-      dispatch(k, [dx.buffer(op), dcol.buffer(op)], params, [gx, gyy]);
+      // valid taps along an axis repeat every s / gcd(d, s); the output index drops by that * d / s
+      const periodH = g.sh / gcd(g.sh, g.dh);
+      const periodW = g.sw / gcd(g.sw, g.dw);
+      const maxZ = deviceContext().limits.maxComputeWorkgroupsPerDimension;
+      const imagesPerDispatch = Math.max(1, Math.floor(maxZ / g.C));
+      for (let nl0 = 0; nl0 < nc; nl0 += imagesPerDispatch) {
+        const count = Math.min(imagesPerDispatch, nc - nl0);
+        const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, periodH, periodW, (periodH * g.dh) / g.sh, (periodW * g.dw) / g.sw, nl0, Kgp, 0, 0]);
+        dispatch(k, [dx.buffer(op), dcol.buffer(op)], params, [Math.ceil(g.W / 64), g.H, count * g.C]);
+      }
       dcol.dispose();
     }
     return dx;

@@ -161,6 +161,16 @@ describe('conv2d input gradient, both formulations', () => {
       for (const c of [CASES[1], CASES[3], CASES[5], CASES[6], CASES[7], CASES[8]]) it(label(c), () => checkAgainstRef(c));
     });
   }
+  // depthwise over 130 images x 512 channels: the col2im grid needs two dispatches (z <= 65535)
+  const many: Case = { x: [130, 512, 1, 1], w: [512, 1, 3, 3], cfg: { padding: [1, 1], groups: 512 }, bias: false };
+  it(`col2im over more (image, channel) pairs than one dispatch reaches: ${label(many)}`, async () => {
+    setConvInputGradPath('col2im');
+    try {
+      await checkAgainstRef(many);
+    } finally {
+      setConvInputGradPath('auto');
+    }
+  });
 });
 
 describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
