@@ -274,28 +274,37 @@ const DX_STORE_ROW = (m: string) => `
     let u_si = u_sr / p.Wa;
     let u_xb = (u_sn * p.C + u_g * p.Cg) * p.HW + (p.pa + u_si * p.sh) * p.W + p.pb + (u_sr - u_si * p.Wa) * p.sw;`;
 
+/**
+ * An input-grad phase row m = (n, i, j): its image u_n, the dy position (u_oh, u_ow) of its first tap,
+ * and `dyBase` (a statement naming where its image's dy starts, in the spec's layout).
+ */
+const dxPhaseRow = (j: number, row: string, dyBase: string) => `
+    let u_n${j} = ${row} / p.HaWa;
+    let u_r${j} = ${row} - u_n${j} * p.HaWa;
+    let u_i${j} = u_r${j} / p.Wa;
+    ${dyBase}
+    let u_oh${j} = i32(u_i${j}) + ${I('offh0')};
+    let u_ow${j} = i32(u_r${j} - u_i${j} * p.Wa) + ${I('offw0')};`;
+
+/** The phase's tap u_t (of TH x TW) with output channel u_o, for k slot q: its dy offsets and weight index. */
+const dxTap = (q: number) => `
+    let u_th${q} = divu(u_t${q}, p.TW, ${F('invTW')});
+    let u_tw${q} = u_t${q} - u_th${q} * p.TW;
+    let u_eh${q} = i32(u_th${q} * p.dOh);
+    let u_ew${q} = i32(u_tw${q} * p.dOw);
+    let u_wk${q} = p.wo + (u_g * p.Og + u_o${q}) * p.Cg * p.KHW + (p.kh0 + u_th${q} * p.stH) * p.KW + p.kw0 + u_tw${q} * p.stW;`;
+
 const DX_SPEC: GemmSpec = {
   key: 'conv.dx',
   params: [...PARAMS],
   bindings: ['var<storage, read_write> dx: array<f32>', 'var<storage, read> dy: array<f32>', 'var<storage, read> w: array<f32>'],
   functions: maskedLoad('ldy', 'dy', 'p.OH', 'p.OW'),
   prologue: `let u_g = batch;`,
-  rowPrep: (j, row) => `
-    let u_n${j} = ${row} / p.HaWa;
-    let u_r${j} = ${row} - u_n${j} * p.HaWa;
-    let u_i${j} = u_r${j} / p.Wa;
-    let u_yb${j} = p.yo + (u_n${j} * p.O + u_g * p.Og) * p.OHW;
-    let u_oh${j} = i32(u_i${j}) + ${I('offh0')};
-    let u_ow${j} = i32(u_r${j} - u_i${j} * p.Wa) + ${I('offw0')};`,
+  rowPrep: (j, row) => dxPhaseRow(j, row, `let u_yb${j} = p.yo + (u_n${j} * p.O + u_g * p.Og) * p.OHW;`),
   kPrep: (q, k) => `
     let u_o${q} = divu(${k}, p.THW, ${F('invTHW')});
     let u_t${q} = ${k} - u_o${q} * p.THW;
-    let u_th${q} = divu(u_t${q}, p.TW, ${F('invTW')});
-    let u_tw${q} = u_t${q} - u_th${q} * p.TW;
-    let u_yo${q} = u_o${q} * p.OHW;
-    let u_eh${q} = i32(u_th${q} * p.dOh);
-    let u_ew${q} = i32(u_tw${q} * p.dOw);
-    let u_wk${q} = p.wo + (u_g * p.Og + u_o${q}) * p.Cg * p.KHW + (p.kh0 + u_th${q} * p.stH) * p.KW + p.kw0 + u_tw${q} * p.stW;`,
+    let u_yo${q} = u_o${q} * p.OHW;${dxTap(q)}`,
   loadA: (j, q) => `ldy(u_yb${j} + u_yo${q}, u_oh${j} - u_eh${q}, u_ow${j} - u_ew${q})`,
   colPrep: [0, 1, 2, 3].map((i) => `let u_wc${i} = nc${i} * p.KHW;`).join('\n'),
   loadB: (q) => `vec4<f32>(w[u_wk${q} + u_wc0], w[u_wk${q} + u_wc1], w[u_wk${q} + u_wc2], w[u_wk${q} + u_wc3])`,
@@ -321,22 +330,11 @@ fn ldy4(pix: u32, o: u32, oh: i32, ow: i32) -> vec4<f32> {
   let idx = (pix + u32(clamp(oh, 0, i32(p.OH) - 1)) * p.OW + u32(clamp(ow, 0, i32(p.OW) - 1))) * p.O + o;
   return select(vec4<f32>(0.0), dy4[idx / 4u], ok);
 }`,
-  rowPrep: (j, row) => `
-    let u_n${j} = ${row} / p.HaWa;
-    let u_r${j} = ${row} - u_n${j} * p.HaWa;
-    let u_i${j} = u_r${j} / p.Wa;
-    let u_yp${j} = u_n${j} * p.OHW;
-    let u_oh${j} = i32(u_i${j}) + ${I('offh0')};
-    let u_ow${j} = i32(u_r${j} - u_i${j} * p.Wa) + ${I('offw0')};`,
+  rowPrep: (j, row) => dxPhaseRow(j, row, `let u_yp${j} = u_n${j} * p.OHW;`),
   // k = (th * TW + tw) * Og + o
   kPrep: (q, k) => `
     let u_t${q} = divu(${k}, p.Og, ${F('invOg')});
-    let u_o${q} = ${k} - u_t${q} * p.Og;
-    let u_th${q} = divu(u_t${q}, p.TW, ${F('invTW')});
-    let u_tw${q} = u_t${q} - u_th${q} * p.TW;
-    let u_eh${q} = i32(u_th${q} * p.dOh);
-    let u_ew${q} = i32(u_tw${q} * p.dOw);
-    let u_wk${q} = p.wo + (u_g * p.Og + u_o${q}) * p.Cg * p.KHW + (p.kh0 + u_th${q} * p.stH) * p.KW + p.kw0 + u_tw${q} * p.stW;`,
+    let u_o${q} = ${k} - u_t${q} * p.Og;${dxTap(q)}`,
   loadA4: (j) => `ldy4(u_yp${j}, u_g * p.Og + u_o0, u_oh${j} - u_eh0, u_ow${j} - u_ew0)`,
   loadA: (j, q) => `ldy4(u_yp${j}, u_g * p.Og + u_o${q} - u_o${q} % 4u, u_oh${j} - u_eh${q}, u_ow${j} - u_ew${q})[u_o${q} % 4u]`,
 };
@@ -597,6 +595,8 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const M = g.N * g.OH * g.OW;
   const Kg = g.Cg * g.KH * g.KW;
   const v = variantFor('conv.fwd', M, g.Og, Kg);
+  // 4 aligned output rows stay in one image when OH * OW % 4 == 0: the GEMM may store them as a vec4
+  const dims = { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 };
   // channels-last pays for its transposing copy only when each input pixel feeds several taps
   const wantNhwc = wantChannelsLast('fwd', g);
   if (g.Cg % 4 === 0 && wantNhwc && v.family !== 'tiled') {
@@ -611,14 +611,14 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
       if (wt) {
         const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
         const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0 });
-        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), xt.createView(), wt.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, pw, undefined, wB);
+        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), xt.createView(), wt.buffer(op), bias], dims, pw, undefined, wB);
         wt.dispose();
       } else {
-        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, params);
+        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], dims, params);
       }
       releaseTexture(xt);
     } else {
-      gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), bias], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, params);
+      gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), bias], dims, params);
     }
     xl.dispose();
     return y;
@@ -628,7 +628,7 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const biasBuf = b ? b.buffer(op) : w.buffer(op);
   // the weight [O][Cg*KH*KW] is B stored N x K: a texture variant copies it as it is
   const wB: BOperand = { binding: 2, offset: w.offset, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
-  gemm(FWD_SPEC, v, [y.buffer(op), x.buffer(op), w.buffer(op), biasBuf], { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 }, params, undefined, wB);
+  gemm(FWD_SPEC, v, [y.buffer(op), x.buffer(op), w.buffer(op), biasBuf], dims, params, undefined, wB);
   return y;
 }
 
@@ -735,6 +735,8 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
         dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
         invTHW: f32bits(th.T * tw.T ? 1 / (th.T * tw.T) : 0), invTW: f32bits(tw.T ? 1 / tw.T : 0),
       });
+      // at stride 1 the one phase's rows are the image's pixels in order: 4 aligned ones form a vec4
+      const dims = { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 };
       if (dyl && K > 0 && v.family !== 'tiled') {
         // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
         if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
@@ -743,18 +745,18 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
           if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
           if (wtDx) {
             const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
-            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params, undefined, wB);
+            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], dims, params, undefined, wB);
           } else {
-            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params);
+            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], dims, params);
           }
         } else {
-          gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params);
+          gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], dims, params);
         }
         continue;
       }
       // 1x1: the weight [O][Cg] is B row-major (k = o, n = c), which a texture variant copies as it is
       const wB: BOperand | undefined = g.KH * g.KW === 1 ? { binding: 2, offset: w.offset, layout: 'kn', batchRows: g.G > 1 ? K : 0 } : undefined;
-      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 }, params, undefined, wB);
+      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], dims, params, undefined, wB);
     }
   }
   dyl?.dispose();

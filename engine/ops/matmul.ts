@@ -555,12 +555,6 @@ export function readsTextures(v: GemmVariant): boolean {
   return Boolean(v.tex) && v.subgroup >= 16;
 }
 
-/**
- * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
- * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
- * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
- * and `aOperand` say where B and A lie when they are plain matrices (see BOperand, AOperand).
- */
 let storeVec4 = true;
 let store4Gemms = 0;
 
@@ -574,6 +568,12 @@ export function gemmStore4Count(): number {
   return store4Gemms;
 }
 
+/**
+ * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
+ * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
+ * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
+ * and `aOperand` say where B and A lie when they are plain matrices (see BOperand, AOperand).
+ */
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
