@@ -555,6 +555,21 @@ export function readsTextures(v: GemmVariant): boolean {
   return Boolean(v.tex) && v.subgroup >= 16;
 }
 
+/**
+ * A kernel lavapipe (Mesa 25.0, LLVM 15, 512-bit) crashed on every run for a while, though not later
+ * (README, "What limits the GEMM"): 64 x 8 tiles reading B's panel from a texture while A's panel is
+ * a buffer, where a texel fetch stored its 64-byte result into a stack slot aligned to 32 bytes. No
+ * other texture variant crashed in a sweep of them all (tm 16-128), and 48-row tiles run as fast, so
+ * a packed texture GEMM whose A and B both need panels (neither can be copied straight into a texture:
+ * see matrixTexture) uses 48-row tiles instead of 64.
+ */
+function avoidTextureCrash(v: GemmVariant, dims: GemmDims, aOperand?: AOperand, bOperand?: BOperand): GemmVariant {
+  if (!deviceContext().summary.isSoftware || v.family !== 'bcast' || v.tm !== 64 || groupsOf(v) !== 2 || !v.tex || sourceOf(v) !== 'packed') return v;
+  const aTexture = aOperand !== undefined && dims.K % 64 === 0;
+  const bTexture = bOperand !== undefined && (bOperand.layout === 'kn' ? dims.N : dims.K) % 64 === 0;
+  return aTexture || bTexture ? v : { ...v, tm: 48 };
+}
+
 let storeVec4 = true;
 let store4Gemms = 0;
 
@@ -577,7 +592,7 @@ export function gemmStore4Count(): number {
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
-  v = fitVariant(v, M);
+  v = avoidTextureCrash(fitVariant(v, M), dims, aOperand, bOperand);
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
   if (buffers.length !== spec.bindings.length) throw new Error(`gemm: internal: ${buffers.length} buffers for ${spec.bindings.length} bindings`);
   // K = 0 or panels over budget: a variant that needs packed B reads it in place with 4 columns a lane
