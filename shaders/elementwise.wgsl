@@ -13,13 +13,15 @@
 // the flat output index is split into coordinates with the output's strides, and each input's
 // element is at off + sum(coord[d] * stride[d]). An input whose layout equals the output's
 // (contiguous, same shape) skips that and reads off + i directly.
-// Tiling: 64 invocations per workgroup, one output element (scalar) or vec4 each; the grid is 2-D
-// when the count needs more than 65535 workgroups. Bounds: invocations with i >= n return.
+// Tiling: a workgroup owns a block of 1024 consecutive outputs (elements or vec4s): 16 invocations,
+// each visiting 64 of them 16 apart (a loop, so lavapipe starts 64x fewer workgroups: a 1M-float add
+// ran 1.5-2.3x faster than with 64 invocations of one output each); the grid is 2-D when the count
+// needs more than 65535 workgroups. Bounds: an invocation stops at the first i >= n.
 struct Params {
   n: u32,
   s0: f32,
   s1: f32,
-  width: u32,           // invocations per grid row (x workgroups * 64)
+  width: u32,           // workgroups per grid row
   offs: vec4<u32>,      // element offsets of a, b, c
   oshape: array<vec4<u32>, 2>,
   ostride: array<vec4<u32>, 2>,
@@ -34,13 +36,16 @@ struct Params {
 
 {{FUNCTIONS}}
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * p.width + gid.x;
-  if (i >= p.n) { return; }
+@compute @workgroup_size(16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let first = (wid.y * p.width + wid.x) * 1024u + lid;
   let s0 = p.s0;
   let s1 = p.s1;
+  for (var j = 0u; j < 64u; j = j + 1u) {
+    let i = first + j * 16u;
+    if (i >= p.n) { break; }
 {{INDEX}}
 {{LOADS}}
 {{STORE}}
+  }
 }

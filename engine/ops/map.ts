@@ -99,11 +99,12 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
   const params = new Uint32Array(4 + 4 + 5 * MAX_RANK);
   const f = new Float32Array(params.buffer);
   const count = vec ? n / 4 : n;
-  const [gx, gy] = groups1d(Math.ceil(count / 64));
+  // shaders/elementwise.wgsl: 1024 outputs a workgroup
+  const [gx, gy] = groups1d(Math.ceil(count / 1024));
   params[0] = count;
   f[1] = s0;
   f[2] = s1;
-  params[3] = gx * 64;
+  params[3] = gx;
   inputs.forEach((t, j) => (params[4 + j] = t.offset));
   packVec(outShape, params, 8);
   packVec(ostride, params, 8 + MAX_RANK);

@@ -136,6 +136,37 @@ describe('core ops vs float64 reference and finite differences', () => {
     });
   });
 
+  describe('outputs over several elementwise workgroups (1024 outputs each, odd tails)', () => {
+    // y = a * b; the gradients of sum(y * w) are w * b (a full-shape) and w * a summed over b's broadcast axes
+    // [name, a's shape, b's shape, b's broadcast axes, a used transposed]
+    const cases: [string, number[], number[], number[], boolean][] = [
+      ['scalar form, b broadcast', [3, 5, 1031], [5, 1], [0, 2], false],
+      ['vec4 form, b a broadcast row', [2, 3, 4100], [4100], [0, 1], false],
+      ['vec4 form, a transposed (gather)', [4100, 6], [6, 4100], [], true],
+    ];
+    for (const [name, sa, sb, axes, transposed] of cases) {
+      it(`${name}: a [${sa}], b [${sb}]`, async () => {
+        const A = randomData(R.size(sa), seed++);
+        const B = randomData(R.size(sb), seed++);
+        const a = E.tensor(A, sa, { requiresGrad: true });
+        const b = E.tensor(B, sb, { requiresGrad: true });
+        const y = E.mul(transposed ? E.transpose(a) : a, b);
+        const ra = transposed ? R.permute(R.nd(sa, A), [1, 0]) : R.nd(sa, A);
+        const ref = R.mapN((x, z) => x * z, ra, R.nd(sb, B));
+        const W = randomData(ref.data.length, seed++);
+        const w = R.nd(ref.shape, W);
+        assertClose(await y.toArray(), ref.data, scaledTol(ref.data), `${name} forward`);
+        E.sum(E.mul(y, E.tensor(W, ref.shape))).backward();
+        const wb = R.mapN((x, z) => x * z, w, R.nd(sb, B));
+        const ga = transposed ? R.permute(wb, [1, 0]) : wb;
+        assertClose(await a.grad!.toArray(), ga.data, scaledTol(ga.data), `${name} grad a`);
+        const wa = R.mapN((x, z) => x * z, w, ra);
+        const gb = axes.length ? R.reduce(wa, axes, sb.length === wa.shape.length, 'sum') : wa;
+        assertClose(await b.grad!.toArray(), gb.data, scaledTol(gb.data), `${name} grad b`);
+      });
+    }
+  });
+
   describe('reductions', () => {
     const cases: [number[], number[] | undefined, boolean][] = [
       [[3, 5, 7], undefined, false],
