@@ -13,10 +13,11 @@
 // the flat output index is split into coordinates with the output's strides, and each input's
 // element is at off + sum(coord[d] * stride[d]). An input whose layout equals the output's
 // (contiguous, same shape) skips that and reads off + i directly.
-// Tiling: a workgroup owns a block of 1024 consecutive outputs (elements or vec4s): 16 invocations,
-// each visiting 64 of them 16 apart (a loop, so lavapipe starts 64x fewer workgroups: a 1M-float add
-// ran 1.5-2.3x faster than with 64 invocations of one output each); the grid is 2-D when the count
-// needs more than 65535 workgroups. Bounds: an invocation stops at the first i >= n.
+// Tiling: a workgroup owns a block of WG * PER consecutive outputs (elements or vec4s): WG invocations,
+// each visiting PER of them WG apart. engine/ops/map.ts picks WG 16, PER 64 on CPU drivers (lavapipe
+// starts every workgroup separately: a 1M-float add ran about 2x faster than with 64 invocations of
+// one output each) and WG 64, PER 1 on GPUs. The grid is 2-D when the count needs more than 65535
+// workgroups. Bounds: an invocation stops at the first i >= n.
 struct Params {
   n: u32,
   s0: f32,
@@ -36,13 +37,13 @@ struct Params {
 
 {{FUNCTIONS}}
 
-@compute @workgroup_size(16)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let first = (wid.y * p.width + wid.x) * 1024u + lid;
+  let first = (wid.y * p.width + wid.x) * {{BLOCK}}u + lid;
   let s0 = p.s0;
   let s1 = p.s1;
-  for (var j = 0u; j < 64u; j = j + 1u) {
-    let i = first + j * 16u;
+  for (var j = 0u; j < {{PER}}u; j = j + 1u) {
+    let i = first + j * {{WG}}u;
     if (i >= p.n) { break; }
 {{INDEX}}
 {{LOADS}}
