@@ -6,6 +6,7 @@
 // (per-channel merge into coefficients), batchnorm_apply.wgsl (the elementwise pass).
 import { noGrad } from '../autograd.js';
 import { dispatch } from '../commands.js';
+import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -172,7 +173,19 @@ ${inner}
   let gv = select(g[(p.go + base + i0) / 4u], vec4<f32>(0.0), vec4<bool>(p.relu != 0u) & (xv * fk.x + fk.y <= vec4<f32>(0.0)));
   out[(base + i0) / 4u] = k.x * gv + k.y * xv + vec4<f32>(k.z);`;
   }
-  return kernel(`batchnorm_apply:${mode}:${v ? 'vec4' : 'f32'}`, () => renderTemplate(shaderSource('batchnorm_apply'), { BINDINGS: bindings.join('\n'), BODY: body }));
+  const { WG, PER } = applyTiling();
+  return kernel(`batchnorm_apply:${mode}:${v ? 'vec4' : 'f32'}`, () => renderTemplate(shaderSource('batchnorm_apply'), { WG, PER, BLOCK: WG * PER, BINDINGS: bindings.join('\n'), BODY: body }));
+}
+
+/** Invocations per apply workgroup and groups of 4 elements each visits: CPU drivers start every workgroup separately. */
+function applyTiling(): { WG: number; PER: number } {
+  return deviceContext().summary.isSoftware ? { WG: 16, PER: 16 } : { WG: 64, PER: 1 };
+}
+
+/** The apply pass's grid for N planes of C channels and HW elements. */
+function applyGrid(N: number, C: number, HW: number): [number, number, number] {
+  const { WG, PER } = applyTiling();
+  return [Math.ceil(HW / (4 * WG * PER)), C, N];
 }
 
 function checkChannelVector(op: string, t: Tensor | null | undefined, C: number, what: string): void {
@@ -240,7 +253,7 @@ function batchNormImpl(op: string, relu: boolean, x: Tensor, runningMean: Tensor
         [Math.ceil(C / 64)],
       );
       if (N * C * HW > 0) {
-        dispatch(applyKernel('fwd', vecX), [out.buffer(op), xc.buffer(op), coefT.buffer(op)], new Uint32Array([N, C, HW, relu ? 1 : 0, xc.offset, 0, 0, 0]), [Math.ceil(HW / 256), C, N]);
+        dispatch(applyKernel('fwd', vecX), [out.buffer(op), xc.buffer(op), coefT.buffer(op)], new Uint32Array([N, C, HW, relu ? 1 : 0, xc.offset, 0, 0, 0]), applyGrid(N, C, HW));
       }
       part?.dispose();
       for (const d of dummies) d.dispose();
@@ -265,7 +278,7 @@ function batchNormImpl(op: string, relu: boolean, x: Tensor, runningMean: Tensor
     if (C > 0) {
       dispatch(finalizeKernel('bwd'), [dcoef.buffer(op), part.buffer(op), sw ? sw.buffer(op) : part.buffer(op), part.buffer(op), dwb.buffer(op), scoef.buffer(op)], params, [Math.ceil(C / 64)]);
     }
-    if (N * C * HW > 0) dispatch(applyKernel('bwd', vec), [dx.buffer(op), xc.buffer(op), dcoef.buffer(op), gc.buffer(op), scoef.buffer(op)], shape, [Math.ceil(HW / 256), C, N]);
+    if (N * C * HW > 0) dispatch(applyKernel('bwd', vec), [dx.buffer(op), xc.buffer(op), dcoef.buffer(op), gc.buffer(op), scoef.buffer(op)], shape, applyGrid(N, C, HW));
     part.dispose();
     dcoef.dispose();
     if (xc !== sx) xc.dispose();

@@ -28,6 +28,9 @@ const CASES: Case[] = [
   { shape: [2, 3, 2, 4], training: true, relu: true, affine: true },
   { shape: [1, 3, 4, 4], training: false, relu: true, affine: true },
   { shape: [2, 3, 2, 4], training: true, relu: true, affine: true, offset: 1 },
+  // planes longer than one apply workgroup (1024 elements on CPU drivers), scalar and vec4 forms
+  { shape: [2, 3, 37, 29], training: true, relu: true, affine: true },
+  { shape: [1, 2, 48, 48], training: true, relu: true, affine: true },
 ];
 
 describe('batchNorm2d vs float64 reference and finite differences', () => {
