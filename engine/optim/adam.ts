@@ -1,7 +1,7 @@
 // Adam and AdamW, matching torch.optim (bias correction, eps outside the square root, L2 vs
 // decoupled weight decay, amsgrad, maximize). Kernel: shaders/optim_adam.wgsl, one dispatch per tensor.
 import { dispatch, groups1d } from '../commands.js';
-import { kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
 import { checkNumber, Optimizer, type GroupSpec, type ParamState } from './optimizer.js';
 
@@ -20,8 +20,9 @@ const ADAM_DEFAULTS: AdamOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e
 function adamKernel(amsgrad: boolean) {
   return kernel(`optim_adam:${amsgrad}`, () =>
     renderTemplate(shaderSource('optim_adam'), {
+      ...elementTiling(),
       VMAX_BINDING: amsgrad ? '@group(0) @binding(5) var<storage, read_write> vmax: array<f32>;' : '',
-      VHAT: amsgrad ? '  let vm = max(vmax[i], vi);\n  vmax[i] = vm;\n  let vhat = vm;' : '  let vhat = vi;',
+      VHAT: amsgrad ? '    let vm = max(vmax[i], vi);\n    vmax[i] = vm;\n    let vhat = vm;' : '    let vhat = vi;',
     }),
   );
 }
@@ -52,9 +53,9 @@ class AdamBase extends Optimizer<AdamOptions> {
     const params = new Uint32Array(16);
     const f = new Float32Array(params.buffer);
     const n = p.size;
-    const [gx, gy] = groups1d(Math.ceil(n / 64));
+    const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
     params[0] = n;
-    params[1] = gx * 64;
+    params[1] = gx;
     params[2] = this.decoupled ? 1 : 0;
     params[3] = h.maximize ? 1 : 0;
     f[4] = h.beta1;

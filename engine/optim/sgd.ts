@@ -1,7 +1,7 @@
 // SGD with momentum, dampening, nesterov and weight decay, matching torch.optim.SGD.
 // Kernel: shaders/optim_sgd.wgsl, one dispatch per tensor.
 import { dispatch, groups1d } from '../commands.js';
-import { kernel, shaderSource } from '../kernels.js';
+import { elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
 import { checkNumber, Optimizer, type GroupSpec, type ParamState } from './optimizer.js';
 
@@ -40,11 +40,11 @@ export class SGD extends Optimizer<SGDOptions> {
     if (n === 0) return;
     const params = new Uint32Array(8);
     const f = new Float32Array(params.buffer);
-    const [gx, gy] = groups1d(Math.ceil(n / 64));
+    const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
     const useMomentum = h.momentum !== 0;
     if (useMomentum && !st.buffers.momentumBuffer) throw new Error(`${this.name}: momentum was switched on after the first step`);
     params[0] = n;
-    params[1] = gx * 64;
+    params[1] = gx;
     params[2] = st.step === 1 ? 1 : 0;
     params[3] = (useMomentum ? 1 : 0) | (h.nesterov ? 2 : 0) | (h.maximize ? 4 : 0);
     f[4] = -h.lr;
@@ -54,8 +54,8 @@ export class SGD extends Optimizer<SGDOptions> {
     // without momentum the kernel never touches buf; bind the gradient's buffer read-only in its place
     const buf = useMomentum ? st.buffers.momentumBuffer : null;
     const k = kernel(`optim_sgd:${useMomentum}`, () => {
-      const src = shaderSource('optim_sgd');
-      return useMomentum ? src : src.replace('var<storage, read_write> buf', 'var<storage, read> buf').replace('    buf[i] = b;\n', '');
+      const src = renderTemplate(shaderSource('optim_sgd'), elementTiling());
+      return useMomentum ? src : src.replace('var<storage, read_write> buf', 'var<storage, read> buf').replace('      buf[i] = b;\n', '');
     });
     dispatch(k, [p.buffer(op), grad.buffer(op), (buf ?? grad).buffer(op)], params, [gx, gy]);
   }

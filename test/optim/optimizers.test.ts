@@ -91,6 +91,66 @@ describe('optimizers vs torch.optim', () => {
     }
   });
 
+  it('Adam, AdamW, amsgrad and SGD on a tensor longer than one optimizer workgroup (1024 elements on CPU drivers) match a float64 reference', async () => {
+    // torch.optim's single-tensor Adam, in float64; 2600 elements: 3 workgroups, the last one partial
+    const n = 2600;
+    const rng = (k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + k * 78.233) * 0.5);
+    const configs: [string, boolean, { lr: number; weightDecay: number; amsgrad: boolean }][] = [
+      ['Adam', false, { lr: 1e-2, weightDecay: 0.1, amsgrad: false }],
+      ['AdamW amsgrad', true, { lr: 1e-2, weightDecay: 0.1, amsgrad: true }],
+    ];
+    for (const [name, decoupled, o] of configs) {
+      const init = rng(0);
+      const p = E.tensor(init, [n], { requiresGrad: true });
+      const opt = decoupled ? new E.AdamW([p], o) : new E.Adam([p], o);
+      const x = Float64Array.from(init);
+      const m = new Float64Array(n);
+      const v = new Float64Array(n);
+      const vmax = new Float64Array(n);
+      const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+      for (let step = 1; step <= 3; step++) {
+        const g32 = rng(step);
+        p.grad = E.tensor(g32, [n]);
+        opt.step();
+        const bc1 = 1 - b1 ** step;
+        const bc2 = 1 - b2 ** step;
+        for (let i = 0; i < n; i++) {
+          let g = g32[i];
+          if (decoupled) x[i] *= 1 - o.lr * o.weightDecay;
+          else g += o.weightDecay * x[i];
+          m[i] = m[i] * b1 + g * (1 - b1);
+          v[i] = v[i] * b2 + (1 - b2) * g * g;
+          vmax[i] = Math.max(vmax[i], v[i]);
+          const vhat = o.amsgrad ? vmax[i] : v[i];
+          x[i] += (-o.lr / bc1) * (m[i] / (Math.sqrt(vhat) / Math.sqrt(bc2) + eps));
+        }
+      }
+      assertClose(await p.toArray(), x, { rtol: 1e-5, atol: 1e-6 }, `${name} after 3 steps`);
+    }
+    // SGD with nesterov momentum and weight decay, and plain SGD (a kernel without the momentum buffer)
+    for (const momentum of [0.9, 0]) {
+      const init = rng(0);
+      const p = E.tensor(init, [n], { requiresGrad: true });
+      const opt = new E.SGD([p], { lr: 0.1, momentum, nesterov: momentum > 0, weightDecay: 0.1 });
+      const x = Float64Array.from(init);
+      const buf = new Float64Array(n);
+      for (let step = 1; step <= 3; step++) {
+        const g32 = rng(step);
+        p.grad = E.tensor(g32, [n]);
+        opt.step();
+        for (let i = 0; i < n; i++) {
+          let d = g32[i] + 0.1 * x[i];
+          if (momentum > 0) {
+            buf[i] = step === 1 ? d : buf[i] * momentum + d;
+            d = d + momentum * buf[i];
+          }
+          x[i] += -0.1 * d;
+        }
+      }
+      assertClose(await p.toArray(), x, { rtol: 1e-5, atol: 1e-6 }, `SGD momentum ${momentum} after 3 steps`);
+    }
+  });
+
   it('trains an MLP with Adam inside the flat-memory loop', async () => {
     E.manualSeed(3);
     const w1 = E.mul(E.randn([4, 16]), 0.5);
