@@ -12,10 +12,14 @@
 // scattering, so there are no atomics and results are deterministic. For max/avg the window taps and
 // the candidate windows are generated straight-line per kernel geometry (engine/ops/pool.ts), masked
 // with select on clamped loads; the adaptive modes loop over their (data-dependent) windows.
-// Tiling: one output (fwd) or input (bwd) element per invocation, 64 per workgroup. max/avg: grid
-// (ceil(width / 64), height, planes) with the geometry baked in as constants, so no integer division
-// by runtime values (CPU drivers issue those one lane at a time); adaptive: grid (ceil(plane / 64), C, N).
-// Bounds: invocations past the row or plane return; window taps outside the input are masked.
+// Tiling: one output (fwd) or input (bwd) element per invocation and row. max/avg: WG invocations
+// along a row, each visiting ROWS rows (engine/ops/pool.ts, windowTiling: 16 x 8 for avg on CPU
+// drivers, which start every workgroup separately; 64 x 1 otherwise); grid (ceil(width / WG), ceil(height / ROWS), planes) with the
+// geometry baked in as constants, so no integer division by runtime values (CPU drivers issue those
+// one lane at a time). Adaptive: 64 invocations, grid (ceil(plane / 64), C, N). The column comes from
+// global_invocation_id itself (lavapipe loads faster from indices it knows to be lane-consecutive).
+// Bounds: invocations past the row, the last row or the plane return (each bound holds for every later
+// row an invocation visits); window taps outside the input are masked.
 struct Params {
   N: u32, C: u32, H: u32, W: u32,
   OH: u32, OW: u32, kh: u32, kw: u32,
@@ -54,7 +58,7 @@ fn avgDivisor(oh: u32, ow: u32) -> f32 {
   return f32((h1 - max(h0, 0)) * (w1 - max(w0, 0)));
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+@compute @workgroup_size({{WG}})
+fn main(@builtin(global_invocation_id) gid0: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 {{BODY}}
 }

@@ -3,6 +3,7 @@
 // Kernels: shaders/pool.wgsl (forward one output per invocation; backward gathers per input element).
 import { noGrad } from '../autograd.js';
 import { dispatch } from '../commands.js';
+import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -193,12 +194,31 @@ const ADAPTIVE: Record<'ada.fwd' | 'ada.bwd' | 'gap.fwd' | 'gap.bwd', { bindings
   },
 };
 
+/**
+ * max/avg kernels: invocations along a row and rows each visits. On CPU drivers, which start every
+ * workgroup separately, avg kernels loop over 8 rows (avgpool 2x2 fwd+bwd [8,256,56,56]: 30-32 ->
+ * 17-18 ms); max kernels do not, as the loop made them 10-25% slower (their running maximum and index
+ * are blended with the loop's mask at every tap).
+ */
+function windowTiling(mode: Mode): { WG: number; ROWS: number } {
+  return deviceContext().summary.isSoftware && mode.startsWith('avg') ? { WG: 16, ROWS: 8 } : { WG: 64, ROWS: 1 };
+}
+
 function poolKernel(mode: Mode, g: PoolGeo): Kernel {
-  const geo = mode.startsWith('ada') || mode.startsWith('gap') ? '' : `:${g.kh}x${g.kw}:s${g.sh}x${g.sw}:d${g.dh}x${g.dw}:p${g.ph}x${g.pw}`;
+  const adaptive = mode.startsWith('ada') || mode.startsWith('gap');
+  const geo = adaptive ? '' : `:${g.kh}x${g.kw}:s${g.sh}x${g.sw}:d${g.dh}x${g.dw}:p${g.ph}x${g.pw}`;
   return kernel(`pool:${mode}${geo}`, () => {
-    const { bindings, body } = mode.startsWith('ada') || mode.startsWith('gap') ? ADAPTIVE[mode as 'ada.fwd'] : windowBodies(g)[mode as 'max.fwd'];
+    const { bindings, body } = adaptive ? ADAPTIVE[mode as 'ada.fwd'] : windowBodies(g)[mode as 'max.fwd'];
     const decl = bindings.map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
-    return renderTemplate(shaderSource('pool'), { BINDINGS: decl, BODY: body });
+    if (adaptive) return renderTemplate(shaderSource('pool'), { WG: 64, BINDINGS: decl, BODY: `  let gid = gid0;\n${body}` });
+    const { WG, ROWS } = windowTiling(mode);
+    const height = mode.endsWith('fwd') ? 'p.OH' : 'p.H';
+    const rows = `  for (var j = 0u; j < ${ROWS}u; j = j + 1u) {
+  let gid = vec3<u32>(gid0.x, wid.y * ${ROWS}u + j, wid.z);
+  if (gid.y >= ${height}) { return; }
+${body}
+  }`;
+    return renderTemplate(shaderSource('pool'), { WG, BINDINGS: decl, BODY: rows });
   });
 }
 
@@ -270,7 +290,8 @@ function run(mode: Mode, g: PoolGeo, out: Tensor[], inputs: Tensor[], plane: num
   const [width, height] = mode.endsWith('fwd') ? [g.OW, g.OH] : [g.W, g.H];
   const planes = g.N * g.C;
   const maxG = 65535;
-  for (let p0 = 0; p0 < planes; p0 += maxG) dispatch(k, bufs, params(g, xo, go, p0), [Math.ceil(width / 64), height, Math.min(maxG, planes - p0)]);
+  const { WG, ROWS } = windowTiling(mode);
+  for (let p0 = 0; p0 < planes; p0 += maxG) dispatch(k, bufs, params(g, xo, go, p0), [Math.ceil(width / WG), Math.ceil(height / ROWS), Math.min(maxG, planes - p0)]);
 }
 
 function pooled(op: string, kind: 'max' | 'avg' | 'ada' | 'gap', x: Tensor, g: PoolGeo): Tensor {

@@ -42,6 +42,8 @@ describe('maxPool2d vs float64 reference and finite differences', () => {
     [[1, 2, 9, 10], { kernel: [3, 2], stride: [2, 1], padding: [1, 1], dilation: [2, 1], ceilMode: true }],
     [[1, 1, 1, 1], { kernel: [1, 1], stride: [1, 1], padding: [0, 0] }],
     [[2, 1, 6, 7], { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceilMode: true }],
+    // rows wider than one workgroup, and (avg) more rows than one visits (16 x 8 on CPU drivers), with tails
+    [[1, 2, 37, 41], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }],
   ];
   for (const [shape, cfg] of cases) it(`[${shape}] ${JSON.stringify(cfg)}`, () => checkPool('max', shape, cfg));
 
@@ -71,6 +73,7 @@ describe('avgPool2d vs float64 reference and finite differences', () => {
     [[1, 2, 6, 5], { kernel: [2, 2], stride: [2, 2], padding: [1, 0], ceilMode: true }],
     [[1, 1, 5, 5], { kernel: [3, 3], stride: [1, 1], padding: [1, 1], divisorOverride: 7 }],
     [[3, 2, 4, 4], { kernel: [2, 2], stride: [2, 2], padding: [0, 0] }],
+    [[1, 2, 35, 39], { kernel: [2, 2], stride: [2, 2], padding: [0, 0], ceilMode: true }],
   ];
   for (const [shape, cfg] of cases) it(`[${shape}] ${JSON.stringify(cfg)}`, () => checkPool('avg', shape, cfg));
 });
