@@ -526,8 +526,7 @@ export function textureCopyCounters(): { A: number; B: number; x: number } {
  * wants 256-byte rows and a 16-byte aligned start; the texture must fit the device) or copies are off.
  */
 export function matrixTexture(buffer: GPUBuffer, offset: number, rows: number, cols: number, role: 'A' | 'B' | 'x', op: string): GPUTexture | null {
-  const maxT = deviceContext().limits.maxTextureDimension2D;
-  if (!directTexturesOn || cols % 64 !== 0 || offset % 4 !== 0 || cols / 4 > maxT || rows > maxT) return null;
+  if (!copiesAsTexture(offset, rows, cols)) return null;
   textureCopies[role]++;
   const tex = acquireTexture(cols / 4, rows, op);
   copyBufferToTexture(buffer, cols * 4, tex, offset * 4);
@@ -541,10 +540,28 @@ export interface AOperand {
   batchRows: number;
 }
 
+/** Whether matrixTexture copies a rows x cols matrix at element `offset`. */
+function copiesAsTexture(offset: number, rows: number, cols: number): boolean {
+  const maxT = deviceContext().limits.maxTextureDimension2D;
+  return directTexturesOn && cols % 64 === 0 && offset % 4 === 0 && cols / 4 <= maxT && rows <= maxT;
+}
+
+/** The texture rows of a plain operand of `rows` rows per batch, or null where its batches are not one matrix. */
+function operandRows(o: AOperand, rows: number, batch: number): number | null {
+  if (o.batchRows !== 0 && o.batchRows !== rows) return null;
+  return (o.batchRows ? batch : 1) * rows;
+}
+
+/** Whether operandTexture copies this operand. */
+function operandCopies(o: AOperand | undefined, rows: number, cols: number, batch: number): boolean {
+  const r = o ? operandRows(o, rows, batch) : null;
+  return r !== null && copiesAsTexture(o!.offset, r, cols);
+}
+
 /** A plain operand of `rows` rows per batch copied into a texture (see matrixTexture), or null. */
 function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B'): GPUTexture | null {
-  if (o.batchRows !== 0 && o.batchRows !== rows) return null;
-  return matrixTexture(buffers[o.binding] as GPUBuffer, o.offset, (o.batchRows ? batch : 1) * rows, cols, role, 'gemm');
+  const r = operandRows(o, rows, batch);
+  return r === null ? null : matrixTexture(buffers[o.binding] as GPUBuffer, o.offset, r, cols, role, 'gemm');
 }
 
 /**
@@ -564,10 +581,11 @@ export function readsTextures(v: GemmVariant): boolean {
  * see matrixTexture) uses 48-row tiles instead of 64.
  */
 function avoidTextureCrash(v: GemmVariant, dims: GemmDims, aOperand?: AOperand, bOperand?: BOperand): GemmVariant {
-  if (!deviceContext().summary.isSoftware || v.family !== 'bcast' || v.tm !== 64 || groupsOf(v) !== 2 || !v.tex || sourceOf(v) !== 'packed') return v;
-  const aTexture = aOperand !== undefined && dims.K % 64 === 0;
-  const bTexture = bOperand !== undefined && (bOperand.layout === 'kn' ? dims.N : dims.K) % 64 === 0;
-  return aTexture || bTexture ? v : { ...v, tm: 48 };
+  if (!deviceContext().summary.isSoftware || v.family !== 'bcast' || v.tm !== 64 || groupsOf(v) !== 2 || !readsTextures(v) || sourceOf(v) !== 'packed') return v;
+  const { M, N, K, batch } = dims;
+  const kn = bOperand?.layout === 'kn';
+  const copied = operandCopies(aOperand, M, K, batch) || operandCopies(bOperand, kn ? K : N, kn ? N : K, batch);
+  return copied ? v : { ...v, tm: 48 };
 }
 
 let storeVec4 = true;
