@@ -103,3 +103,22 @@ export function kernelCacheSize(): number {
 export function elementTiling(): { WG: number; PER: number; BLOCK: number } {
   return deviceContext().summary.isSoftware ? { WG: 16, PER: 64, BLOCK: 1024 } : { WG: 64, PER: 1, BLOCK: 64 };
 }
+
+/**
+ * The entry point of a kernel that steps over elements one by one: it calls the shader's
+ * `fn element(i: u32)` for each of its workgroup's WG * PER elements (elementTiling), WG apart, up to
+ * p.n (the shader's Params hold n and width, the workgroups per grid row). Bounds: an invocation stops
+ * at the first i >= n.
+ */
+export function elementMain(): string {
+  const { WG, PER, BLOCK } = elementTiling();
+  return `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let first = (wid.y * p.width + wid.x) * ${BLOCK}u + lid;
+  for (var j = 0u; j < ${PER}u; j = j + 1u) {
+    let i = first + j * ${WG}u;
+    if (i >= p.n) { break; }
+    element(i);
+  }
+}`;
+}

@@ -13,11 +13,11 @@
 // the flat output index is split into coordinates with the output's strides, and each input's
 // element is at off + sum(coord[d] * stride[d]). An input whose layout equals the output's
 // (contiguous, same shape) skips that and reads off + i directly.
-// Tiling: a workgroup owns a block of WG * PER consecutive outputs (elements or vec4s): WG invocations,
-// each visiting PER of them WG apart. engine/ops/map.ts picks WG 16, PER 64 on CPU drivers (lavapipe
-// starts every workgroup separately: a 1M-float add ran about 2x faster than with 64 invocations of
-// one output each) and WG 64, PER 1 on GPUs. The grid is 2-D when the count needs more than 65535
-// workgroups. Bounds: an invocation stops at the first i >= n.
+// Tiling: element(i) computes output i; the entry point (elementMain in engine/kernels.ts) gives a
+// workgroup a block of WG * PER consecutive outputs (elements or vec4s), WG invocations each visiting
+// PER of them WG apart: 16 x 64 on CPU drivers (lavapipe starts every workgroup separately: a 1M-float
+// add ran about 2x faster than with 64 invocations of one output each), 64 x 1 on GPUs. The grid is
+// 2-D when the count needs more than 65535 workgroups. Bounds: an invocation stops at the first i >= n.
 struct Params {
   n: u32,
   s0: f32,
@@ -37,16 +37,12 @@ struct Params {
 
 {{FUNCTIONS}}
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let first = (wid.y * p.width + wid.x) * {{BLOCK}}u + lid;
+fn element(i: u32) {
   let s0 = p.s0;
   let s1 = p.s1;
-  for (var j = 0u; j < {{PER}}u; j = j + 1u) {
-    let i = first + j * {{WG}}u;
-    if (i >= p.n) { break; }
 {{INDEX}}
 {{LOADS}}
 {{STORE}}
-  }
 }
+
+{{ELEMENT_MAIN}}

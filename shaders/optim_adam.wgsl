@@ -4,10 +4,10 @@
 //   m = m*b1 + g*(1-b1);  v = v*b2 + (1-b2)*g*g;  amsgrad: vmax = max(vmax, v), v̂ = vmax
 //   p = p + (-lr/bc1) * (m / (sqrt(v̂)/sqrt(bc2) + eps))
 // Step-dependent scalars (lr/bc1, sqrt(bc2)) come in the uniforms, so a step never reads back.
-// The op fills VMAX_BINDING and VHAT (amsgrad adds the vmax buffer). Tiling: a workgroup covers WG * PER
-// consecutive elements, WG invocations each visiting PER of them WG apart (engine/optim/adam.ts: 16 x 64
-// on CPU drivers, which start every workgroup separately; 64 x 1 on GPUs); 2-D grid. Bounds: an
-// invocation stops at the first i >= n.
+// The op fills VMAX_BINDING and VHAT (amsgrad adds the vmax buffer). Tiling: element(i) steps element i;
+// the entry point (elementMain in engine/kernels.ts) gives a workgroup WG * PER consecutive elements,
+// WG invocations each visiting PER of them WG apart; 2-D grid. Bounds: an invocation stops at the first
+// i >= n.
 struct Params {
   n: u32,
   width: u32,
@@ -32,26 +32,22 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 {{VMAX_BINDING}}
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let first = (wid.y * p.width + wid.x) * {{BLOCK}}u + lid;
-  for (var j = 0u; j < {{PER}}u; j = j + 1u) {
-    let i = first + j * {{WG}}u;
-    if (i >= p.n) { break; }
-    var g = grad[i];
-    if (p.maximize != 0u) { g = -g; }
-    var x = param[i];
-    if (p.decoupled != 0u) {
-      x = x * p.decay;
-    } else if (p.weightDecay != 0.0) {
-      g = g + p.weightDecay * x;
-    }
-    let mi = m[i] * p.beta1 + g * p.oneMinusBeta1;
-    let vi = v[i] * p.beta2 + p.oneMinusBeta2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-{{VHAT}}
-    let denom = sqrt(vhat) / p.bc2Sqrt + p.eps;
-    param[i] = x + p.negStepSize * (mi / denom);
+fn element(i: u32) {
+  var g = grad[i];
+  if (p.maximize != 0u) { g = -g; }
+  var x = param[i];
+  if (p.decoupled != 0u) {
+    x = x * p.decay;
+  } else if (p.weightDecay != 0.0) {
+    g = g + p.weightDecay * x;
   }
+  let mi = m[i] * p.beta1 + g * p.oneMinusBeta1;
+  let vi = v[i] * p.beta2 + p.oneMinusBeta2 * g * g;
+  m[i] = mi;
+  v[i] = vi;
+{{VHAT}}
+  let denom = sqrt(vhat) / p.bc2Sqrt + p.eps;
+  param[i] = x + p.negStepSize * (mi / denom);
 }
+
+{{ELEMENT_MAIN}}

@@ -2,8 +2,9 @@
 // in place, mirroring torch.optim.SGD (torch 1.13):
 //   d = g (+ wd*p);  momentum: buf = first ? d : buf*mu + d*(1-dampening);  d = nesterov ? d + mu*buf : buf
 //   p = p + (-lr) * d
-// Tiling: a workgroup covers WG * PER consecutive elements, WG invocations each visiting PER of them WG
-// apart (elementTiling in engine/kernels.ts); 2-D grid. Bounds: an invocation stops at the first i >= n.
+// Tiling: element(i) steps element i; the entry point (elementMain in engine/kernels.ts) gives a
+// workgroup WG * PER consecutive elements, WG invocations each visiting PER of them WG apart; 2-D grid.
+// Bounds: an invocation stops at the first i >= n.
 struct Params {
   n: u32,
   width: u32,
@@ -20,22 +21,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let first = (wid.y * p.width + wid.x) * {{BLOCK}}u + lid;
-  for (var j = 0u; j < {{PER}}u; j = j + 1u) {
-    let i = first + j * {{WG}}u;
-    if (i >= p.n) { break; }
-    var d = grad[i];
-    if ((p.flags & 4u) != 0u) { d = -d; }
-    let x = param[i];
-    if (p.weightDecay != 0.0) { d = d + p.weightDecay * x; }
-    if ((p.flags & 1u) != 0u) {
-      var b = d;
-      if (p.first == 0u) { b = buf[i] * p.momentum + d * p.oneMinusDampening; }
-      buf[i] = b;
-      if ((p.flags & 2u) != 0u) { d = d + p.momentum * b; } else { d = b; }
-    }
-    param[i] = x + p.negLr * d;
+fn element(i: u32) {
+  var d = grad[i];
+  if ((p.flags & 4u) != 0u) { d = -d; }
+  let x = param[i];
+  if (p.weightDecay != 0.0) { d = d + p.weightDecay * x; }
+  if ((p.flags & 1u) != 0u) {
+    var b = d;
+    if (p.first == 0u) { b = buf[i] * p.momentum + d * p.oneMinusDampening; }
+    buf[i] = b;
+    if ((p.flags & 2u) != 0u) { d = d + p.momentum * b; } else { d = b; }
   }
+  param[i] = x + p.negLr * d;
 }
+
+{{ELEMENT_MAIN}}

@@ -14,9 +14,9 @@
 // with select on clamped loads; the adaptive modes loop over their (data-dependent) windows.
 // Tiling: one output (fwd) or input (bwd) element per invocation and row. max/avg: WG invocations
 // along a row, each visiting ROWS rows (engine/ops/pool.ts, windowTiling: 16 x 8 for avg on CPU
-// drivers, which start every workgroup separately; 64 x 1 otherwise); grid (ceil(width / WG), ceil(height / ROWS), planes) with the
-// geometry baked in as constants, so no integer division by runtime values (CPU drivers issue those
-// one lane at a time). Adaptive: 64 invocations, grid (ceil(plane / 64), C, N). The column comes from
+// drivers, which start every workgroup separately; 64 x 1 otherwise); grid (ceil(width / WG),
+// ceil(height / ROWS), planes) with the geometry baked in as constants, so no integer division by
+// runtime values (CPU drivers issue those one lane at a time). Adaptive: 64 invocations, grid (ceil(plane / 64), C, N). The column comes from
 // global_invocation_id itself (lavapipe loads faster from indices it knows to be lane-consecutive).
 // Bounds: invocations past the row, the last row or the plane return (each bound holds for every later
 // row an invocation visits); window taps outside the input are masked.

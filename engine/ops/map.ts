@@ -1,7 +1,7 @@
 // The elementwise engine behind every pointwise op: one generated kernel per (expression, input
 // layout) from shaders/elementwise.wgsl. Inputs may be any strided view; the output is contiguous.
 import { dispatch, groups1d } from '../commands.js';
-import { elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { contiguousStrides, fmtShape, numel, sameShape, type Shape } from '../shape.js';
 import { empty, type Tensor } from '../tensor.js';
 
@@ -64,7 +64,6 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
     if (s[rank - 1] === 0) return 'splat';
     return s[rank - 1] === 1 && t.offset % 4 === 0 && s.every((v, d) => d === rank - 1 || v % 4 === 0) ? 'vec4' : 'gather';
   });
-  const tiling = elementTiling();
   const key = `map:${op}:${expr}:${names.join(',')}:${rank}:${direct.map(Number).join('')}${vec ? `:v${forms.join(',')}` : ''}`;
   const k = kernel(key, () => {
     const coords = (flat: string) => {
@@ -81,7 +80,7 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
     if (!vec) {
       const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<f32>;`).join('\n');
       const loads = names.map((nm, j) => (direct[j] ? `  let ${nm} = in${j}[p.offs.${comps[j]} + i];` : `  let ${nm} = in${j}[${at(j)}];`)).join('\n');
-      return renderTemplate(shaderSource('elementwise'), { ...tiling, OUT: 'f32', BINDINGS: bindings, FUNCTIONS, INDEX: coords('i'), LOADS: loads, STORE: `  out[i] = ${expr};` });
+      return renderTemplate(shaderSource('elementwise'), { ELEMENT_MAIN: elementMain(), OUT: 'f32', BINDINGS: bindings, FUNCTIONS, INDEX: coords('i'), LOADS: loads, STORE: `  out[i] = ${expr};` });
     }
     const bindings = names.map((_, j) => `@group(0) @binding(${j + 2}) var<storage, read> in${j}: array<${forms[j] === 'vec4' ? 'vec4<f32>' : 'f32'}>;`).join('\n');
     const loads = names
@@ -95,12 +94,12 @@ export function map(op: string, expr: string, names: string[], inputs: Tensor[],
       .join('\n');
     const components = comps.map((c) => `  { ${names.map((nm) => `let ${nm} = ${nm}4.${c}; `).join('')}o.${c} = ${expr}; }`);
     const store = ['  var o: vec4<f32>;', ...components, '  out[i] = o;'].join('\n');
-    return renderTemplate(shaderSource('elementwise'), { ...tiling, OUT: 'vec4<f32>', BINDINGS: bindings, FUNCTIONS, INDEX: `  let e = i * 4u;\n${coords('e')}`, LOADS: loads, STORE: store });
+    return renderTemplate(shaderSource('elementwise'), { ELEMENT_MAIN: elementMain(), OUT: 'vec4<f32>', BINDINGS: bindings, FUNCTIONS, INDEX: `  let e = i * 4u;\n${coords('e')}`, LOADS: loads, STORE: store });
   });
   const params = new Uint32Array(4 + 4 + 5 * MAX_RANK);
   const f = new Float32Array(params.buffer);
   const count = vec ? n / 4 : n;
-  const [gx, gy] = groups1d(Math.ceil(count / tiling.BLOCK));
+  const [gx, gy] = groups1d(Math.ceil(count / elementTiling().BLOCK));
   params[0] = count;
   f[1] = s0;
   f[2] = s1;

@@ -1,7 +1,7 @@
 // Adam and AdamW, matching torch.optim (bias correction, eps outside the square root, L2 vs
 // decoupled weight decay, amsgrad, maximize). Kernel: shaders/optim_adam.wgsl, one dispatch per tensor.
 import { dispatch, groups1d } from '../commands.js';
-import { elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
 import { checkNumber, Optimizer, type GroupSpec, type ParamState } from './optimizer.js';
 
@@ -20,9 +20,9 @@ const ADAM_DEFAULTS: AdamOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e
 function adamKernel(amsgrad: boolean) {
   return kernel(`optim_adam:${amsgrad}`, () =>
     renderTemplate(shaderSource('optim_adam'), {
-      ...elementTiling(),
+      ELEMENT_MAIN: elementMain(),
       VMAX_BINDING: amsgrad ? '@group(0) @binding(5) var<storage, read_write> vmax: array<f32>;' : '',
-      VHAT: amsgrad ? '    let vm = max(vmax[i], vi);\n    vmax[i] = vm;\n    let vhat = vm;' : '    let vhat = vi;',
+      VHAT: amsgrad ? '  let vm = max(vmax[i], vi);\n  vmax[i] = vm;\n  let vhat = vm;' : '  let vhat = vi;',
     }),
   );
 }

@@ -1,7 +1,7 @@
 // SGD with momentum, dampening, nesterov and weight decay, matching torch.optim.SGD.
 // Kernel: shaders/optim_sgd.wgsl, one dispatch per tensor.
 import { dispatch, groups1d } from '../commands.js';
-import { elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
 import { checkNumber, Optimizer, type GroupSpec, type ParamState } from './optimizer.js';
 
@@ -54,8 +54,8 @@ export class SGD extends Optimizer<SGDOptions> {
     // without momentum the kernel never touches buf; bind the gradient's buffer read-only in its place
     const buf = useMomentum ? st.buffers.momentumBuffer : null;
     const k = kernel(`optim_sgd:${useMomentum}`, () => {
-      const src = renderTemplate(shaderSource('optim_sgd'), elementTiling());
-      return useMomentum ? src : src.replace('var<storage, read_write> buf', 'var<storage, read> buf').replace('      buf[i] = b;\n', '');
+      const src = renderTemplate(shaderSource('optim_sgd'), { ELEMENT_MAIN: elementMain() });
+      return useMomentum ? src : src.replace('var<storage, read_write> buf', 'var<storage, read> buf').replace('    buf[i] = b;\n', '');
     });
     dispatch(k, [p.buffer(op), grad.buffer(op), (buf ?? grad).buffer(op)], params, [gx, gy]);
   }
