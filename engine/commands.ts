@@ -7,6 +7,7 @@
 import { deviceContext, gpuWait } from './device.js';
 import type { Kernel } from './kernels.js';
 import { sizeClass } from './memory.js';
+import { finishProfile, profiling, resolveBatch, timestampWrites, type KernelProfileRow } from './profile.js';
 
 const MAX_BATCH = 256;
 const ARENA_BYTES = 65536;
@@ -100,11 +101,22 @@ export function dispatch(k: Kernel, buffers: Binding[], params: Uint32Array | nu
       bindGroups.set(key, bindGroup);
     }
   }
+  let timed: GPUComputePassTimestampWrites | null = null;
+  if (profiling()) {
+    timed = timestampWrites(k.name);
+    if (!timed) {
+      flush();
+      timed = timestampWrites(k.name)!;
+    }
+    copyEncoder();
+    pass = encoder!.beginComputePass({ timestampWrites: timed });
+  }
   const p = ensurePass();
   p.setPipeline(k.pipeline);
   if (k.dynamicParams && slot) p.setBindGroup(0, bindGroup, [slot.offset]);
   else p.setBindGroup(0, bindGroup);
   p.dispatchWorkgroups(x, y, z);
+  if (timed) copyEncoder(); // ends the dispatch's own pass
   dispatches++;
   if (++batched >= MAX_BATCH) flush();
 }
@@ -155,7 +167,9 @@ export function flush(): void {
   if (arena && arenaOffset > 0) device.queue.writeBuffer(arena, 0, arenaHost.buffer, 0, arenaOffset);
   arenaOffset = 0;
   if (encoder) {
+    const afterSubmit = resolveBatch(encoder);
     device.queue.submit([encoder.finish()]);
+    afterSubmit?.();
     submits++;
     encoder = null;
   }
@@ -199,4 +213,9 @@ export async function sync(where = 'sync'): Promise<void> {
 
 export function commandStats(): { submits: number; dispatches: number; bindGroupsCreated: number } {
   return { submits, dispatches, bindGroupsCreated };
+}
+
+/** Ends a profile opened by startProfile() and returns GPU time per kernel, longest first. */
+export async function stopProfile(): Promise<KernelProfileRow[]> {
+  return finishProfile(sync);
 }

@@ -4,7 +4,8 @@ export { initDevice, initDevice as ready, deviceContext, setPollMode, type Adapt
 export { tidy, keep } from './scope.js';
 export { noGrad, isGradEnabled } from './autograd.js';
 export { memoryStats, emptyCache, resetPeakMemory } from './memory.js';
-export { sync, flush, commandStats } from './commands.js';
+export { sync, flush, commandStats, stopProfile } from './commands.js';
+export { startProfile, type KernelProfileRow } from './profile.js';
 export { manualSeed, Rng, globalRng } from './random.js';
 export * from './ops/index.js';
 export * from '../data/index.js';
