@@ -4,7 +4,9 @@
 // choices (each toggles one switch of engine/ops/conv2d.ts, at the bench's conv layers, batch 2):
 //   pointwise  1x1 convs as batched matmuls wherever possible ('on') or implicit GEMMs ('off'): forward,
 //              input-grad (a strided input-grad has no matmul form: both settings run the same code there)
+//   fwd-nhwc   3x3 forwards on a channels-last copy of x ('auto') or NCHW gathers ('off')
 //   dx-nhwc    3x3 input-grads on a channels-last copy of dy ('auto') or NCHW gathers ('off')
+//   dx-wlayout stride-1 3x3 input-grads reading the weight as [C][T][O] (N x K) or [T][O][C] (K x N)
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
@@ -12,7 +14,7 @@
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -28,12 +30,28 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
       { name: 'implicit', apply: () => setConvPointwise('off') },
     ],
   },
+  'fwd-nhwc': {
+    layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
+    kinds: ['fwd'],
+    settings: [
+      { name: 'channels-last', apply: () => setConvChannelsLast('auto', 'fwd') },
+      { name: 'nchw', apply: () => setConvChannelsLast('off', 'fwd') },
+    ],
+  },
   'dx-nhwc': {
     layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
     kinds: ['dx'],
     settings: [
       { name: 'channels-last', apply: () => setConvChannelsLast('auto', 'dx') },
       { name: 'nchw', apply: () => setConvChannelsLast('off', 'dx') },
+    ],
+  },
+  'dx-wlayout': {
+    layers: LAYERS.flatMap((L, i) => (L.k === 3 && L.stride === 1 ? [i] : [])),
+    kinds: ['dx'],
+    settings: [
+      { name: '[C][T][O]', apply: () => setConvInputGradWeightLayout('cto') },
+      { name: '[T][O][C]', apply: () => setConvInputGradWeightLayout('toc') },
     ],
   },
   relayout: {

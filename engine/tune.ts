@@ -140,6 +140,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
   const S = deviceContext().summary.subgroupSize;
   if (useBcast()) {
     const big = M * N * K >= 1 << 24 && K >= 16;
+    if (S >= 16 && big && M >= 64) return wideDefault(op, M, N, S);
     // 16 lanes: 64-row tiles from 256 rows (the tuner's pick for the fc and projection-head shapes)
     const tall = big && (M >= 512 || (S >= 16 && M >= 256));
     const tm = tall ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
@@ -163,6 +164,26 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     return { family: 'tiled', tm: 4, wg: 1, subgroup: 1 };
   }
   return { family: 'reg', tm: 4, wg: 8, subgroup: 1 };
+}
+
+/**
+ * The untuned variant of a large product at 16 lanes (512-bit lavapipe), from what the tuner picked for
+ * every bench shape there: 64-row tiles (or, where rows sit just above a multiple of 64, as few
+ * balanced tiles of up to 128 rows: 98 rows -> one of 112, 196 -> two of 112), B from a texture (A
+ * too for a matmul whose several row tiles share it), 8 columns a lane where N fills 128-column tiles.
+ * At ResNet stage 5, batch 4 (M = 196) the previous default (32-row tiles, 4 columns a lane) took
+ * 28-29 ms for the forward and the input-grad, this one 19-20 ms.
+ */
+function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
+  const pack: GemmVariant['pack'] = op === 'matmul' && M >= 256 && N > 8 * S ? true : 'B';
+  const v: GemmVariant = { family: 'bcast', tm: 64, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true };
+  const fit: GemmVariant = { ...v, tm: 128, fit: true };
+  return fitPadsLess(fit, M) ? fit : v;
+}
+
+/** Whether a fit variant (tm up to 128) pads at least 10% fewer of M rows than 64-row tiles. */
+export function fitPadsLess(fit: GemmVariant, M: number): boolean {
+  return fitVariant(fit, M).tm * Math.ceil(M / fit.tm) < 0.9 * 64 * Math.ceil(M / 64);
 }
 
 /** The variant for a GEMM of this shape: the tuned one if the cache has its class, else the default. */
@@ -223,7 +244,7 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       add({ family: 'bcast', tm: 64, wg: 1, subgroup: S, pack, tex: true });
       // rows just above a multiple of 64 (a 7x7 map at batch 2: 98): one balanced tile height
       const fit: GemmVariant = { family: 'bcast', tm: 128, tn: 8, wg: 1, subgroup: S, pack, tex: true, fit: true };
-      if (fitVariant(fit, M).tm * Math.ceil(M / 128) < 0.9 * 64 * Math.ceil(M / 64)) add(fit);
+      if (fitPadsLess(fit, M)) add(fit);
       // matmul: A read in place, B a texture copied as it is (no pack kernel at all where B is plain)
       if (op === 'matmul') {
         add({ family: 'bcast', tm: 32, wg: 2, subgroup: S, pack: 'B', tex: true });
