@@ -618,7 +618,11 @@ const channelsLast: Record<'fwd' | 'dx', 'auto' | 'on' | 'off'> = { fwd: 'auto',
 /**
  * Tests and benchmarks: force (or forbid) the channels-last forward and input-grad (or one of them);
  * 'auto' uses them for kernels larger than 1x1 when the channels per group they read (Cg, Og) are a
- * multiple of 4.
+ * multiple of 4; at 16 lanes the forward only above 256 output pixels (N * OH * OW): below, its
+ * weight re-layout and input copy are shared by at most 2 row tiles, and reading x where it is and the
+ * weight as a plain texture copy was faster (ResNet stage 5, 98 pixels: 9.5-10.9 against 11.4-13.1 ms
+ * in interleaved runs; 196 pixels level; stage 2, 6272 pixels: channels-last 1.37x as fast; `ab.js
+ * fwd-nhwc`). At 8 lanes the channels-last forward stayed faster at 98 pixels (1.08x).
  */
 export function setConvChannelsLast(mode: 'auto' | 'on' | 'off', products: 'both' | 'fwd' | 'dx' = 'both'): void {
   if (products !== 'dx') channelsLast.fwd = mode;
@@ -627,7 +631,8 @@ export function setConvChannelsLast(mode: 'auto' | 'on' | 'off', products: 'both
 
 function wantChannelsLast(kind: 'fwd' | 'dx', g: ConvGeometry): boolean {
   const mode = channelsLast[kind];
-  return mode === 'on' || (mode === 'auto' && g.KH * g.KW > 1);
+  const fewRows = kind === 'fwd' && g.N * g.OH * g.OW <= 256 && deviceContext().summary.subgroupSize >= 16;
+  return mode === 'on' || (mode === 'auto' && g.KH * g.KW > 1 && !fewRows);
 }
 
 /** An NCHW tensor's channels-last (NHWC) copy, at offset 0. */

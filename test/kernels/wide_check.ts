@@ -6,7 +6,7 @@
 // Argument: 'panels' (the packed-panel variants), 'direct' (operands copied straight into textures, the
 // conv paths built on them) or nothing for both; wide.test.ts runs the two halves as parallel children.
 import * as E from '../../engine/index.js';
-import { setConvInputGradWeightLayout, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
+import { setConvChannelsLast, setConvInputGradWeightLayout, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
@@ -165,7 +165,9 @@ async function main(): Promise<void> {
       if (textureCopyCounters().B - b1 !== 2) results.push({ what: `conv2d 1x1 as a matmul ${name}: ${textureCopyCounters().B - b1} direct B copies, expected 2`, maxRelErr: 1 });
     }
     // 3x3, 64 channels, padding and an odd output: the channels-last forward reads x from a texture
+    // (forced: 'auto' takes it only above 256 output pixels)
     if (v.pack === 'B') {
+      setConvChannelsLast('on', 'fwd');
       const xs3 = [2, 64, 5, 6];
       const ws3 = [12, 64, 3, 3];
       const cfg3 = { stride: [1, 2] as [number, number], padding: [1, 1] as [number, number] };
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
         if (gemmStore4Count() - s4 !== wantS4) results.push({ what: `conv2d 3x3 ${name}: ${gemmStore4Count() - s4} GEMMs with vec4 stores, expected ${wantS4}`, maxRelErr: 1 });
         setConvInputGradWeightLayout('auto');
       }
+      setConvChannelsLast('auto', 'fwd');
     }
     setConvVariants({});
   }
