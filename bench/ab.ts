@@ -7,6 +7,7 @@
 //   fwd-nhwc   3x3 forwards on a channels-last copy of x ('auto') or NCHW gathers ('off')
 //   dx-nhwc    3x3 input-grads on a channels-last copy of dy ('auto') or NCHW gathers ('off')
 //   dx-wlayout stride-1 3x3 input-grads reading the weight as [C][T][O] (N x K) or [T][O][C] (K x N)
+//   nhwc-copy  3x3 channels-last copies by the 4 x 4 block kernel or the generic strided copy
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
@@ -14,7 +15,7 @@
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvNhwcKernel, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -52,6 +53,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
     settings: [
       { name: '[C][T][O]', apply: () => setConvInputGradWeightLayout('cto') },
       { name: '[T][O][C]', apply: () => setConvInputGradWeightLayout('toc') },
+    ],
+  },
+  'nhwc-copy': {
+    layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
+    kinds: ['fwd', 'dx'],
+    settings: [
+      { name: 'block kernel', apply: () => setConvNhwcKernel(true) },
+      { name: 'strided copy', apply: () => setConvNhwcKernel(false) },
     ],
   },
   relayout: {

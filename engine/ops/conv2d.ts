@@ -636,11 +636,31 @@ function wantChannelsLast(kind: 'fwd' | 'dx', g: ConvGeometry): boolean {
 }
 
 /** An NCHW tensor's channels-last (NHWC) copy, at offset 0. */
+let nhwcKernel = true;
+
+/** Benchmarks: the channels-last copy by its own 4 x 4 block kernel (true) or the generic strided copy. */
+export function setConvNhwcKernel(on: boolean): void {
+  nhwcKernel = on;
+}
+
+/** t [N, C, H, W] as a contiguous [N, H, W, C] tensor (shaders/nchw_to_nhwc.wgsl where it applies). */
 function channelsLastCopy(t: Tensor): Tensor {
-  const v = permute(t, [0, 2, 3, 1]);
-  const c = copy(v);
-  v.dispose();
-  return c;
+  const [N, C, H, W] = t.shape;
+  const P = H * W;
+  const dense = t.strides[3] === 1 && t.strides[2] === W && t.strides[1] === P && t.strides[0] === C * P;
+  if (!nhwcKernel || !dense || P % 4 !== 0 || C % 4 !== 0 || t.offset % 4 !== 0) {
+    const v = permute(t, [0, 2, 3, 1]);
+    const c = copy(v);
+    v.dispose();
+    return c;
+  }
+  const op = 'conv2d';
+  const out = empty([N, H, W, C], 'float32', op);
+  const n = (N * P * C) / 16;
+  const [gx, gy] = groups1d(Math.ceil(n / 64));
+  const k = kernel('nchw_to_nhwc', () => shaderSource('nchw_to_nhwc'));
+  dispatch(k, [out.buffer(op), t.buffer(op)], new Uint32Array([n, gx * 64, C / 4, P / 4, t.offset / 4, P, C, 0]), [gx, gy]);
+  return out;
 }
 
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {

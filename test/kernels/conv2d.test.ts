@@ -4,7 +4,7 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { convGeometry, convTuneOp, setConvChannelsLast, setConvInputGradPath, setConvPointwise, setConvVariants } from '../../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convTuneOp, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setGemmStore4 } from '../../engine/ops/matmul.js';
 import { useBcast } from '../../engine/tune.js';
 import type { GemmVariant } from '../../engine/tune.js';
@@ -277,6 +277,52 @@ describe('conv2d forward and input-grad, channels-last and NCHW gathers', () => 
       after(() => setConvChannelsLast('auto'));
       for (const c of [CASES[10], CASES[11], CASES[1], CASES[15]]) it(label(c), () => checkAgainstRef(c));
     });
+  }
+});
+
+describe('conv2d channels-last copy (4 x 4 block kernel and the generic strided copy)', () => {
+  before(() => {
+    setConvChannelsLast('on');
+    setConvInputGradPath('phase'); // (8 channels would take the col2im input-grad, which reads dy as it is)
+  });
+  after(() => {
+    setConvChannelsLast('auto');
+    setConvInputGradPath('auto');
+    setConvNhwcKernel(true);
+  });
+  // x and dy views at a 16-byte aligned offset, 8 channels and 4 x 5 pixels (P % 4 == 0: the block
+  // kernel applies) and at 3 x 5 pixels (it does not); forward and input-grad against float64
+  for (const [H, W] of [[4, 5], [3, 5]]) {
+    for (const kernelOn of [true, false]) {
+      it(`x and dy at an offset, [2, 8, ${H}, ${W}], ${kernelOn ? 'block kernel' : 'generic copy'}`, async () => {
+        setConvNhwcKernel(kernelOn);
+        const xs = [2, 8, H, W];
+        const ws = [12, 8, 3, 3];
+        const cfg: ConvCfg = { padding: [1, 1] };
+        const n = 2 * 8 * H * W;
+        const X = randomData(n, seed++);
+        const W8 = randomData(12 * 8 * 9, seed++);
+        const d = convDims(xs, ws, cfg);
+        const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+        // stored after 8 leading values: each view starts 32 bytes in
+        const lead = randomData(8, seed++);
+        const xAll = E.tensor(Float32Array.from([...lead, ...X]), [8 + n]);
+        const x = E.reshape(E.slice(xAll, 0, 8, 8 + n), xs);
+        expect(x.offset).to.equal(8);
+        const w = E.tensor(W8, ws);
+        E.startProfile(); // counts the block kernel's dispatches: one per copied operand (x, dy)
+        const y = E.conv2d(x, w, null, cfg);
+        assertClose(await y.toArray(), conv2dRef(X, W8, null, d), scaledTol(conv2dRef(X, W8, null, d)), 'forward');
+        const gyAll = E.tensor(Float32Array.from([...lead, ...GY]), [8 + GY.length]);
+        const gy = E.reshape(E.slice(gyAll, 0, 8, 8 + GY.length), [d.N, d.O, d.OH, d.OW]);
+        const dx = convInputGrad(gy, w, convGeometry('t', x, w, cfg));
+        const blocks = (await E.stopProfile()).find((r) => r.kernel === 'nchw_to_nhwc')?.calls ?? 0;
+        expect(blocks, 'block-kernel copies').to.equal(kernelOn && (H * W) % 4 === 0 ? 2 : 0);
+        const g = conv2dGradRef(X, W8, GY, d);
+        assertClose(await dx.toArray(), g.dx, scaledTol(g.dx), 'input grad');
+        [xAll, x, w, y, gyAll, gy, dx].forEach((t) => t.dispose());
+      });
+    }
   }
 });
 
