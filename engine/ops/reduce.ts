@@ -1,6 +1,7 @@
-// Reductions over any set of axes, with keepdim: sum, mean, max (kernel: shaders/reduce.wgsl),
-// and var composed from them. Reduced axes are moved last (a strided copy when needed) so the kernel
-// always sees contiguous rows.
+// Reductions over any set of axes, with keepdim: sum, mean, max (kernels: shaders/reduce.wgsl,
+// shaders/reduce_cols.wgsl), and var composed from them. Leading axes of a contiguous tensor are
+// reduced column by column in place; otherwise the reduced axes are moved last (a strided copy when
+// needed) so the row kernel sees contiguous rows.
 import { dispatch, groups1d } from '../commands.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape, normAxes, numel, sameShape, type Shape } from '../shape.js';
@@ -37,6 +38,33 @@ function reduceRows(kind: keyof typeof KINDS, x: Tensor, rows: number, len: numb
   }
 }
 
+/**
+ * Reduces the `len` leading rows of x viewed as [len, cols] (contiguous from x.offset) column by
+ * column (shaders/reduce_cols.wgsl), to `cols` values.
+ */
+function reduceCols(kind: keyof typeof KINDS, x: Tensor, len: number, cols: number, scale: number, op: string): Tensor {
+  let src = x;
+  let curLen = len;
+  for (;;) {
+    const vw = cols % 4 === 0 && src.offset % 4 === 0 ? 4 : 1;
+    const k = kernel(`reduce_cols:${kind}:${vw}`, () =>
+      renderTemplate(shaderSource('reduce_cols'), { V: vw === 4 ? 'vec4<f32>' : 'f32', INIT: KINDS[kind].init, COMBINE: KINDS[kind].combine }),
+    );
+    const chunks = Math.ceil(curLen / CHUNK) || 1;
+    const out = empty([chunks * cols], 'float32', op);
+    const params = new Uint32Array(8);
+    const f = new Float32Array(params.buffer);
+    const [gx, gy] = groups1d(Math.ceil(((cols / vw) * chunks) / 64));
+    params.set([cols / vw, curLen, CHUNK, chunks, src.offset / vw, gx * 64]);
+    f[6] = chunks === 1 ? scale : 1;
+    if (cols > 0) dispatch(k, [out.buffer(op), src.buffer(op)], params, [gx, gy]);
+    if (src !== x) src.dispose();
+    if (chunks === 1) return out;
+    src = out;
+    curLen = chunks;
+  }
+}
+
 function reduceAxes(kind: keyof typeof KINDS, x: Tensor, axesArg: number | number[] | undefined, keepdim: boolean, mean: boolean, op: string) {
   x.storage(op);
   if (x.dtype !== 'float32') throw new Error(`${op}: expected a float32 tensor, got ${x.dtype}`);
@@ -45,6 +73,14 @@ function reduceAxes(kind: keyof typeof KINDS, x: Tensor, axesArg: number | numbe
   const rows = numel(kept.map((d) => x.shape[d]));
   const len = numel(axes.map((d) => x.shape[d]));
   if (len === 0 && kind === 'max') throw new Error(`${op}: cannot take the max over an empty axis of ${fmtShape(x.shape)}`);
+  // leading axes of a contiguous tensor: reduce its columns in place
+  if (x.isContiguous && axes.every((d, i) => d === i) && rows > 1) {
+    const flat = reduceCols(kind, x, len, rows, mean ? 1 / len : 1, op);
+    const keepShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const out = reshape(flat, keepdim ? keepShape : kept.map((d) => x.shape[d]));
+    if (out !== flat) flat.dispose();
+    return { out, axes, keepShape, len };
+  }
   const perm = [...kept, ...axes];
   const identity = perm.every((d, i) => d === i);
   let src = x;

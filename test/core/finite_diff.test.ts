@@ -1,6 +1,7 @@
 // Every core op, forward against a float64 JS reference and backward against central finite
 // differences of that reference (float64, eps 1e-6). The scalar differentiated is sum(op(x) * w)
 // with random w. Tolerance: rtol 1e-4 with atol 1e-6 of the largest magnitude (scaledTol).
+import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { assertClose, finiteDiff, randomData, scaledTol } from '../helpers.js';
 import * as R from '../ref64.js';
@@ -175,6 +176,12 @@ describe('core ops vs float64 reference and finite differences', () => {
       [[1], [0], true],
       [[2, 1, 6], [2], false],
       [[2, 600], [1], false], // longer than one 256-element chunk
+      // leading axes of a contiguous tensor (reduced column by column in place): 3 columns (scalar
+      // form) over more rows than one 256-row block, 8 columns (vec4 form) over 2 x 3 rows, 4 x 1
+      [[600, 3], [0], false],
+      [[2, 3, 8], [0, 1], true],
+      [[5, 4], [0], false],
+      [[3, 1, 2], [0], true],
     ];
     for (const kind of ['sum', 'mean', 'max', 'var'] as const) {
       for (const [s, axes, keep] of cases) {
@@ -188,6 +195,24 @@ describe('core ops vs float64 reference and finite differences', () => {
           ));
       }
     }
+    it('leading-axis sum, mean and max of contiguous views at offsets (vec4 form at 8, scalar at 3)', async () => {
+      const data = randomData(48, 91);
+      const flat = E.tensor(data, [48]);
+      for (const [off, rows, cols] of [[8, 5, 8], [3, 11, 4]]) {
+        const v = E.reshape(E.slice(flat, 0, off, off + rows * cols), [rows, cols]);
+        expect(v.offset).to.equal(off);
+        for (const kind of ['sum', 'mean', 'max'] as const) {
+          const got = await (E as any)[kind](v, 0).toArray();
+          const want = Array.from({ length: cols }, (_, c) => {
+            const col = Array.from({ length: rows }, (_, r) => data[off + r * cols + c]);
+            return kind === 'max' ? Math.max(...col) : col.reduce((a, b) => a + b, 0) / (kind === 'mean' ? rows : 1);
+          });
+          assertClose(got, want, scaledTol(want), `${kind} offset ${off}`);
+        }
+        v.dispose();
+      }
+      flat.dispose();
+    });
     for (const kind of ['softmax', 'logSoftmax', 'logsumexp'] as const) {
       for (const [s, axis] of [[[5, 7], 1], [[5, 7], 0], [[2, 3, 4], 1], [[1, 1], -1], [[1, 9], 1]] as [number[], number][]) {
         it(`${kind} [${s}] axis ${axis}`, () =>
