@@ -370,6 +370,9 @@ export function tiledSource(spec: GemmSpec, v: GemmVariant): string {
   });
 }
 
+/** k rows of B a pack workgroup writes (one row: 0.96-1.0 ms for the stage-2 weight-grad's B, 6272 workgroups). */
+const PACK_B_ROWS = 16;
+
 /** Renders the kernel packing operand A (row slots of TM) or B (L lanes of 4 columns) of a spec into panels. */
 export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): string {
   const body: string[] = [];
@@ -384,15 +387,17 @@ export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): str
     const comps = [0, 1, 2, 3].map((q) => `select(0.0, ${spec.loadA(0, q, `kc${q}`)}, kq${q} < p.K)`);
     body.push(`panel[((batch * p.MT + mt) * p.K4 + k4) * ${width}u + s] = vec4<f32>(${comps.join(', ')});`);
   } else {
-    body.push('let kl = wid.x;', 'let nt = wid.y;', 'let m0 = 0u;', `let n0 = (nt * ${width}u + s) * 4u;`);
+    body.push('let nt = wid.y;', 'let m0 = 0u;', `let n0 = (nt * ${width}u + s) * 4u;`);
     for (let i = 0; i < 4; i++) body.push(`let nc${i} = min(n0 + ${i}u, p.N - 1u);`);
     body.push(spec.prologue ?? '', spec.colPrep ?? '');
+    // PACK_B_ROWS k rows a workgroup (CPU drivers start every workgroup separately)
+    body.push(`for (var kk = 0u; kk < ${PACK_B_ROWS}u; kk = kk + 1u) {`, `let kl = wid.x * ${PACK_B_ROWS}u + kk;`, 'if (kl >= 4u * p.K4) { break; }');
     body.push('let kq0 = p.kOff + kl;', 'let kc0 = min(kq0, p.K - 1u);');
     if (spec.kPrep) body.push(spec.kPrep(0, 'kc0'));
     const value = `select(vec4<f32>(0.0), ${spec.loadB(0, 'kc0')}, kq0 < p.K)`;
     // a texture panel is this buffer copied into a texture (lavapipe's textureStore, like its rgba32float
     // fetch, is wrong at 512 bits)
-    body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = ${value};`);
+    body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = ${value};`, '}');
   }
   return renderTemplate(gemmTemplate('matmul_pack'), {
     PARAMS: paramsDecl(spec),
@@ -669,7 +674,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
       const texW = L << texShift;
       const texH = Math.ceil((batch * NT * Kc * L) / texW);
       const bp = empty([(tex ? texW * texH : batch * Kc * NT * L) * 4], 'float32', op);
-      dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Kc, NT, batch]);
+      dispatch(packB, [...buffers, bp.buffer(op)], headerParams(M, N, K, 0, batch, 1, 0, 0, kOff, K4, 0, NT, extra, n), [Math.ceil(Kc / PACK_B_ROWS), NT, batch]);
       if (tex) {
         const bt = acquireTexture(texW, texH, op);
         copyBufferToTexture(bp.buffer(op), texW * 16, bt);
