@@ -7,7 +7,7 @@
 import { initDevice } from '../engine/device.js';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { BenchRow } from './harness.js';
+import { kernelProfile, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfBasicBlockFwdBwd, tfjsPeer } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -78,7 +78,7 @@ export async function runSection(): Promise<BenchRow[]> {
     if (tf) {
       tf.dispose(tfData);
     }
-    rows.push({ section: 'block', name: `basic block fwd+bwd, ${B.name}, batch ${N}`, ms, value: (N * 1000) / ms, unit: 'images/s', compare, extra: { gflop: +((N * C * H * H * C * 9 * 2 * 2 * 3) / 1e9).toFixed(2) } });
+    rows.push({ section: 'block', name: `basic block fwd+bwd, ${B.name}, batch ${N}`, ms, value: (N * 1000) / ms, unit: 'images/s', compare, extra: { gflop: +((N * C * H * H * C * 9 * 2 * 2 * 3) / 1e9).toFixed(2) }, kernels: await kernelProfile(step, 1) });
     [...params, ...stats, gy].forEach((t: Tensor) => t.dispose());
   }
   if (typeof peer === 'string') rows.push({ section: 'block', name: `(tfjs column: ${peer})`, ms: 0, value: 0, unit: '' });

@@ -1,6 +1,8 @@
 // Benchmark plumbing shared by every section of `npm run bench`: timing with warm-up and medians,
 // the printed table and the rows written to bench/results.json.
-import { sync } from '../engine/commands.js';
+import { stopProfile, sync } from '../engine/commands.js';
+import { deviceContext } from '../engine/device.js';
+import { startProfile } from '../engine/profile.js';
 
 export interface BenchRow {
   section: string;
@@ -13,6 +15,21 @@ export interface BenchRow {
   /** Comparison columns, e.g. { naive: { ms, value }, tfjs: { ms, value } }; ratio = ours / theirs in throughput. */
   compare?: Record<string, { ms: number; value: number; ratio: number }>;
   extra?: Record<string, number | string>;
+  /** With `--profile`: GPU time per kernel of one call of the row's engine work, longest first. */
+  kernels?: { kernel: string; calls: number; ms: number }[];
+}
+
+/**
+ * With `npm run bench -- --profile` (BENCH_PROFILE=1): the GPU time of each kernel of `fn`, per call,
+ * averaged over `runs` profiled calls (engine/profile.ts); undefined otherwise or without timestamps.
+ */
+export async function kernelProfile(fn: () => void, runs = 3): Promise<BenchRow['kernels']> {
+  if (process.env.BENCH_PROFILE !== '1' || !deviceContext().features.has('timestamp-query')) return undefined;
+  await sync('bench');
+  startProfile();
+  for (let i = 0; i < runs; i++) fn();
+  const rows = await stopProfile();
+  return rows.map((r) => ({ kernel: r.kernel, calls: r.calls / runs, ms: r.totalMs / runs }));
 }
 
 export function median(xs: number[]): number {
@@ -69,5 +86,7 @@ export function fmtRow(r: BenchRow): string {
   const cmp = Object.entries(r.compare ?? {})
     .map(([k, v]) => `${k} ${v.value.toFixed(1)} (x${v.ratio.toFixed(2)})`)
     .join('  ');
-  return `${r.section.padEnd(10)} ${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(8)} ${cmp}`;
+  const line = `${r.section.padEnd(10)} ${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(8)} ${cmp}`;
+  const kernels = (r.kernels ?? []).slice(0, 6).map((k) => `${' '.repeat(12)}${k.ms.toFixed(3).padStart(9)} ms  x${k.calls}  ${k.kernel.length > 100 ? `${k.kernel.slice(0, 97)}...` : k.kernel}`);
+  return [line, ...kernels].join('\n');
 }

@@ -1,4 +1,4 @@
-// `npm run bench [-- <section>... ] [--tune] [--no-tfjs] [--no-naive]`: every section of the benchmark,
+// `npm run bench [-- <section>... ] [--tune] [--no-tfjs] [--no-naive] [--profile]`: every section of the benchmark,
 // a table on stdout and bench/results.json (adapter, machine, timestamp, rows).
 //
 // Each section runs in its own child process because lavapipe's vector width is fixed when the driver
@@ -9,6 +9,8 @@
 // Sections: matmul, conv, norm_pool, block (this file's), and, when their modules exist, losses,
 // augment and poll (each exports runSection(): Promise<BenchRow[]>).
 // --tune times a few GEMM variants per shape first and caches the winners (engine/tune.ts).
+// --profile adds, under each matmul, conv and block row, the GPU time of its kernels (engine/profile.ts),
+// measured after the row's timed runs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -77,6 +79,12 @@ async function main(): Promise<void> {
   if (childAt >= 0) return child(args[childAt + 1], args[childAt + 2]);
   const flags = new Set(args.filter((a) => a.startsWith('--')));
   const wanted = args.filter((a) => !a.startsWith('--'));
+  const FLAGS = ['--tune', '--no-tfjs', '--no-naive', '--profile'];
+  const badFlags = [...flags].filter((f) => !FLAGS.includes(f));
+  if (badFlags.length) {
+    console.error(`bench: unknown option(s) ${badFlags.join(', ')}; options: ${FLAGS.join(', ')}`);
+    process.exit(2);
+  }
   const unknown = wanted.filter((w) => !SECTIONS.some((s) => s.name === w));
   if (unknown.length) {
     console.error(`bench: unknown section(s) ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
   if (flags.has('--tune')) env.BENCH_TUNE = '1';
   if (flags.has('--no-tfjs')) env.BENCH_TFJS = '0';
   if (flags.has('--no-naive')) env.BENCH_NAIVE = '0';
+  if (flags.has('--profile')) env.BENCH_PROFILE = '1';
   const chosen = SECTIONS.filter((s) => (wanted.length ? wanted.includes(s.name) : true));
   const tmp = mkdtempSync(join(tmpdir(), 'webgpu-dl-bench-'));
   const started = new Date();
