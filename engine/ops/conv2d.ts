@@ -559,8 +559,8 @@ export function setConvInputGradWeightLayout(layout: 'auto' | 'toc' | 'cto'): vo
  * The stride-1 channels-last input-grad's weight layout: 'cto' ([Cg][T][O], B read N x K) when the
  * product has at most 2 row tiles (M <= 256 rows, e.g. ResNet stage 5 at batch 2: each workgroup then
  * streams its whole B slice from memory once), else 'toc' ([T][O][Cg], K x N). In interleaved runs
- * at stage 5 (M = 98) the GEMM took 6.7-6.8 ms against 8.4-9.5 with 'toc' (the 'cto' re-layout costs
- * 3.2 ms against 2.5), and at stage 3 (M = 1568) 6.1-6.4 against 5.7-5.8 ms.
+ * at stage 5 (M = 98) the GEMM took 6.4-6.8 ms against 6.8-9.5 with 'toc' (the 'cto' re-layout 2.7-3.3
+ * ms against 2.3-2.8), and at stage 3 (M = 1568) 6.1-6.4 against 5.7-5.8 ms.
  */
 function dxWeightLayout(M: number): 'toc' | 'cto' {
   if (dxLayout !== 'auto') return dxLayout;
@@ -635,7 +635,6 @@ function wantChannelsLast(kind: 'fwd' | 'dx', g: ConvGeometry): boolean {
   return mode === 'on' || (mode === 'auto' && g.KH * g.KW > 1 && !fewRows);
 }
 
-/** An NCHW tensor's channels-last (NHWC) copy, at offset 0. */
 let nhwcKernel = true;
 
 /** Benchmarks: the channels-last copy by its own 4 x 4 block kernel (true) or the generic strided copy. */
@@ -643,7 +642,7 @@ export function setConvNhwcKernel(on: boolean): void {
   nhwcKernel = on;
 }
 
-/** t [N, C, H, W] as a contiguous [N, H, W, C] tensor (shaders/nchw_to_nhwc.wgsl where it applies). */
+/** t [N, C, H, W] as a contiguous [N, H, W, C] tensor at offset 0 (shaders/nchw_to_nhwc.wgsl where it applies). */
 function channelsLastCopy(t: Tensor): Tensor {
   const [N, C, H, W] = t.shape;
   const P = H * W;
