@@ -194,7 +194,8 @@ export function chooseGemmVariant(op: GemmOp, M: number, N: number, K: number): 
   return defaultGemmVariant(op, M, N, K);
 }
 
-function validVariant(v: GemmVariant): boolean {
+/** Whether a variant is one the GEMM generator accepts on this adapter (tuned cache entries are checked with it). */
+export function validVariant(v: GemmVariant): boolean {
   const S = deviceContext().summary.subgroupSize;
   const packOk = v.pack === undefined || typeof v.pack === 'boolean' || v.pack === 'B';
   const tn = v.tn ?? 4;

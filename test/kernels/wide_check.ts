@@ -8,7 +8,7 @@
 import * as E from '../../engine/index.js';
 import { setConvChannelsLast, setConvInputGradWeightLayout, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
-import type { GemmVariant } from '../../engine/tune.js';
+import { defaultGemmVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, refMatmul } from './ref.js';
 
@@ -34,6 +34,17 @@ async function main(): Promise<void> {
   if (S < 16 || !ctx.summary.isSoftware) {
     console.log(JSON.stringify(out));
     return;
+  }
+  // every untuned default at 16 lanes is a variant the generator accepts (adds a result only on failure)
+  for (const op of ['matmul', 'conv.fwd', 'conv.dx', 'conv.dw'] as GemmOp[]) {
+    for (const M of [1, 17, 64, 98, 196, 256, 392, 1000, 6272]) {
+      for (const N of [3, 64, 100, 128, 512, 4096]) {
+        for (const K of [9, 64, 147, 576, 4608]) {
+          const v = defaultGemmVariant(op, M, N, K);
+          if (!validVariant(v)) results.push({ what: `untuned default for ${op} ${M}x${N}x${K} is not a valid variant: ${JSON.stringify(v)}`, maxRelErr: 1 });
+        }
+      }
+    }
   }
   const variants: [string, GemmVariant][] = [
     ['tn8 packed texture', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }],
