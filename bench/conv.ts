@@ -8,7 +8,7 @@ import { conv2d, randn } from '../engine/index.js';
 import { convGemmDims, convGeometry, convInputGrad, convNaive, convTuneOp, convWeightGrad, setConvVariants } from '../engine/ops/conv2d.js';
 import type { Tensor } from '../engine/tensor.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmOp, type GemmVariant } from '../engine/tune.js';
-import { kernelProfile, timeGpu, type BenchRow } from './harness.js';
+import { kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
 interface Layer {
@@ -89,7 +89,8 @@ export async function runSection(): Promise<BenchRow[]> {
       const ms = med.ours;
       const compare: BenchRow['compare'] = {};
       for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ms };
-      rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(convTuneOp(kind, g), M, N, K)) }, kernels: await kernelProfile(once) });
+      const resultErr = await resultError(ours[kind](), naive[kind]());
+      rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(convTuneOp(kind, g), M, N, K)), resultError: resultErr }, kernels: await kernelProfile(once) });
     }
     if (tf) tf.dispose([tx, tw, tdy]);
     [x, w, gy].forEach((t) => t.dispose());

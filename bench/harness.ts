@@ -3,6 +3,7 @@
 import { stopProfile, sync } from '../engine/commands.js';
 import { deviceContext } from '../engine/device.js';
 import { startProfile } from '../engine/profile.js';
+import type { Tensor } from '../engine/tensor.js';
 
 export interface BenchRow {
   section: string;
@@ -30,6 +31,27 @@ export async function kernelProfile(fn: () => void, runs = 3): Promise<BenchRow[
   for (let i = 0; i < runs; i++) fn();
   const rows = await stopProfile();
   return rows.map((r) => ({ kernel: r.kernel, calls: r.calls / runs, ms: r.totalMs / runs }));
+}
+
+/** A row whose result differs from its reference by more than this (relative to the reference's largest magnitude) is reported wrong. */
+export const RESULT_TOLERANCE = 1e-4;
+
+/**
+ * The largest |ours - ref| over the largest |ref| (a bench row's check of its own result against the
+ * naive kernel; disposes both). Rows above RESULT_TOLERANCE are printed as wrong and make
+ * `npm run bench` exit non-zero (bench/run.ts, wrongResult).
+ */
+export async function resultError(ours: Tensor, ref: Tensor): Promise<number> {
+  const [a, b] = [await ours.toArray(), await ref.toArray()];
+  ours.dispose();
+  ref.dispose();
+  let e = a.length === b.length ? 0 : Infinity;
+  let m = 0;
+  for (let i = 0; i < b.length; i++) {
+    e = Math.max(e, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return e / (m || 1);
 }
 
 export function median(xs: number[]): number {
@@ -82,11 +104,18 @@ export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: n
   return median(times);
 }
 
+/** Whether a row checked its result and found it wrong. */
+export function wrongResult(r: BenchRow): boolean {
+  const err = r.extra?.resultError;
+  return typeof err === 'number' && !(err <= RESULT_TOLERANCE);
+}
+
 export function fmtRow(r: BenchRow): string {
   const cmp = Object.entries(r.compare ?? {})
     .map(([k, v]) => `${k} ${v.value.toFixed(1)} (x${v.ratio.toFixed(2)})`)
     .join('  ');
-  const line = `${r.section.padEnd(10)} ${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(8)} ${cmp}`;
+  const wrong = wrongResult(r) ? `  WRONG RESULT (relative error ${Number(r.extra!.resultError).toExponential(2)} against the naive kernel)` : '';
+  const line = `${r.section.padEnd(10)} ${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(8)} ${cmp}${wrong}`;
   const kernels = (r.kernels ?? []).slice(0, 6).map((k) => `${' '.repeat(12)}${k.ms.toFixed(3).padStart(9)} ms  x${k.calls}  ${k.kernel.length > 100 ? `${k.kernel.slice(0, 97)}...` : k.kernel}`);
   return [line, ...kernels].join('\n');
 }

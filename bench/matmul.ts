@@ -5,7 +5,7 @@ import { initDevice } from '../engine/device.js';
 import { matmul, randn, transpose } from '../engine/index.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
-import { kernelProfile, timeGpu, type BenchRow } from './harness.js';
+import { kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -77,7 +77,12 @@ export async function runSection(): Promise<BenchRow[]> {
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ours };
     if (typeof peer !== 'string') peer.tf.dispose(tfData);
-    rows.push({ section: 'matmul', name: s.name, ms: ours, value: flops / ours / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(variant) }, kernels: await kernelProfile(once) });
+    const mine = matmul(a, b);
+    setMatmulKernel('naive');
+    const ref = matmul(a, b);
+    setMatmulKernel('gemm', null);
+    const resultErr = await resultError(mine, ref);
+    rows.push({ section: 'matmul', name: s.name, ms: ours, value: flops / ours / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(variant), resultError: resultErr }, kernels: await kernelProfile(once) });
     a.dispose();
     b.dispose();
     bStore.dispose();

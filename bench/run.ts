@@ -10,13 +10,14 @@
 // augment and poll (each exports runSection(): Promise<BenchRow[]>).
 // --tune times a few GEMM variants per shape first and caches the winners (engine/tune.ts).
 // --profile adds, under each matmul, conv and block row, the GPU time of its kernels (engine/profile.ts),
-// measured after the row's timed runs.
+// measured after the row's timed runs. Every matmul and conv row checks its result against the naive
+// kernel (extra.resultError); a wrong one is printed as such and the command exits with status 1.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmtRow, type BenchRow } from './harness.js';
+import { fmtRow, wrongResult, type BenchRow } from './harness.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, '..', '..', 'bench', 'results.json');
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
     const desc = (res.adapter.description as string) || (res.adapter.device as string);
     console.log(`\n## ${s.name} — ${desc}, vector width ${res.vectorWidth}, subgroup size ${res.subgroupSize}, ${res.seconds.toFixed(0)} s`);
     for (const row of res.rows) console.log(fmtRow(row));
+    if (res.rows.some(wrongResult)) process.exitCode = 1;
     if (res.error) {
       console.log(`section ${s.name} failed: ${res.error}`);
       process.exitCode = 1;
