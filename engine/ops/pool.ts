@@ -1,8 +1,10 @@
 // Pooling on NCHW input with torch.nn.functional's names and argument order: maxPool2d, avgPool2d,
 // adaptiveAvgPool2d (any output size; 1x1 is the global average of ResNet heads), each with backward.
-// Kernels: shaders/pool.wgsl (forward one output per invocation; backward gathers per input element).
+// Kernels: shaders/pool.wgsl (forward one output per invocation; backward gathers per input element,
+// except max pooling's, which adds each output's gradient to its recorded input element, in phases of
+// outputs whose windows cannot overlap).
 import { noGrad } from '../autograd.js';
-import { dispatch } from '../commands.js';
+import { clearBuffer, dispatch } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { fmtShape } from '../shape.js';
@@ -266,6 +268,56 @@ function windowGeo(op: string, x: Tensor, kernelSize: Pair, stride: Pair | null 
   return { N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, countPad: true, divisor: 0 };
 }
 
+let maxScatter = true;
+
+/** Tests and benchmarks: max pooling's backward by phases of outputs (true) or by gathering per input (false). */
+export function setMaxPoolScatter(on: boolean): void {
+  maxScatter = on;
+}
+
+/**
+ * Max pooling's backward as a scatter: dx starts at zero and each output adds its gradient to the input
+ * element its forward recorded (idx). Windows of outputs PH rows (or PW columns) apart, with PH = the
+ * window's height over the stride rounded up, do not overlap, so the outputs are visited in PH x PW
+ * phases, one dispatch each, and within a phase no two invocations touch the same element (no atomics;
+ * the sums' order is fixed, so results are deterministic). Per output: 3 loads and a store, where the
+ * gather reads the gradient and index of every window that could contain each input element (3x3
+ * stride 2: 4 windows x 2 loads per input element, 4 inputs per output).
+ */
+function maxBackwardScatter(g: PoolGeo, dx: Tensor, gy: Tensor, idx: Tensor, op: string): void {
+  const PH = Math.ceil(((g.kh - 1) * g.dh + 1) / g.sh);
+  const PW = Math.ceil(((g.kw - 1) * g.dw + 1) / g.sw);
+  clearBuffer(dx.buffer(op), dx.offset * 4, dx.size * 4);
+  const WG = 16;
+  const ROWS = 4; // rows of a phase a workgroup visits: 4 timed faster than 1, 2 and 8
+  const planes = g.N * g.C;
+  const maxG = 65535;
+  for (let a = 0; a < PH && a < g.OH; a++) {
+    for (let b = 0; b < PW && b < g.OW; b++) {
+      const k = kernel(`pool:max.bwd.scatter:${PH}x${PW}:${a}x${b}`, () => {
+        const bindings = ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>', 'var<storage, read> idx: array<i32>'];
+        const decl = bindings.map((x, i) => `@group(0) @binding(${i + 1}) ${x};`).join('\n');
+        const body = `  let ow = ${b}u + ${PW}u * gid0.x;
+  let plane = gid0.z + p._b;
+  if (ow >= p.OW) { return; }
+  for (var j = 0u; j < ${ROWS}u; j = j + 1u) {
+    let oh = ${a}u + ${PH}u * (wid.y * ${ROWS}u + j);
+    if (oh >= p.OH) { return; }
+    let o = (plane * p.OH + oh) * p.OW + ow;
+    let t = plane * p.H * p.W + u32(idx[o]);
+    dx[t] = dx[t] + g[p.go + o];
+  }`;
+        return renderTemplate(shaderSource('pool'), { WG, BINDINGS: decl, BODY: body });
+      });
+      const cols = Math.ceil((g.OW - b) / PW);
+      const rows = Math.ceil((g.OH - a) / PH);
+      for (let p0 = 0; p0 < planes; p0 += maxG) {
+        dispatch(k, [dx.buffer(op), gy.buffer(op), idx.buffer(op)], params(g, 0, gy.offset, p0), [Math.ceil(cols / WG), Math.ceil(rows / ROWS), Math.min(maxG, planes - p0)]);
+      }
+    }
+  }
+}
+
 function params(g: PoolGeo, xo: number, go: number, planeOff: number): Uint32Array {
   return new Uint32Array([g.N, g.C, g.H, g.W, g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.countPad ? 1 : 0, g.divisor, xo, go, 0, planeOff]);
 }
@@ -306,7 +358,8 @@ function pooled(op: string, kind: 'max' | 'avg' | 'ada' | 'gap', x: Tensor, g: P
   const result = record(op, [x], y, idx ? [idx] : [], (gy, _needs, saved) => {
     const gc = gy.isContiguous ? gy : contiguous(gy);
     const dx = empty([g.N, g.C, g.H, g.W], 'float32', op);
-    run(`${kind}.bwd`, g, [dx], idx ? [gc, saved[0]] : [gc], g.H * g.W, 0, gc.offset, op);
+    if (kind === 'max' && maxScatter) maxBackwardScatter(g, dx, gc, saved[0], op);
+    else run(`${kind}.bwd`, g, [dx], idx ? [gc, saved[0]] : [gc], g.H * g.W, 0, gc.offset, op);
     if (gc !== gy) gc.dispose();
     return [dx];
   });

@@ -3,6 +3,7 @@
 // ties, where the gradient is defined), on odd shapes; tie-breaking; argument errors.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
+import { setMaxPoolScatter } from '../../engine/ops/pool.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { adaptiveAvgPoolRef, poolRef, type PoolCfg } from './ref.js';
 
@@ -44,8 +45,18 @@ describe('maxPool2d vs float64 reference and finite differences', () => {
     [[2, 1, 6, 7], { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceilMode: true }],
     // rows wider than one workgroup, and (avg) more rows than one visits (16 x 8 on CPU drivers), with tails
     [[1, 2, 37, 41], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }],
+    // stride 1: an input is the maximum of up to 9 windows (the backward's 3 x 3 phases all add to it);
+    // more output rows than one scatter workgroup visits
+    [[1, 2, 21, 13], { kernel: [3, 3], stride: [1, 1], padding: [1, 1] }],
   ];
-  for (const [shape, cfg] of cases) it(`[${shape}] ${JSON.stringify(cfg)}`, () => checkPool('max', shape, cfg));
+  // backward by phases of non-overlapping windows (the default) and by gathering per input element
+  for (const scatter of [true, false]) {
+    describe(scatter ? 'backward: scatter by phases' : 'backward: gather per input', () => {
+      before(() => setMaxPoolScatter(scatter));
+      after(() => setMaxPoolScatter(true));
+      for (const [shape, cfg] of cases) it(`[${shape}] ${JSON.stringify(cfg)}`, () => checkPool('max', shape, cfg));
+    });
+  }
 
   it('ties send the gradient to the first maximum in window order, as PyTorch', async () => {
     const x = E.tensor([1, 1, 1, 1], [1, 1, 2, 2], { requiresGrad: true });
