@@ -2,14 +2,20 @@
 // engine/ops/pool.ts:
 //   max.fwd   y = max over the window (padding ignored; NaN wins, the first maximum in (kh, kw)
 //             order is kept, as PyTorch), idx = ih * W + iw of that element (int32, for backward)
-//   max.bwd   dx[ih][iw] = sum of g over the windows whose recorded idx is this element
+//   max.bwd   dx[ih][iw] = sum of g over the windows whose recorded idx is this element (the gather
+//             form; the default is max.bwd.scatter below)
+//   max.bwd.scatter  dx[idx[o]] += g[o] for the outputs o of one phase (oh % PH, ow % PW fixed, with
+//             PH, PW the window's extent over the stride rounded up, so no two windows of a phase
+//             overlap); dx cleared first, one dispatch per phase: no atomics, a fixed order of sums
 //   avg.fwd   y = sum over the window / divisor (count_include_pad, ceil_mode and divisor_override
 //             rules of PyTorch)
 //   avg.bwd   dx[ih][iw] = sum over windows containing the element of g / divisor
 //   ada.fwd   adaptive average: window [floor(o * H / OH), ceil((o + 1) * H / OH)) per axis
 //   ada.bwd   dx[ih][iw] = sum over adaptive windows containing the element of g / window size
-// Backward passes gather (each input element visits the few windows that can contain it) instead of
-// scattering, so there are no atomics and results are deterministic. For max/avg the window taps and
+//   gap.fwd / gap.bwd  global average (1x1 output): one invocation per plane / dx = g / (H W) over the
+//             flat output in blocks of 1024 elements (H W baked in)
+// The other backward passes gather (each input element visits the few windows that can contain it),
+// so there are no atomics and results are deterministic. For max/avg the window taps and
 // the candidate windows are generated straight-line per kernel geometry (engine/ops/pool.ts), masked
 // with select on clamped loads; the adaptive modes loop over their (data-dependent) windows.
 // Tiling: one output (fwd) or input (bwd) element per invocation and row. max/avg: WG invocations
