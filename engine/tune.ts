@@ -182,7 +182,7 @@ function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
 }
 
 /** Whether a fit variant (tm up to 128) pads at least 10% fewer of M rows than 64-row tiles. */
-export function fitPadsLess(fit: GemmVariant, M: number): boolean {
+function fitPadsLess(fit: GemmVariant, M: number): boolean {
   return fitVariant(fit, M).tm * Math.ceil(M / fit.tm) < 0.9 * 64 * Math.ceil(M / 64);
 }
 

@@ -12,8 +12,8 @@
 //   avg.bwd   dx[ih][iw] = sum over windows containing the element of g / divisor
 //   ada.fwd   adaptive average: window [floor(o * H / OH), ceil((o + 1) * H / OH)) per axis
 //   ada.bwd   dx[ih][iw] = sum over adaptive windows containing the element of g / window size
-//   gap.fwd / gap.bwd  global average (1x1 output): one invocation per plane / dx = g / (H W) over the
-//             flat output in blocks of 1024 elements (H W baked in)
+//   gap.fwd   global average (1x1 output): one invocation per plane (its gradient is
+//             shaders/pool_gap_grad.wgsl)
 // The other backward passes gather (each input element visits the few windows that can contain it),
 // so there are no atomics and results are deterministic. For max/avg the window taps and
 // the candidate windows are generated straight-line per kernel geometry (engine/ops/pool.ts), masked

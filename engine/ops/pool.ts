@@ -4,9 +4,9 @@
 // except max pooling's, which adds each output's gradient to its recorded input element, in phases of
 // outputs whose windows cannot overlap).
 import { noGrad } from '../autograd.js';
-import { clearBuffer, dispatch } from '../commands.js';
+import { clearBuffer, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { elementTiling, kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
+import { elementMain, elementTiling, kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { contiguous } from './shape.js';
@@ -199,28 +199,21 @@ function windowTiling(mode: Mode): { WG: number; ROWS: number } {
 }
 
 /**
- * The global average's backward, dx = g / (H * W) over each plane: the flat output in blocks of
- * elementTiling() elements a workgroup, with H * W baked in (the plane index is then a multiply and
- * shift, not a per-lane division). One workgroup per plane ran [8,2048,7,7] in 3.6-4.0 ms with 49 of
- * 64 invocations busy in each of 16384 workgroups.
+ * The global average's backward, dx = g / (H * W) over each plane (shaders/pool_gap_grad.wgsl): the
+ * flat output in elementTiling() blocks, with H * W baked in. One workgroup per plane ran
+ * [8,2048,7,7] in 3.6-4.0 ms with 49 of 64 invocations busy in each of 16384 workgroups.
  */
 function globalAverageGrad(g: PoolGeo, dx: Tensor, gy: Tensor, op: string): void {
   const HW = g.H * g.W;
-  const { WG, PER, BLOCK } = elementTiling();
-  const k = kernel(`pool:gap.bwd:${HW}`, () => {
-    const decl = ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>'].map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
-    const body = `  let lid = gid0.x - wid.x * ${WG}u;
-  let first = (wid.y * 65535u + wid.x) * ${BLOCK}u + lid;
-  for (var j = 0u; j < ${PER}u; j = j + 1u) {
-    let i = first + j * ${WG}u;
-    if (i >= p.N * p.C * ${HW}u) { break; }
-    dx[i] = g[p.go + i / ${HW}u] / f32(${HW}u);
-  }`;
-    return renderTemplate(shaderSource('pool'), { WG, BINDINGS: decl, BODY: body });
-  });
-  const count = Math.ceil((g.N * g.C * HW) / BLOCK);
-  const gx = Math.min(count, 65535);
-  dispatch(k, [dx.buffer(op), gy.buffer(op)], params(g, 0, gy.offset, 0), [gx, Math.ceil(count / gx)]);
+  const n = g.N * g.C * HW;
+  const k = kernel(`pool:gap.bwd:${HW}`, () => renderTemplate(shaderSource('pool_gap_grad'), { HW, ELEMENT_MAIN: elementMain() }));
+  const [gx, gyGroups] = groups1d(Math.ceil(n / elementTiling().BLOCK));
+  dispatch(k, [dx.buffer(op), gy.buffer(op)], new Uint32Array([n, gx, gy.offset, 0]), [gx, gyGroups]);
+}
+
+/** Declarations of a pool kernel's storage bindings, from binding 1 (0 is the Params). */
+function bindingDecls(bindings: string[]): string {
+  return bindings.map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
 }
 
 function poolKernel(mode: Mode, g: PoolGeo): Kernel {
@@ -228,7 +221,7 @@ function poolKernel(mode: Mode, g: PoolGeo): Kernel {
   const geo = adaptive ? '' : `:${g.kh}x${g.kw}:s${g.sh}x${g.sw}:d${g.dh}x${g.dw}:p${g.ph}x${g.pw}`;
   return kernel(`pool:${mode}${geo}`, () => {
     const { bindings, body } = adaptive ? ADAPTIVE[mode as 'ada.fwd'] : windowBodies(g)[mode as 'max.fwd'];
-    const decl = bindings.map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
+    const decl = bindingDecls(bindings);
     if (adaptive) return renderTemplate(shaderSource('pool'), { WG: 64, BINDINGS: decl, BODY: `  let gid = gid0;\n${body}` });
     const { WG, ROWS } = windowTiling(mode);
     const height = mode.endsWith('fwd') ? 'p.OH' : 'p.H';
@@ -312,8 +305,7 @@ function maxBackwardScatter(g: PoolGeo, dx: Tensor, gy: Tensor, idx: Tensor, op:
   for (let a = 0; a < PH && a < g.OH; a++) {
     for (let b = 0; b < PW && b < g.OW; b++) {
       const k = kernel(`pool:max.bwd.scatter:${PH}x${PW}:${a}x${b}`, () => {
-        const bindings = ['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>', 'var<storage, read> idx: array<i32>'];
-        const decl = bindings.map((x, i) => `@group(0) @binding(${i + 1}) ${x};`).join('\n');
+        const decl = bindingDecls(['var<storage, read_write> dx: array<f32>', 'var<storage, read> g: array<f32>', 'var<storage, read> idx: array<i32>']);
         const body = `  let ow = ${b}u + ${PW}u * gid0.x;
   let plane = gid0.z + p._b;
   if (ow >= p.OW) { return; }

@@ -3,7 +3,7 @@
 // reduced column by column in place; otherwise the reduced axes are moved last (a strided copy when
 // needed) so the row kernel sees contiguous rows.
 import { dispatch, groups1d } from '../commands.js';
-import { kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { fmtShape, normAxes, numel, sameShape, type Shape } from '../shape.js';
 import { empty, record, type Tensor } from '../tensor.js';
 import { div, eq, mul, sub } from './elementwise.js';
@@ -15,22 +15,26 @@ const KINDS = {
   max: { init: '-3.4028234663852886e38', combine: 'max(acc, v)' },
 };
 
-/** Reduces each of `rows` contiguous rows of length `len` of x (from x.offset) to one value. */
-function reduceRows(kind: keyof typeof KINDS, x: Tensor, rows: number, len: number, scale: number, op: string): Tensor {
-  const k = kernel(`reduce:${kind}`, () =>
-    renderTemplate(shaderSource('reduce'), { INIT: KINDS[kind].init, COMBINE: KINDS[kind].combine }),
-  );
+/**
+ * Reduces `len` terms into each of `outputs` results in passes of at most CHUNK terms: a pass leaves
+ * ceil(len / CHUNK) partials per result and the next one reduces those, until one is left (so every
+ * sequential sum has <= CHUNK terms). `pass(src)` gives the kernel reading src and the outputs an
+ * invocation computes (vw); both reduction kernels take Params (outputs / vw, len, CHUNK, chunks,
+ * offset / vw, invocations per grid row, scale) and write outputs * chunks partials.
+ */
+function reducePasses(x: Tensor, outputs: number, len: number, scale: number, op: string, pass: (src: Tensor) => { k: Kernel; vw: number }): Tensor {
   let src = x;
   let curLen = len;
   for (;;) {
+    const { k, vw } = pass(src);
     const chunks = Math.ceil(curLen / CHUNK) || 1;
-    const out = empty([rows * chunks], 'float32', op);
+    const out = empty([outputs * chunks], 'float32', op);
     const params = new Uint32Array(8);
     const f = new Float32Array(params.buffer);
-    const [gx, gy] = groups1d(Math.ceil((rows * chunks) / 64));
-    params.set([rows, curLen, CHUNK, chunks, src.offset, gx * 64]);
+    const [gx, gy] = groups1d(Math.ceil(((outputs / vw) * chunks) / 64));
+    params.set([outputs / vw, curLen, CHUNK, chunks, src.offset / vw, gx * 64]);
     f[6] = chunks === 1 ? scale : 1;
-    if (rows > 0) dispatch(k, [out.buffer(op), src.buffer(op)], params, [gx, gy]);
+    if (outputs > 0) dispatch(k, [out.buffer(op), src.buffer(op)], params, [gx, gy]);
     if (src !== x) src.dispose();
     if (chunks === 1) return out;
     src = out;
@@ -38,31 +42,24 @@ function reduceRows(kind: keyof typeof KINDS, x: Tensor, rows: number, len: numb
   }
 }
 
+/** Reduces each of `rows` contiguous rows of length `len` of x (from x.offset) to one value (shaders/reduce.wgsl). */
+function reduceRows(kind: keyof typeof KINDS, x: Tensor, rows: number, len: number, scale: number, op: string): Tensor {
+  const k = kernel(`reduce:${kind}`, () => renderTemplate(shaderSource('reduce'), { INIT: KINDS[kind].init, COMBINE: KINDS[kind].combine }));
+  return reducePasses(x, rows, len, scale, op, () => ({ k, vw: 1 }));
+}
+
 /**
  * Reduces the `len` leading rows of x viewed as [len, cols] (contiguous from x.offset) column by
- * column (shaders/reduce_cols.wgsl), to `cols` values.
+ * column (shaders/reduce_cols.wgsl), to `cols` values; vec4 columns where cols and the offset allow.
  */
 function reduceCols(kind: keyof typeof KINDS, x: Tensor, len: number, cols: number, scale: number, op: string): Tensor {
-  let src = x;
-  let curLen = len;
-  for (;;) {
+  return reducePasses(x, cols, len, scale, op, (src) => {
     const vw = cols % 4 === 0 && src.offset % 4 === 0 ? 4 : 1;
     const k = kernel(`reduce_cols:${kind}:${vw}`, () =>
       renderTemplate(shaderSource('reduce_cols'), { V: vw === 4 ? 'vec4<f32>' : 'f32', INIT: KINDS[kind].init, COMBINE: KINDS[kind].combine }),
     );
-    const chunks = Math.ceil(curLen / CHUNK) || 1;
-    const out = empty([chunks * cols], 'float32', op);
-    const params = new Uint32Array(8);
-    const f = new Float32Array(params.buffer);
-    const [gx, gy] = groups1d(Math.ceil(((cols / vw) * chunks) / 64));
-    params.set([cols / vw, curLen, CHUNK, chunks, src.offset / vw, gx * 64]);
-    f[6] = chunks === 1 ? scale : 1;
-    if (cols > 0) dispatch(k, [out.buffer(op), src.buffer(op)], params, [gx, gy]);
-    if (src !== x) src.dispose();
-    if (chunks === 1) return out;
-    src = out;
-    curLen = chunks;
-  }
+    return { k, vw };
+  });
 }
 
 function reduceAxes(kind: keyof typeof KINDS, x: Tensor, axesArg: number | number[] | undefined, keepdim: boolean, mean: boolean, op: string) {
