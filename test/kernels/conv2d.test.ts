@@ -219,14 +219,15 @@ describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 
   ];
   const S = () => E.deviceContext().summary.subgroupSize;
   const sets: [string, () => Partial<Record<'conv.fwd' | 'conv.dx' | 'conv.dw', GemmVariant>>][] = [
-    ['default kernels', () => ({})],
+    // (on GPUs, whose default is the tiled family, the subgroup-broadcast family's untuned form)
+    ['default kernels', () => (useBcast() ? {} : { 'conv.fwd': { family: 'bcast', tm: S(), wg: 1, subgroup: S() }, 'conv.dx': { family: 'bcast', tm: S(), wg: 1, subgroup: S() }, 'conv.dw': { family: 'bcast', tm: S(), wg: 1, subgroup: S() } })],
     ['packed panels', () => ({ 'conv.fwd': { family: 'bcast', tm: 2 * S(), wg: 1, subgroup: S(), pack: true }, 'conv.dx': { family: 'bcast', tm: S(), wg: 2, subgroup: S(), pack: true, swap: true }, 'conv.dw': { family: 'bcast', tm: S(), wg: 1, subgroup: S(), pack: true } })],
     // (small largest heights: every fitted height is a kernel of its own, compiled once per case)
     ['balanced tile heights (fit)', () => ({ 'conv.fwd': { family: 'bcast', tm: 3 * S(), wg: 1, subgroup: S(), pack: 'B', fit: true }, 'conv.dx': { family: 'bcast', tm: 3 * S(), wg: 1, subgroup: S(), fit: true }, 'conv.dw': { family: 'bcast', tm: 2 * S(), wg: 2, subgroup: S(), pack: 'B', fit: true } })],
     ['B panels, 8 columns a lane', () => ({ 'conv.fwd': { family: 'bcast', tm: S(), tn: 8, wg: 1, subgroup: S(), pack: 'B' }, 'conv.dx': { family: 'bcast', tm: S(), tn: 8, wg: 1, subgroup: S(), pack: 'B' }, 'conv.dw': { family: 'bcast', tm: 2 * S(), wg: 2, subgroup: S(), pack: 'B' } })],
   ];
   before(function () {
-    if (!useBcast()) this.skip();
+    if (!E.deviceContext().features.has('subgroups') || S() < 4) this.skip();
   });
   after(() => {
     setGemmStore4(true);
@@ -281,7 +282,15 @@ describe('conv2d forward and input-grad, channels-last and NCHW gathers', () => 
 });
 
 describe('conv2d channels-last copy (4 x 4 block kernel and the generic strided copy)', () => {
-  before(() => {
+  before(function () {
+    // channels-last copies feed the subgroup-broadcast family only: on GPUs (tiled family by default)
+    // force it where subgroups exist
+    if (!useBcast()) {
+      const S = E.deviceContext().summary.subgroupSize;
+      if (!E.deviceContext().features.has('subgroups') || S < 4) this.skip();
+      const v: GemmVariant = { family: 'bcast', tm: S, wg: 1, subgroup: S };
+      setConvVariants({ 'conv.fwd': v, 'conv.dx': v });
+    }
     setConvChannelsLast('on');
     setConvInputGradPath('phase'); // (8 channels would take the col2im input-grad, which reads dy as it is)
   });
@@ -289,6 +298,7 @@ describe('conv2d channels-last copy (4 x 4 block kernel and the generic strided 
     setConvChannelsLast('auto');
     setConvInputGradPath('auto');
     setConvNhwcKernel(true);
+    setConvVariants({});
   });
   // x and dy views at a 16-byte aligned offset, 8 channels and 4 x 5 pixels (P % 4 == 0: the block
   // kernel applies) and at 3 x 5 pixels (it does not); forward and input-grad against float64
