@@ -9,15 +9,16 @@
 //                dense stride-1 correlations, so no multiply is spent on the zeros a dilated
 //                gradient would hold
 //   weight-grad  rows = (c, kh, kw), columns = output channels, K = (n, oh, ow), split over K
-//                (partials summed) when the output is too small to fill the machine
+//                (partials summed) when the output is too small to fill the machine; at 16 lanes and
+//                stride 1 with OH = H, OW = W it reads x from 4 shifted texture copies (DW_TEX_SPEC)
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
 // GEMM variant serves every conv shape. Kernels larger than 1x1 read channels-last copies of x (forward)
 // and dy (input-grad) when channels per group are multiples of 4; on CPU drivers some unpadded 1x1
 // products run as batched matmuls instead (see pointwise()).
 import { noGrad } from '../autograd.js';
-import { dispatch, groups1d } from '../commands.js';
+import { copyBuffer, copyBufferToTexture, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { releaseTexture } from '../memory.js';
+import { acquireTexture, releaseTexture } from '../memory.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -111,6 +112,7 @@ const PARAMS = [
   'C', 'H', 'W', 'O', 'OH', 'OW', 'Cg', 'Og', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
   'HW', 'OHW', 'KHW', 'Kg', 'invKHW', 'invKW', 'invOHW', 'invOW', 'hasBias', 'xo', 'wo', 'yo', 'bo',
   'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW', 'invCg', 'invOg', 'Kgp',
+  'HWp', 'invHWp', 'txShift', 'txLast',
 ] as const;
 type ParamName = (typeof PARAMS)[number];
 
@@ -400,6 +402,51 @@ const DW_SPEC: GemmSpec = {
   store1: (m, n, v) => `dwp[u_ob + (u_g * p.Og + ${n}) * p.Kg + ${m}] = ${v};`,
   // 4 consecutive (c, kh, kw) of one output channel, when Kg % 4 == 0
   store4: { along: 'rows', binding: 'var<storage, read_write> dwp4: array<vec4<f32>>', store: (m, n, v) => `dwp4[(u_ob + (u_g * p.Og + ${n}) * p.Kg + ${m}) / 4u] = ${v};` },
+};
+
+/**
+ * Weight-grad reading x from an rgba32uint texture copy of its flat elements (texel i holds elements
+ * 4i .. 4i + 3 from x's offset, wrapped into rows of 2^txShift texels; see weightGradTexture), for
+ * stride 1 with OH = H and OW = W. K runs over (n, pixel) with each image's pixels padded to HWp (HW
+ * rounded up to 4; padded pixels are masked on both operands), so the 4 k values of a step are 4
+ * consecutive pixels of one image, and each A row's 4 values 4 consecutive elements of x shifted by
+ * the row's (channel, tap): two texel fetches realigned by the shift's residue mod 4, instead of 4
+ * masked gathers. Masks: the row's input pixel inside [0, H) x [0, W), the pixel below HW.
+ */
+const DW_TEX_SPEC: GemmSpec = {
+  ...DW_SPEC,
+  key: 'conv.dw.tex',
+  bindings: ['var<storage, read_write> dwp: array<f32>', 'var xt: texture_2d<u32>', 'var<storage, read> dy: array<f32>'],
+  functions: `
+fn xtexel(t: u32) -> vec4<f32> {
+  return bitcast<vec4<f32>>(textureLoad(xt, vec2<u32>(t & ((1u << p.txShift) - 1u), t >> p.txShift), 0));
+}
+// x's elements f .. f + 3 (f may be below 0 or past the end where ok is false there) from copy f % 4,
+// whose element j is x's element j - 4 + f % 4: texel f / 4 + 1 of that copy
+fn xt4(f: i32, ok: vec4<bool>) -> vec4<f32> {
+  let s = u32(f) & 3u;
+  let t = u32(clamp((f >> 2u) + 1, 0, i32(p.txLast)));
+  return select(vec4<f32>(0.0), xtexel(s * (p.txLast + 1u) + t), ok);
+}`,
+  prologue: `let u_g = batch;\nlet u_ob = split * p.O * p.Kg;`,
+  rowPrep: (j, row) => `
+    let u_c${j} = ${row} / p.KHW;
+    let u_t${j} = ${row} - u_c${j} * p.KHW;
+    let u_kh${j} = u_t${j} / p.KW;
+    let u_dh${j} = i32(u_kh${j} * p.dh) - ${I('ph')};
+    let u_dw${j} = i32((u_t${j} - u_kh${j} * p.KW) * p.dw) - ${I('pw')};
+    let u_ro${j} = i32((u_g * p.Cg + u_c${j}) * p.HW) + u_dh${j} * i32(p.W) + u_dw${j};`,
+  kPrep: (q, k) => `
+    let u_n${q} = divu(${k}, p.HWp, ${F('invHWp')});
+    let u_pix${q} = ${k} - u_n${q} * p.HWp;
+    let u_oh${q} = divu(u_pix${q}, p.OW, ${F('invOW')});
+    let u_ow${q} = i32(u_pix${q} - u_oh${q} * p.OW);
+    let u_pv${q} = u_pix${q} < p.OHW;
+    let u_xf${q} = i32(u_n${q} * p.C * p.HW + u_pix${q});
+    let u_dk${q} = p.yo + u_n${q} * p.O * p.OHW + min(u_pix${q}, p.OHW - 1u);`,
+  loadA4: (j) => `xt4(u_xf0 + u_ro${j}, vec4<bool>(${[0, 1, 2, 3].map((q) => `u_pv${q} && u32(i32(u_oh${q}) + u_dh${j}) < p.H && u32(u_ow${q} + u_dw${j}) < p.W`).join(', ')}))`,
+  loadA: (j, q) => `xt4(u_xf${q} + u_ro${j}, vec4<bool>(u_pv${q} && u32(i32(u_oh${q}) + u_dh${j}) < p.H && u32(u_ow${q} + u_dw${j}) < p.W, false, false, false)).x`,
+  loadB: (q) => `select(vec4<f32>(0.0), vec4<f32>(dy[u_dk${q} + u_dc0], dy[u_dk${q} + u_dc1], dy[u_dk${q} + u_dc2], dy[u_dk${q} + u_dc3]), u_pv${q})`,
 };
 
 /**
@@ -846,12 +893,61 @@ export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   const Kg = g.Cg * g.KH * g.KW;
   const K = g.N * g.OH * g.OW;
   const v = variantFor('conv.dw', Kg, g.Og, K);
-  const dims = { M: Kg, N: g.Og, K, batch: g.G, splits: chooseSplits(v, Kg, g.Og, K, g.G), store4: Kg % 4 === 0 };
+  const xt = wantWeightGradTexture(v, x, g) ? weightGradTexture(x, op) : null;
+  // the texture form pads each image's pixels to a multiple of 4 (HWp)
+  const HWp = Math.ceil((g.OH * g.OW) / 4) * 4;
+  const Kt = xt ? g.N * HWp : K;
+  const dims = { M: Kg, N: g.Og, K: Kt, batch: g.G, splits: chooseSplits(v, Kg, g.Og, Kt, g.G), store4: Kg % 4 === 0 };
   const plan = planGemm(v, dims, true);
   const part = empty([plan.totalSplits, g.O, g.Cg, g.KH, g.KW], 'float32', op);
-  const params = convParams(g, { xo: x.offset, yo: dy.offset });
-  gemm(DW_SPEC, v, [part.buffer(op), x.buffer(op), dy.buffer(op)], dims, params, plan);
+  if (xt) {
+    const params = convParams(g, { yo: dy.offset, HWp, invHWp: f32bits(1 / HWp), txShift: Math.log2(xt.texture.width), txLast: xt.perCopy - 1 });
+    gemm(DW_TEX_SPEC, v, [part.buffer(op), xt.texture.createView(), dy.buffer(op)], dims, params, plan);
+    releaseTexture(xt.texture);
+  } else {
+    const params = convParams(g, { xo: x.offset, yo: dy.offset });
+    gemm(DW_SPEC, v, [part.buffer(op), x.buffer(op), dy.buffer(op)], dims, params, plan);
+  }
   return sumSplits(part, plan.totalSplits, [g.O, g.Cg, g.KH, g.KW]);
+}
+
+let dwTexture: 'auto' | 'on' | 'off' = 'auto';
+
+/** Tests and benchmarks: force (where it applies) or forbid the weight-grad's texture copy of x ('auto': see wantWeightGradTexture). */
+export function setConvWeightGradTexture(mode: 'auto' | 'on' | 'off'): void {
+  dwTexture = mode;
+}
+
+/**
+ * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
+ * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's
+ * elements from a 16-byte aligned offset in whole texels, and a subgroup-broadcast variant at 16
+ * lanes and up (lavapipe crashes on texture kernels at 8).
+ */
+function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
+  if (dwTexture === 'off' || v.family !== 'bcast' || v.subgroup < 16) return false;
+  return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && x.size < 1 << 28;
+}
+
+/**
+ * x's elements (from its offset) in an rgba32uint texture as 4 copies, each shifted so that any 4
+ * consecutive elements are one texel of one copy: copy s (s = 0..3) holds x's element j - 4 + s at
+ * element j, in perCopy texels. The copies are made by buffer copies into a staging buffer (4-byte
+ * offsets), which one copy moves into the texture, wrapped into rows of a power-of-2 number of texels
+ * (at least 64: 1 KiB rows, a multiple of the copy's 256-byte row pitch) so the rows fit the device.
+ */
+function weightGradTexture(x: Tensor, op: string): { texture: GPUTexture; perCopy: number } {
+  const maxDim = deviceContext().limits.maxTextureDimension2D;
+  let width = 64;
+  while (4 * Math.ceil((x.size + 4) / (4 * width)) > maxDim && width < maxDim) width *= 2;
+  const perCopy = Math.ceil((x.size + 4) / (4 * width)) * width;
+  const staging = empty([4 * perCopy * 4], 'float32', op);
+  const src = x.buffer(op);
+  for (let sh = 0; sh < 4; sh++) copyBuffer(src, x.offset * 4, staging.buffer(op), (sh * perCopy * 4 + 4 - sh) * 4, x.size * 4);
+  const texture = acquireTexture(width, (4 * perCopy) / width, op);
+  copyBufferToTexture(staging.buffer(op), width * 16, texture);
+  staging.dispose();
+  return { texture, perCopy };
 }
 
 function asContiguous(t: Tensor): Tensor {

@@ -28,11 +28,12 @@ function runChild(part: 'panels' | 'direct'): Promise<ChildOut> {
 
 describe('GEMM variants at 16-wide subgroups (child processes at 512-bit lavapipe)', function () {
   this.timeout(600_000);
-  it('texture B panels, B copied straight into a texture, and 8 columns a lane match float64 for matmul and conv2d (forward and both gradients)', async function () {
+  it('texture B panels, B copied straight into a texture, 8 columns a lane, and the weight-grad on texture copies of x match float64 for matmul and conv2d (forward and both gradients)', async function () {
     if (!E.deviceContext().summary.isSoftware) this.skip(); // hardware GPUs use the tiled family
     // direct: per variant 6 matmul cases and 5 1x1 conv results; the packB one adds the 3x3 forward on
-    // a texture and 3 forward/input-grad pairs (strided; stride 1 with each input-grad weight layout)
-    const expected = { panels: 1 + 3 * 6 + 3, direct: 2 * (6 + 5) + 1 + 3 * 2 };
+    // a texture and 3 forward/input-grad pairs (strided; stride 1 with each input-grad weight layout);
+    // then 6 weight-grads reading x from texture copies
+    const expected = { panels: 1 + 3 * 6 + 3, direct: 2 * (6 + 5) + 1 + 3 * 2 + 6 };
     const outs = await Promise.all((['panels', 'direct'] as const).map(runChild));
     (['panels', 'direct'] as const).forEach((part, i) => {
       const r = outs[i];

@@ -232,6 +232,35 @@ async function main(): Promise<void> {
     setConvVariants({});
   }
   setMatmulKernel('gemm', null);
+  if (part !== 'panels') {
+    // weight-grad reading x from its 4 shifted texture copies (stride 1, output size = input size) with
+    // the untuned variant: per case the texture kernel must run and match float64; x as a view at an
+    // offset of 1 (every copy shift is used), planes of 49 pixels (each image's pixels padded to 52,
+    // 4-pixel runs crossing image rows), odd channels, dilation, 5 x 5, 1 x 1 and groups
+    const dwCases: { x: number[]; w: number[]; cfg: { padding: [number, number]; dilation?: [number, number]; groups?: number }; offset: number }[] = [
+      { x: [2, 8, 7, 7], w: [12, 8, 3, 3], cfg: { padding: [1, 1] }, offset: 1 },
+      { x: [1, 5, 6, 9], w: [6, 5, 3, 3], cfg: { padding: [1, 1] }, offset: 0 },
+      { x: [3, 4, 5, 6], w: [8, 4, 3, 3], cfg: { padding: [2, 2], dilation: [2, 2] }, offset: 3 },
+      { x: [2, 3, 8, 5], w: [4, 3, 5, 5], cfg: { padding: [2, 2] }, offset: 2 },
+      { x: [2, 8, 4, 3], w: [6, 4, 3, 3], cfg: { padding: [1, 1], groups: 2 }, offset: 0 },
+      { x: [2, 16, 3, 5], w: [20, 16, 1, 1], cfg: { padding: [0, 0] }, offset: 1 },
+    ];
+    for (const c of dwCases) {
+      const d = convDims(c.x, c.w, c.cfg);
+      const X = randomData(numelOf(c.x), seed++);
+      const W = randomData(numelOf(c.w), seed++);
+      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+      const stored = E.tensor(Float32Array.from([...randomData(c.offset, seed++), ...X]), [c.offset + X.length]);
+      const x = E.reshape(E.slice(stored, 0, c.offset, c.offset + X.length), c.x);
+      const w = E.tensor(W, c.w, { requiresGrad: true });
+      const label = `conv2d weight-grad, x from shifted texture copies, ${JSON.stringify(c)}`;
+      E.startProfile();
+      E.sum(E.mul(E.conv2d(x, w, null, c.cfg), E.tensor(GY, [d.N, d.O, d.OH, d.OW]))).backward();
+      const kernels = (await E.stopProfile()).map((r) => r.kernel);
+      results.push({ what: label, maxRelErr: relErr(await w.grad!.toArray(), conv2dGradRef(X, W, GY, d).dw) });
+      if (!kernels.some((k) => k.startsWith('gemm:conv.dw.tex:'))) results.push({ what: `${label}: the texture kernel did not run (${kernels.join(', ')})`, maxRelErr: 1 });
+    }
+  }
   console.log(JSON.stringify(out));
 }
 
