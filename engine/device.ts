@@ -55,7 +55,9 @@ let lostReason: string | null = null;
 const pendingErrors: string[] = [];
 
 function dawnOptions(): string[] {
-  const opts: string[] = [];
+  // Dawn rounds timestamp queries down to multiples of 2^16 ns by default (a browser's guard against
+  // timing attacks): the kernel profiler then read 0 for short kernels on a GPU
+  const opts: string[] = ['disable-dawn-features=timestamp_quantization'];
   const backend = process.env.WEBGPU_BACKEND;
   if (backend) opts.push(`backend=${backend}`);
   return opts;

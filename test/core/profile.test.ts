@@ -44,6 +44,18 @@ describe('kernel profiler', () => {
     [a, b, s, m, again].forEach((t) => t.dispose());
   });
 
+  it('times are not quantized (Dawn rounds timestamps to multiples of 65536 ns unless told not to)', async () => {
+    const x = E.randn([5, 7]);
+    const ns: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      E.startProfile();
+      E.relu(x).dispose();
+      ns.push(Math.round((await E.stopProfile())[0].totalMs * 1e6));
+    }
+    expect(ns.every((v) => v % 4096 === 0), `kernel times in ns: ${ns.join(', ')}`).to.equal(false);
+    x.dispose();
+  });
+
   it('a second profile starts from zero, and work after a profile is not timed', async () => {
     const x = E.randn([5, 7]);
     E.startProfile();
