@@ -9,13 +9,15 @@
 //   dx-wlayout stride-1 3x3 input-grads reading the weight as [C][T][O] (N x K) or [T][O][C] (K x N)
 //   nhwc-copy  3x3 channels-last copies by the 4 x 4 block kernel or the generic strided copy
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
+//   dw-texture weight-grads reading x from 4 shifted texture copies ('auto', where it applies) or
+//              with masked gathers ('off')
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvNhwcKernel, setConvPointwise, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvNhwcKernel, setConvPointwise, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -69,6 +71,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
     settings: [
       { name: 'relayout', apply: () => setConvWeightRelayout(true) },
       { name: 'packed', apply: () => setConvWeightRelayout(false) },
+    ],
+  },
+  'dw-texture': {
+    layers: LAYERS.flatMap((L, i) => (L.stride === 1 ? [i] : [])),
+    kinds: ['dw'],
+    settings: [
+      { name: 'texture', apply: () => setConvWeightGradTexture('auto') },
+      { name: 'gathers', apply: () => setConvWeightGradTexture('off') },
     ],
   },
   store4: {
