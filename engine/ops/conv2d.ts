@@ -920,13 +920,14 @@ export function setConvWeightGradTexture(mode: 'auto' | 'on' | 'off'): void {
 
 /**
  * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
- * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x of
- * at most 2^24 elements (its 4 copies then take at most 256 MiB), and a subgroup-broadcast variant at
- * 16 lanes and up (lavapipe crashes on texture kernels at 8).
+ * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's 4
+ * copies within one storage binding (the staging buffer; 8.4M elements on lavapipe, e.g. not a batch of
+ * 256 28x28x64 activations), and a subgroup-broadcast variant at 16 lanes and up (lavapipe crashes on
+ * texture kernels at 8).
  */
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
   if (dwTexture === 'off' || v.family !== 'bcast' || v.subgroup < 16) return false;
-  return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && x.size <= 1 << 24;
+  return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 16 * (x.size + 260) <= deviceContext().limits.maxStorageBufferBindingSize;
 }
 
 /**

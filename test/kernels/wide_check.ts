@@ -260,6 +260,21 @@ async function main(): Promise<void> {
       results.push({ what: label, maxRelErr: relErr(await w.grad!.toArray(), conv2dGradRef(X, W, GY, d).dw) });
       if (!kernels.some((k) => k.startsWith('gemm:conv.dw.tex:'))) results.push({ what: `${label}: the texture kernel did not run (${kernels.join(', ')})`, maxRelErr: 1 });
     }
+    // an x whose 4 copies exceed one storage binding takes the gathers (a batch of 256 28x28x64
+    // activations did, in the benchmark's block section)
+    const big = [1, 4, 2000, 1100];
+    const bigW = [3, 4, 1, 1];
+    if (16 * numelOf(big) <= ctx.limits.maxStorageBufferBindingSize) results.push({ what: `weight-grad fallback case too small for this device's binding limit`, maxRelErr: 1 });
+    const db = convDims(big, bigW, {});
+    const XB = randomData(numelOf(big), seed++);
+    const WB = randomData(numelOf(bigW), seed++);
+    const GB = randomData(db.N * db.O * db.OH * db.OW, seed++);
+    const wb = E.tensor(WB, bigW, { requiresGrad: true });
+    E.startProfile();
+    E.sum(E.mul(E.conv2d(E.tensor(XB, big), wb, null, {}), E.tensor(GB, [db.N, db.O, db.OH, db.OW]))).backward();
+    const bigKernels = (await E.stopProfile()).map((r) => r.kernel);
+    results.push({ what: 'conv2d weight-grad, x too large for texture copies (gathers)', maxRelErr: relErr(await wb.grad!.toArray(), conv2dGradRef(XB, WB, GB, db).dw) });
+    if (!bigKernels.some((k) => k.startsWith('gemm:conv.dw:'))) results.push({ what: `weight-grad of a large x: the gather kernel did not run (${bigKernels.join(', ')})`, maxRelErr: 1 });
   }
   console.log(JSON.stringify(out));
 }
