@@ -6,7 +6,7 @@
 // Argument: 'panels' (the packed-panel variants), 'direct' (operands copied straight into textures, the
 // conv paths built on them) or nothing for both; wide.test.ts runs the two halves as parallel children.
 import * as E from '../../engine/index.js';
-import { setConvChannelsLast, setConvInputGradWeightLayout, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
+import { convGeometry, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { defaultGemmVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
@@ -259,6 +259,21 @@ async function main(): Promise<void> {
       const kernels = (await E.stopProfile()).map((r) => r.kernel);
       results.push({ what: label, maxRelErr: relErr(await w.grad!.toArray(), conv2dGradRef(X, W, GY, d).dw) });
       if (!kernels.some((k) => k.startsWith('gemm:conv.dw.tex:'))) results.push({ what: `${label}: the texture kernel did not run (${kernels.join(', ')})`, maxRelErr: 1 });
+    }
+    // the copies' staging buffer and texture go back to the pools: live memory is flat over repeats
+    {
+      const x = E.randn([2, 8, 7, 7]);
+      const w = E.randn([12, 8, 3, 3]);
+      const gy = E.randn([2, 12, 7, 7]);
+      const g = convGeometry('t', x, w, { padding: 1 });
+      const live: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        convWeightGrad(gy, x, g).dispose();
+        await E.sync();
+        live.push(E.memoryStats().liveBytes);
+      }
+      if (live.some((b) => b !== live[0])) results.push({ what: `weight-grad from texture copies: live bytes over repeats ${live.join(', ')}`, maxRelErr: 1 });
+      [x, w, gy].forEach((t) => t.dispose());
     }
     // an x whose 4 copies exceed one storage binding takes the gathers (a batch of 256 28x28x64
     // activations did, in the benchmark's block section)
