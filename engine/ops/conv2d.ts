@@ -405,13 +405,14 @@ const DW_SPEC: GemmSpec = {
 };
 
 /**
- * Weight-grad reading x from an rgba32uint texture copy of its flat elements (texel i holds elements
- * 4i .. 4i + 3 from x's offset, wrapped into rows of 2^txShift texels; see weightGradTexture), for
- * stride 1 with OH = H and OW = W. K runs over (n, pixel) with each image's pixels padded to HWp (HW
- * rounded up to 4; padded pixels are masked on both operands), so the 4 k values of a step are 4
- * consecutive pixels of one image, and each A row's 4 values 4 consecutive elements of x shifted by
- * the row's (channel, tap): two texel fetches realigned by the shift's residue mod 4, instead of 4
- * masked gathers. Masks: the row's input pixel inside [0, H) x [0, W), the pixel below HW.
+ * Weight-grad reading x from 4 shifted copies of its flat elements in one rgba32uint texture (copy s
+ * holds x's element j - 4 + s at element j, perCopy = txLast + 1 texels, wrapped into rows of
+ * 2^txShift texels; see weightGradTexture), for stride 1 with OH = H and OW = W. K runs over (n,
+ * pixel) with each image's pixels padded to HWp (HW rounded up to 4; padded pixels are masked on both
+ * operands), so the 4 k values of a step are 4 consecutive pixels of one image, and each A row's 4
+ * values 4 consecutive elements of x shifted by the row's (channel, tap): one texel of the copy that
+ * the shift's residue mod 4 selects, instead of 4 masked gathers. Masks: the row's input pixel inside
+ * [0, H) x [0, W), the pixel below HW.
  */
 const DW_TEX_SPEC: GemmSpec = {
   ...DW_SPEC,
@@ -911,10 +912,10 @@ export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   return sumSplits(part, plan.totalSplits, [g.O, g.Cg, g.KH, g.KW]);
 }
 
-let dwTexture: 'auto' | 'on' | 'off' = 'auto';
+let dwTexture: 'auto' | 'off' = 'auto';
 
-/** Tests and benchmarks: force (where it applies) or forbid the weight-grad's texture copy of x ('auto': see wantWeightGradTexture). */
-export function setConvWeightGradTexture(mode: 'auto' | 'on' | 'off'): void {
+/** Benchmarks: the weight-grad's texture copies of x where they apply ('auto': see wantWeightGradTexture) or never ('off'). */
+export function setConvWeightGradTexture(mode: 'auto' | 'off'): void {
   dwTexture = mode;
 }
 
@@ -927,21 +928,30 @@ export function setConvWeightGradTexture(mode: 'auto' | 'on' | 'off'): void {
  */
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
   if (dwTexture === 'off' || v.family !== 'bcast' || v.subgroup < 16) return false;
-  return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 16 * (x.size + 260) <= deviceContext().limits.maxStorageBufferBindingSize;
+  const { perCopy } = shiftedCopiesLayout(x.size);
+  return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 64 * perCopy <= deviceContext().limits.maxStorageBufferBindingSize;
+}
+
+/**
+ * The texture of weightGradTexture for `size` elements: rows of `width` texels, a power of 2 (at
+ * least 64: 1 KiB rows, a multiple of the copy's 256-byte row pitch) grown until the rows fit the
+ * device, and perCopy texels a copy (the size plus 4 leading elements, in whole rows).
+ */
+function shiftedCopiesLayout(size: number): { width: number; perCopy: number } {
+  const maxDim = deviceContext().limits.maxTextureDimension2D;
+  let width = 64;
+  while (4 * Math.ceil((size + 4) / (4 * width)) > maxDim && width < maxDim) width *= 2;
+  return { width, perCopy: Math.ceil((size + 4) / (4 * width)) * width };
 }
 
 /**
  * x's elements (from its offset) in an rgba32uint texture as 4 copies, each shifted so that any 4
  * consecutive elements are one texel of one copy: copy s (s = 0..3) holds x's element j - 4 + s at
- * element j, in perCopy texels. The copies are made by buffer copies into a staging buffer (4-byte
- * offsets), which one copy moves into the texture, wrapped into rows of a power-of-2 number of texels
- * (at least 64: 1 KiB rows, a multiple of the copy's 256-byte row pitch) so the rows fit the device.
+ * element j, in perCopy texels (shiftedCopiesLayout). The copies are made by buffer copies into a
+ * staging buffer (4-byte offsets, 64 * perCopy bytes), which one copy moves into the texture.
  */
 function weightGradTexture(x: Tensor, op: string): { texture: GPUTexture; perCopy: number } {
-  const maxDim = deviceContext().limits.maxTextureDimension2D;
-  let width = 64;
-  while (4 * Math.ceil((x.size + 4) / (4 * width)) > maxDim && width < maxDim) width *= 2;
-  const perCopy = Math.ceil((x.size + 4) / (4 * width)) * width;
+  const { width, perCopy } = shiftedCopiesLayout(x.size);
   const staging = empty([4 * perCopy * 4], 'float32', op);
   const src = x.buffer(op);
   for (let sh = 0; sh < 4; sh++) copyBuffer(src, x.offset * 4, staging.buffer(op), (sh * perCopy * 4 + 4 - sh) * 4, x.size * 4);
