@@ -6,7 +6,7 @@
 //              input-grad (a strided input-grad has no matmul form: both settings run the same code there)
 //   fwd-nhwc   3x3 forwards on a channels-last copy of x ('auto') or NCHW gathers ('off')
 //   dx-nhwc    3x3 input-grads on a channels-last copy of dy ('auto') or NCHW gathers ('off')
-//   dx-wlayout stride-1 3x3 input-grads reading the weight as [C][T][O] (N x K) or [T][O][C] (K x N)
+//   dx-col2im  stride-1 3x3 input-grads as dcol = dy x weight then col2im, or as the phase GEMM (weight re-laid out)
 //   nhwc-copy  3x3 channels-last copies by the 4 x 4 block kernel or the generic strided copy
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
 //   dw-texture weight-grads reading x from 4 shifted texture copies ('auto', where it applies) or
@@ -17,7 +17,7 @@
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvNhwcKernel, setConvPointwise, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -49,12 +49,12 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
       { name: 'nchw', apply: () => setConvChannelsLast('off', 'dx') },
     ],
   },
-  'dx-wlayout': {
+  'dx-col2im': {
     layers: LAYERS.flatMap((L, i) => (L.k === 3 && L.stride === 1 ? [i] : [])),
     kinds: ['dx'],
     settings: [
-      { name: '[C][T][O]', apply: () => setConvInputGradWeightLayout('cto') },
-      { name: '[T][O][C]', apply: () => setConvInputGradWeightLayout('toc') },
+      { name: 'dcol + col2im', apply: () => setConvInputGradPath('col2im') },
+      { name: 'phase GEMM', apply: () => setConvInputGradPath('phase') },
     ],
   },
   'nhwc-copy': {

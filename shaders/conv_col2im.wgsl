@@ -11,14 +11,17 @@
 // P = s / gcd(d, s) (periodH / periodW), found by walking k*d mod s over one period, and the output
 // index falls by P*d / s (dropH / dropW) from one valid k to the next.
 // Tiling: 64 input columns (iw) per workgroup; grid y = input rows (ih), z = (image nl0 + z / C of the
-// chunk, channel z % C), so ih, n and c are uniform per workgroup. Bounds: iw >= W returns.
+// chunk, channel z % C), so ih, n and c are uniform per workgroup. Narrow inputs (W < 64; rowsPer =
+// floor(64 / W) > 1) put rowsPer whole rows in a workgroup instead (grid y = ceil(H / rowsPer); lane l
+// takes row l / W, found by an f32 division, exact for l < 64), so a 7 x 7 plane is 1 workgroup, not 7
+// with 57 of 64 lanes idle. Bounds: iw >= W, a lane past rowsPer rows, or ih >= H returns.
 struct Params {
   C: u32, H: u32, W: u32, OH: u32,
   OW: u32, KH: u32, KW: u32, sh: u32,
   sw: u32, ph: u32, pw: u32, dh: u32,
   dw: u32, Cg: u32, nOff: u32, nCount: u32,
   periodH: u32, periodW: u32, dropH: u32, dropW: u32,
-  nl0: u32, Kgp: u32, _b: u32, _c: u32,
+  nl0: u32, Kgp: u32, rowsPer: u32, _c: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -51,14 +54,21 @@ fn firstTap(x: u32, pad: u32, s: u32, d: u32, period: u32) -> vec2<u32> {
 }
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let iw = gid.x;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  var iw = gid.x;
+  var ih = wid.y;
+  if (p.rowsPer > 1u) {
+    let lr = u32(floor((f32(li) + 0.5) / f32(p.W)));
+    iw = li - lr * p.W;
+    ih = wid.y * p.rowsPer + lr;
+    if (lr >= p.rowsPer || ih >= p.H) { return; }
+  }
   if (iw >= p.W) { return; }
-  let ih = wid.y;
-  let zc = wid.z / p.C;
+  // divisions by f32 (exact below 2^24): lavapipe runs integer division lane by lane
+  let zc = u32(floor((f32(wid.z) + 0.5) / f32(p.C)));
   let c = wid.z - zc * p.C;
   let nl = p.nl0 + zc;
-  let g = c / p.Cg;
+  let g = u32(floor((f32(c) + 0.5) / f32(p.Cg)));
   let cl = c - g * p.Cg;
   let rows = p.nCount * p.OH * p.OW;
   let base = (g * rows + nl * p.OH * p.OW) * p.Kgp + cl * p.KH * p.KW;

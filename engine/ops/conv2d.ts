@@ -364,17 +364,6 @@ const DX_NHWC_TEX_WT_SPEC: GemmSpec = {
   loadB: (_q, k) => `vec4<f32>(w[${k} * p.Cg + nc0], w[${k} * p.Cg + nc1], w[${k} * p.Cg + nc2], w[${k} * p.Cg + nc3])`,
 };
 
-/**
- * DX_NHWC_TEX_WT_SPEC with the weight re-laid out as [Cg][T][O] (weightTapsLast 'cto'): row c holds
- * K = (tap, o), a plain N x K matrix copied straight into a texture (see dxWeightLayout).
- */
-const DX_NHWC_TEX_WTN_SPEC: GemmSpec = {
-  ...DX_NHWC_TEX_SPEC,
-  key: 'conv.dx.nhwc.tex.wtn',
-  colPrep: [0, 1, 2, 3].map((i) => `let u_wc${i} = nc${i} * p.K;`).join('\n'),
-  loadB: (_q, k) => `vec4<f32>(w[u_wc0 + ${k}], w[u_wc1 + ${k}], w[u_wc2 + ${k}], w[u_wc3 + ${k}])`,
-};
-
 const DW_SPEC: GemmSpec = {
   key: 'conv.dw',
   params: [...PARAMS],
@@ -470,6 +459,22 @@ const DCOL_SPEC: GemmSpec = {
   store4: { along: 'cols', binding: 'var<storage, read_write> dcol4: array<vec4<f32>>', store: (m, n, v) => `dcol4[((u_g * p.HaWa + ${m}) * p.Kgp + ${n}) / 4u] = ${v};` },
 };
 
+/**
+ * DCOL_SPEC reading dy from an rgba32uint texture copy of its channels-last rows (texel (o / 4, pixel
+ * n*OH*OW + oh*OW + ow); one fetch per lane for 4 k) and the weight as it is stored: w[o][(c, kh, kw)]
+ * is B row-major K x N (k = o), which a texture variant copies straight into a texture. No weight
+ * re-layout at all; groups = 1, O a multiple of 64 (see dcolTexture).
+ */
+const DCOL_TEX_SPEC: GemmSpec = {
+  ...DCOL_SPEC,
+  key: 'conv.dcol.tex',
+  bindings: ['var<storage, read_write> dcol: array<f32>', 'var yt: texture_2d<u32>', 'var<storage, read> w: array<f32>'],
+  rowPrep: (j, row) => `let u_yr${j} = p.pa * p.OHW + ${row};`,
+  kPrep: (q, k) => `let u_wk${q} = p.wo + ${k} * p.Kg;`,
+  loadA4: (j, k) => `bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(${k} / 4u, u_yr${j}), 0))`,
+  loadA: (j, _q, k) => `bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(${k} / 4u, u_yr${j}), 0))[${k} % 4u]`,
+};
+
 // ---- variants ------------------------------------------------------------------------------------
 
 let forced: Partial<Record<GemmOp, GemmVariant>> = {};
@@ -478,6 +483,13 @@ let dxPath: 'auto' | 'phase' | 'col2im' = 'auto';
 /** Tests and benchmarks: force the input-gradient formulation ('auto' picks by channels per group). */
 export function setConvInputGradPath(path: 'auto' | 'phase' | 'col2im'): void {
   dxPath = path;
+}
+
+const dxPathCounts = { phase: 0, col2im: 0 };
+
+/** Tests: how many input-grads so far took each formulation (1x1 matmul routes count as neither). */
+export function convInputGradPathCounts(): { phase: number; col2im: number } {
+  return { ...dxPathCounts };
 }
 
 /** Tests and benchmarks: force a GEMM variant for a conv product (empty object = tuned/default). */
@@ -596,53 +608,14 @@ export function setConvWeightRelayout(enabled: boolean): void {
   weightRelayout = enabled;
 }
 
-let dxLayout: 'auto' | 'toc' | 'cto' = 'auto';
-
-/** Tests and benchmarks: force the stride-1 input-grad's weight layout ('auto' chooses by dxWeightLayout). */
-export function setConvInputGradWeightLayout(layout: 'auto' | 'toc' | 'cto'): void {
-  dxLayout = layout;
-}
-
 /**
- * The stride-1 channels-last input-grad's weight layout: 'cto' ([Cg][T][O], B read N x K) when the
- * product has at most 2 row tiles (M <= 256 rows, e.g. ResNet stage 5 at batch 2: each workgroup then
- * streams its whole B slice from memory once), else 'toc' ([T][O][Cg], K x N). In interleaved runs
- * at stage 5 (M = 98) the GEMM took 6.4-6.8 ms against 6.8-9.5 with 'toc' (the 'cto' re-layout 2.7-3.3
- * ms against 2.3-2.8), and at stage 3 (M = 1568) 6.1-6.4 against 5.7-5.8 ms.
+ * The weight with its taps before its channels (shaders/conv_weight_taps.wgsl): 'otc' = [O][T][Cg]
+ * (the channels-last forward's B stored N x K) or 'toc' = [T][O][Cg] (the stride-1 input-grad's B
+ * stored K x N, groups = 1). Both need Cg % 4 == 0 and a weight offset that is a multiple of 4.
  */
-function dxWeightLayout(M: number): 'toc' | 'cto' {
-  if (dxLayout !== 'auto') return dxLayout;
-  return M <= 256 ? 'cto' : 'toc';
-}
-
-/**
- * The weight with its taps before its channels: 'otc' = [O][T][Cg] (the channels-last forward's B
- * stored N x K) or 'toc' = [T][O][Cg] (the stride-1 input-grad's B stored K x N, groups = 1), both
- * shaders/conv_weight_taps.wgsl; or 'cto' = [Cg][T][O] (shaders/conv_weight_cto.wgsl; the stride-1
- * input-grad's B stored N x K, groups = 1, O % 4 == 0). All need Cg % 4 == 0 and a weight offset
- * that is a multiple of 4.
- */
-function weightTapsLast(w: Tensor, g: ConvGeometry, order: 'otc' | 'toc' | 'cto'): Tensor {
+function weightTapsLast(w: Tensor, g: ConvGeometry, order: 'otc' | 'toc'): Tensor {
   const op = 'conv2d';
   const T = g.KH * g.KW;
-  if (order === 'cto') {
-    const out = empty([g.Cg, T, g.O], 'float32', op);
-    const k = kernel(`conv_weight_cto:${T}`, () => {
-      const comp = ['x', 'y', 'z', 'w'];
-      const body: string[] = [];
-      for (let j = 0; j < 4; j++) for (let m = 0; m < T; m++) body.push(`  let v${j}_${m} = w[src0 + ${j}u * step + ${m}u];`);
-      // channel c + cc, tap t of output channel o + j: float cc * T + t of o + j's 4 * T
-      const at = (j: number, cc: number, t: number) => `v${j}_${Math.floor((cc * T + t) / 4)}.${comp[(cc * T + t) % 4]}`;
-      for (let cc = 0; cc < 4; cc++) {
-        for (let t = 0; t < T; t++) body.push(`  out[dst + ${cc * T + t}u * p.O4] = vec4<f32>(${[0, 1, 2, 3].map((j) => at(j, cc, t)).join(', ')});`);
-      }
-      return renderTemplate(shaderSource('conv_weight_cto'), { T: String(T), BODY: body.join('\n') });
-    });
-    const n = (g.Cg * g.O) / 16;
-    const [gx, gy] = groups1d(Math.ceil(n / 64));
-    dispatch(k, [out.buffer(op), w.buffer(op)], new Uint32Array([n, gx * 64, g.O / 4, g.Cg, w.offset / 4, 0, 0, 0]), [gx, gy]);
-    return out;
-  }
   const out = empty(order === 'otc' ? [g.O, T, g.Cg] : [T, g.O, g.Cg], 'float32', op);
   const k = kernel(`conv_weight_taps:${T}`, () => {
     const c = ['x', 'y', 'z', 'w'];
@@ -792,10 +765,40 @@ export function convGemmDims(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): [numbe
   return [g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw), g.Cg, Math.max(1, g.Og * th.T * tw.T)];
 }
 
+/** shaders/conv_col2im_s1.wgsl for a KH x KW kernel at stride 1 and dilation 1: its taps unrolled. */
+function col2imUnitKernel(KH: number, KW: number) {
+  return kernel(`conv_col2im_s1:${KH}:${KW}`, () => {
+    const body: string[] = [];
+    for (let kh = 0; kh < KH; kh++) {
+      body.push(`  let oh${kh} = ohb - ${kh};`, `  let hok${kh} = u32(oh${kh}) < p.OH;`, `  let hr${kh} = u32(clamp(oh${kh}, 0, i32(p.OH) - 1)) * p.OW;`);
+    }
+    for (let kw = 0; kw < KW; kw++) {
+      body.push(`  let ow${kw} = owb - ${kw};`, `  let wok${kw} = u32(ow${kw}) < p.OW;`, `  let wc${kw} = u32(clamp(ow${kw}, 0, i32(p.OW) - 1));`);
+    }
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) body.push(`  s = s + select(0.0, dcol[base + (hr${kh} + wc${kw}) * p.Kgp + ${kh * KW + kw}u], hok${kh} && wok${kw});`);
+    }
+    return renderTemplate(shaderSource('conv_col2im_s1'), { KHW: String(KH * KW), BODY: body.join('\n') });
+  });
+}
+
+/**
+ * The input-grad as dcol = dy x weight, then col2im: where the input has few channels per group (the
+ * stem: its columns (c, kh, kw) fill the GEMM's column tiles where the c columns alone would not), and
+ * on CPU drivers' texture GEMMs for a stride-1 product of few pixels (N * OH * OW <= 256, e.g. ResNet
+ * stage 5 at batch 2; one group, O a multiple of 64). There the phase GEMM's weight re-layout, shared by
+ * at most 2 row tiles, cost about a third of the row (2.8-3.3 ms of 10-12 at stage 5), while dcol's B is
+ * the weight as it is stored (copied into a texture) and dy is read from a channels-last texture:
+ * interleaved at stage 5, 9.1 against 11.6 ms (`ab.js dx-col2im`); at stage 4 (392 pixels) the phase
+ * GEMM stayed faster (8.5 against 9.5 ms), its col2im costing 1.1 ms.
+ */
 function useCol2im(g: ConvGeometry): boolean {
+  if (dxPath !== 'auto') return dxPath === 'col2im';
   const Kg = g.Cg * g.KH * g.KW;
   const { cols } = gemmTile(variantFor('conv.dx', g.N * g.H * g.W, g.Cg, g.Og * g.KH * g.KW));
-  return dxPath === 'col2im' || (dxPath === 'auto' && 2 * g.Cg < cols && Kg > g.Cg);
+  if (2 * g.Cg < cols && Kg > g.Cg) return true;
+  const M = g.N * g.OH * g.OW;
+  return deviceContext().summary.isSoftware && g.G === 1 && g.sh === 1 && g.sw === 1 && g.KH * g.KW > 1 && M <= 256 && g.O % 64 === 0 && readsTextures(variantFor('conv.dx', M, Kg, g.Og));
 }
 
 /**
@@ -809,30 +812,53 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', op);
   const Kg = g.Cg * g.KH * g.KW;
   if (useCol2im(g)) {
+    dxPathCounts.col2im++;
     const Kgp = Math.ceil(Kg / 4) * 4;
     const perImage = g.G * g.OH * g.OW * Kgp;
     const nChunk = Math.max(1, Math.min(g.N, Math.floor((1 << 24) / perImage)));
+    // dy channels-last in a texture and the weight copied as it is (DCOL_TEX_SPEC), where they apply
+    const vFirst = variantFor('conv.dx', Math.min(nChunk, g.N) * g.OH * g.OW, Kg, g.Og);
+    const dyl = g.G === 1 && g.O % 64 === 0 && readsTextures(vFirst) ? channelsLastCopy(dy) : null;
+    const yt = dyl ? matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op) : null;
     for (let n0 = 0; n0 < g.N; n0 += nChunk) {
       const nc = Math.min(nChunk, g.N - n0);
       const M = nc * g.OH * g.OW;
       const dcol = empty([g.G, M, Kgp], 'float32', op);
       const v = variantFor('conv.dx', M, Kg, g.Og);
-      gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], { M, N: Kg, K: g.Og, batch: g.G, store4: true }, convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M, Kgp }));
-      const k = kernel('conv_col2im', () => shaderSource('conv_col2im'));
+      const dims = { M, N: Kg, K: g.Og, batch: g.G, store4: true };
+      const params = convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M, Kgp });
+      if (yt && readsTextures(v)) {
+        gemm(DCOL_TEX_SPEC, v, [dcol.buffer(op), yt.createView(), w.buffer(op)], dims, params, undefined, { binding: 2, offset: w.offset, layout: 'kn', batchRows: 0 });
+      } else {
+        gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], dims, params);
+      }
+      const unit = g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
+      const k = unit ? col2imUnitKernel(g.KH, g.KW) : kernel('conv_col2im', () => shaderSource('conv_col2im'));
       // valid taps along an axis repeat every s / gcd(d, s); the output index drops by that * d / s
       const periodH = g.sh / gcd(g.sh, g.dh);
       const periodW = g.sw / gcd(g.sw, g.dw);
+      // narrow inputs: whole rows per 64-lane workgroup (see the shader)
+      const rowsPer = Math.max(1, Math.floor(64 / g.W));
       const maxZ = deviceContext().limits.maxComputeWorkgroupsPerDimension;
       const imagesPerDispatch = Math.max(1, Math.floor(maxZ / g.C));
       for (let nl0 = 0; nl0 < nc; nl0 += imagesPerDispatch) {
         const count = Math.min(imagesPerDispatch, nc - nl0);
-        const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, periodH, periodW, (periodH * g.dh) / g.sh, (periodW * g.dw) / g.sw, nl0, Kgp, 0, 0]);
-        dispatch(k, [dx.buffer(op), dcol.buffer(op)], params, [Math.ceil(g.W / 64), g.H, count * g.C]);
+        if (unit) {
+          const n = count * g.C * g.H * g.W;
+          const [gx, gy] = groups1d(Math.ceil(n / 256));
+          dispatch(k, [dx.buffer(op), dcol.buffer(op)], new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.Cg, g.ph, g.pw, n0, nc, nl0, Kgp, n, gx * 256, 0, 0]), [gx, gy]);
+          continue;
+        }
+        const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, periodH, periodW, (periodH * g.dh) / g.sh, (periodW * g.dw) / g.sw, nl0, Kgp, rowsPer, 0]);
+        dispatch(k, [dx.buffer(op), dcol.buffer(op)], params, [Math.ceil(g.W / 64), Math.ceil(g.H / rowsPer), count * g.C]);
       }
       dcol.dispose();
     }
+    dyl?.dispose();
+    if (yt) releaseTexture(yt);
     return dx;
   }
+  dxPathCounts.phase++;
   // channels-last dy for kernels larger than 1x1 (each dy pixel then feeds several taps), as the forward
   const vMain = variantFor('conv.dx', ...convGemmDims('dx', g));
   const wantNhwc = wantChannelsLast('dx', g);
@@ -863,12 +889,11 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
         // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
         if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
         if (readsTextures(v) && yt) {
-          // stride 1, one group: B is the weight re-laid out (dxWeightLayout), copied straight into a texture
-          const layout = dxWeightLayout(M);
-          if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, layout) : null;
+          // stride 1, one group: B is the weight re-laid out [T][O][Cg], copied straight into a texture
+          if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
           if (wtDx) {
-            const wB: BOperand = { binding: 2, offset: 0, layout: layout === 'cto' ? 'nk' : 'kn', batchRows: 0 };
-            gemm(layout === 'cto' ? DX_NHWC_TEX_WTN_SPEC : DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], dims, params, undefined, wB);
+            const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
+            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], dims, params, undefined, wB);
           } else {
             gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], dims, params);
           }

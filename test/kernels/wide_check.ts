@@ -6,7 +6,7 @@
 // Argument: 'panels' (the packed-panel variants), 'direct' (operands copied straight into textures, the
 // conv paths built on them) or nothing for both; wide.test.ts runs the two halves as parallel children.
 import * as E from '../../engine/index.js';
-import { convGeometry, convWeightGrad, setConvChannelsLast, setConvInputGradWeightLayout, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
+import { convGeometry, convInputGradPathCounts, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { defaultGemmVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
@@ -194,12 +194,13 @@ async function main(): Promise<void> {
       results.push({ what: `conv2d 3x3 forward, x from a texture, ${name}`, maxRelErr: relErr(await y3.toArray(), conv2dRef(X3, W3, B3, d3)) });
       if (textureCopyCounters().x !== xBefore.x + 1 || textureCopyCounters().B !== xBefore.B) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture, or the weight was`, maxRelErr: 1 });
       // 3x3 input-grad, 64 output channels, dy read from a channels-last texture: with two stride phases
-      // (one texture shared, the weight packed) and at stride 1 (the weight re-laid out [Cg][T][O] and
-      // copied straight into a texture, as the forward's [O][T][Cg] is in both)
+      // (one texture shared, the weight packed) and at stride 1 (the weight re-laid out [T][O][Cg] and
+      // copied straight into a texture, as the forward's [O][T][Cg] is in both); and at stride 1 as
+      // dcol = dy x weight (the weight copied as it is into a texture) then col2im, which 'auto' takes
+      // for these 48 pixels
       const unitCfg = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] };
-      // at stride 1 both weight layouts of the input-grad: [Cg][T][O] (read N x K) and [T][O][Cg] (K x N)
-      for (const [cfgd, layout] of [[cfg3, 'auto'], [unitCfg, 'cto'], [unitCfg, 'toc']] as const) {
-        setConvInputGradWeightLayout(layout);
+      for (const [cfgd, path] of [[cfg3, 'auto'], [unitCfg, 'phase'], [unitCfg, 'auto']] as const) {
+        setConvInputGradPath(path);
         const unit = cfgd.stride[0] === 1 && cfgd.stride[1] === 1;
         // 128 input channels (fewer than 64 would take the col2im input-grad) and 64 output channels,
         // so a re-layout that mixed up O and C could not pass; at stride 1, 4 x 6 pixels: the
@@ -213,10 +214,14 @@ async function main(): Promise<void> {
         const xd = E.tensor(Xd, xsd, { requiresGrad: true });
         const before = textureCopyCounters();
         const s4 = gemmStore4Count();
+        const paths = convInputGradPathCounts();
         const yd = E.conv2d(xd, E.tensor(Wd, wsd), null, cfgd);
         results.push({ what: `conv2d 3x3 stride ${cfgd.stride} forward, weight re-laid out, ${name}`, maxRelErr: relErr(await yd.toArray(), conv2dRef(Xd, Wd, null, dd)) });
         E.sum(E.mul(yd, E.tensor(GYd, [dd.N, dd.O, dd.OH, dd.OW]))).backward();
-        results.push({ what: `conv2d 3x3 stride ${cfgd.stride} input-grad (weight ${layout}), dy from a texture, ${name}`, maxRelErr: relErr(await xd.grad!.toArray(), conv2dGradRef(Xd, Wd, GYd, dd).dx) });
+        results.push({ what: `conv2d 3x3 stride ${cfgd.stride} input-grad (${path === 'phase' ? 'phase GEMM' : 'auto'}), dy from a texture, ${name}`, maxRelErr: relErr(await xd.grad!.toArray(), conv2dGradRef(Xd, Wd, GYd, dd).dx) });
+        // 'auto' at stride 1 takes dcol + col2im only for texture variants (B panels in a texture)
+        const wantCol2im = unit && path === 'auto' && v.tex === true ? 1 : 0;
+        if (convInputGradPathCounts().col2im - paths.col2im !== wantCol2im) results.push({ what: `conv2d 3x3 stride ${cfgd.stride} ${name}: ${convInputGradPathCounts().col2im - paths.col2im} col2im input-grads, expected ${wantCol2im}`, maxRelErr: 1 });
         const after = textureCopyCounters();
         if (after.x - before.x !== 2) results.push({ what: `conv2d 3x3 ${name}: ${after.x - before.x} texture copies of activations, expected 2 (x, dy)`, maxRelErr: 1 });
         const wantB = unit ? 2 : 1;
@@ -225,7 +230,7 @@ async function main(): Promise<void> {
         // at stride (1, 2) (5 x 3 output pixels; the input-grad's phases interleave)
         const wantS4 = unit ? 2 : 0;
         if (gemmStore4Count() - s4 !== wantS4) results.push({ what: `conv2d 3x3 ${name}: ${gemmStore4Count() - s4} GEMMs with vec4 stores, expected ${wantS4}`, maxRelErr: 1 });
-        setConvInputGradWeightLayout('auto');
+        setConvInputGradPath('auto');
       }
       setConvChannelsLast('auto', 'fwd');
     }
