@@ -1,8 +1,8 @@
 // Re-layout of a conv weight for the channels-last forward GEMM: w[go][c][t] (OIHW: go = output
 // channel, c < Cg, t < T = kH*kW taps) -> out[go * soO + t * soT + c]; the forward uses [O][T][Cg]
-// (soO = T * Cg, soT = Cg; K = (tap, c)), a plain row-major GEMM operand that 16-lane variants copy
-// straight into a texture, where a pack kernel would gather it 4 scalar loads per vec4. (The
-// input-grad's [Cg][T][O] is shaders/conv_weight_cto.wgsl.)
+// (soO = T * Cg, soT = Cg; K = (tap, c)), and the stride-1 input-grad [T][O][Cg] (soO = Cg, soT = O *
+// Cg): plain row-major GEMM operands that 16-lane variants copy straight into a texture, where a pack
+// kernel would gather them 4 scalar loads per vec4.
 // Tiling: one invocation per (go, 4 channels): it loads the 4 channels' T taps as T contiguous vec4s
 // (4*T floats starting at (go*Cg + c)*T, 16-byte aligned as Cg % 4 == 0 and the weight's offset is a
 // multiple of 4) and stores T vec4s, one per tap, regrouped in registers; the T loads and stores are
