@@ -112,7 +112,7 @@ const PARAMS = [
   'C', 'H', 'W', 'O', 'OH', 'OW', 'Cg', 'Og', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
   'HW', 'OHW', 'KHW', 'Kg', 'invKHW', 'invKW', 'invOHW', 'invOW', 'hasBias', 'xo', 'wo', 'yo', 'bo',
   'pa', 'pb', 'Wa', 'HaWa', 'kh0', 'kw0', 'stH', 'stW', 'TW', 'THW', 'dOh', 'dOw', 'offh0', 'offw0', 'invTHW', 'invTW', 'invCg', 'invOg', 'Kgp',
-  'HWp', 'invHWp', 'txShift', 'txLast',
+  'HWp', 'invHWp', 'txShift', 'txLast', 'ytShift',
 ] as const;
 type ParamName = (typeof PARAMS)[number];
 
@@ -458,6 +458,33 @@ const DCOL_SPEC: GemmSpec = {
   // the last group of 4 columns may end in a row's padding (column Kg .. Kgp - 1), which col2im never reads
   store4: { along: 'cols', binding: 'var<storage, read_write> dcol4: array<vec4<f32>>', store: (m, n, v) => `dcol4[((u_g * p.HaWa + ${m}) * p.Kgp + ${n}) / 4u] = ${v};` },
 };
+
+/**
+ * A weight-grad spec (DW_SPEC, DW_TEX_SPEC) reading B = dy down its columns from a flat rgba32uint
+ * texture copy of it (flatTexture: texel t = elements 4t .. 4t + 3, rows of 2^ytShift texels) instead
+ * of a pack kernel's panel or per-lane gathers: column oc's 4 k values of a step are 4 consecutive
+ * pixels of one dy plane (OH * OW % 4 == 0, so K has no padding and a step never spans two planes),
+ * one texel fetch. The GEMM regroups a lane's columns into k rows (GemmSpec.loadBk4).
+ */
+function dyTextureSpec(spec: GemmSpec): GemmSpec {
+  return {
+    ...spec,
+    key: `${spec.key}.yt`,
+    bindings: [spec.bindings[0], spec.bindings[1], 'var yt: texture_2d<u32>'],
+    functions: `${spec.functions ?? ''}
+// dy[n][oc][pix .. pix + 3] (pix a multiple of 4)
+fn dyt4(n: u32, oc: u32, pix: u32) -> vec4<f32> {
+  let t = ((n * p.O + oc) * p.OHW + pix) >> 2u;
+  return bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(t & ((1u << p.ytShift) - 1u), t >> p.ytShift), 0));
+}`,
+    colPrep: '',
+    loadB: (q) => `vec4<f32>(${[0, 1, 2, 3].map((i) => `dyt4(u_n${q}, u_g * p.Og + nc${i}, u_pix${q} & ~3u)[u_pix${q} & 3u]`).join(', ')})`,
+    loadBk4: (col) => `dyt4(u_n0, u_g * p.Og + ${col}, u_pix0)`,
+  };
+}
+
+const DW_YT_SPEC = dyTextureSpec(DW_SPEC);
+const DW_TEX_YT_SPEC = dyTextureSpec(DW_TEX_SPEC);
 
 /**
  * DCOL_SPEC reading dy from an rgba32uint texture copy of its channels-last rows (texel (o / 4, pixel
@@ -920,20 +947,26 @@ export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   const K = g.N * g.OH * g.OW;
   const v = variantFor('conv.dw', Kg, g.Og, K);
   const xt = wantWeightGradTexture(v, x, g) ? weightGradTexture(x, op) : null;
+  const yt = wantDyTexture(v, dy, g) ? flatTexture(dy, op) : null;
   // the texture form pads each image's pixels to a multiple of 4 (HWp)
   const HWp = Math.ceil((g.OH * g.OW) / 4) * 4;
   const Kt = xt ? g.N * HWp : K;
   const dims = { M: Kg, N: g.Og, K: Kt, batch: g.G, splits: chooseSplits(v, Kg, g.Og, Kt, g.G), store4: Kg % 4 === 0 };
-  const plan = planGemm(v, dims, true);
+  // B from dy's texture: no panel, so a direct plan (one K chunk) with the variant's splits
+  const plan = planGemm(yt ? { ...v, pack: false } : v, dims, true);
   const part = empty([plan.totalSplits, g.O, g.Cg, g.KH, g.KW], 'float32', op);
+  const B = yt ? yt.createView() : dy.buffer(op);
+  const bOperand: BOperand | undefined = yt ? { binding: 2, offset: 0, layout: 'spec', batchRows: 0 } : undefined;
+  const ytShift = yt ? Math.log2(yt.width) : 0;
   if (xt) {
-    const params = convParams(g, { yo: dy.offset, HWp, invHWp: f32bits(1 / HWp), txShift: Math.log2(xt.texture.width), txLast: xt.perCopy - 1 });
-    gemm(DW_TEX_SPEC, v, [part.buffer(op), xt.texture.createView(), dy.buffer(op)], dims, params, plan);
+    const params = convParams(g, { yo: dy.offset, HWp, invHWp: f32bits(1 / HWp), txShift: Math.log2(xt.texture.width), txLast: xt.perCopy - 1, ytShift });
+    gemm(yt ? DW_TEX_YT_SPEC : DW_TEX_SPEC, v, [part.buffer(op), xt.texture.createView(), B], dims, params, plan, bOperand);
     releaseTexture(xt.texture);
   } else {
-    const params = convParams(g, { xo: x.offset, yo: dy.offset });
-    gemm(DW_SPEC, v, [part.buffer(op), x.buffer(op), dy.buffer(op)], dims, params, plan);
+    const params = convParams(g, { xo: x.offset, yo: dy.offset, ytShift });
+    gemm(yt ? DW_YT_SPEC : DW_SPEC, v, [part.buffer(op), x.buffer(op), B], dims, params, plan, bOperand);
   }
+  if (yt) releaseTexture(yt);
   return sumSplits(part, plan.totalSplits, [g.O, g.Cg, g.KH, g.KW]);
 }
 
@@ -951,6 +984,53 @@ export function setConvWeightGradTexture(mode: 'auto' | 'off'): void {
  * 256 28x28x64 activations), and a subgroup-broadcast variant at 16 lanes and up (lavapipe crashes on
  * texture kernels at 8).
  */
+let dyTexture: 'auto' | 'off' = 'auto';
+
+/** Tests and benchmarks: let the weight-grad read dy from a flat texture copy where it can ('auto'), or never. */
+export function setConvWeightGradDyTexture(mode: 'auto' | 'off'): void {
+  dyTexture = mode;
+}
+
+/**
+ * Whether the weight-grad reads dy from a flat texture copy (dyTextureSpec): 16-lane subgroup-broadcast
+ * variants (texture variants crash lavapipe at 8 lanes), output planes of a multiple of 4 pixels, and
+ * a copy that fits a texture.
+ */
+function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
+  return dyTexture === 'auto' && v.family === 'bcast' && v.subgroup >= 16 && (g.OH * g.OW) % 4 === 0 && flatTextureLayout(dy.size) !== null;
+}
+
+/** The texture of flatTexture for `size` elements: rows of `width` texels (a power of 2, at least 64), or null if it cannot fit. */
+function flatTextureLayout(size: number): { width: number; rows: number } | null {
+  const maxDim = deviceContext().limits.maxTextureDimension2D;
+  const texels = Math.ceil(size / 4);
+  let width = 64;
+  while (Math.ceil(texels / width) > maxDim && width < maxDim) width *= 2;
+  const rows = Math.ceil(texels / width);
+  return rows <= maxDim ? { width, rows } : null;
+}
+
+/**
+ * t's elements (from its offset) in an rgba32uint texture, flat: texel i holds elements 4i .. 4i + 3,
+ * in rows of a power-of-2 width (flatTextureLayout; 1 KiB rows or more, a multiple of the copy's
+ * 256-byte row pitch). Copied straight from t's buffer where it holds the whole rows from a 16-byte
+ * aligned start, else through a staging buffer; texels past t's end are never read.
+ */
+function flatTexture(t: Tensor, op: string): GPUTexture {
+  const { width, rows } = flatTextureLayout(t.size)!;
+  const texture = acquireTexture(width, rows, op);
+  const buf = t.buffer(op);
+  if (t.offset % 4 === 0 && buf.size >= t.offset * 4 + rows * width * 16) {
+    copyBufferToTexture(buf, width * 16, texture, t.offset * 4);
+  } else {
+    const staging = empty([rows * width * 4], 'float32', op);
+    copyBuffer(buf, t.offset * 4, staging.buffer(op), 0, t.size * 4);
+    copyBufferToTexture(staging.buffer(op), width * 16, texture);
+    staging.dispose();
+  }
+  return texture;
+}
+
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
   if (dwTexture === 'off' || v.family !== 'bcast' || v.subgroup < 16) return false;
   const { perCopy } = shiftedCopiesLayout(x.size);

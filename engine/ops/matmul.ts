@@ -56,6 +56,12 @@ export interface GemmSpec {
   colPrep?: string;
   /** vec4<f32> expression: B[k of slot q][n0 .. n0 + 3]. */
   loadB(q: number, k: string): string;
+  /**
+   * Optional vec4<f32> expression: B[k .. k + 3][col] for one column `col` (a clamped u32 expression),
+   * k a multiple of 4 with all 4 below K: B read down its columns from a texture the op provides
+   * (BOperand layout 'spec'), regrouped into rows by the template.
+   */
+  loadBk4?(col: string, k: string): string;
   /** A statement storing f32 `v` at C[m][n] (m < M and n < N are guaranteed); `col` suffixes storeCol's names for column n. */
   store1(m: string, n: string, v: string, col: string): string;
   /**
@@ -121,9 +127,11 @@ export function sourceOf(v: GemmVariant): GemmSource {
 /**
  * B read from a texture that is a straight copy of the operand itself (no pack kernel): 'kn' when B
  * is row-major K x N per batch (texel (n / 4, batch rows + k)), 'nk' when it is stored N x K (texel
- * (k / 4, batch rows + n); a lane's 4 texels of 4 k each are its 4 k rows of 4 columns, regrouped).
+ * (k / 4, batch rows + n); a lane's 4 texels of 4 k each are its 4 k rows of 4 columns, regrouped);
+ * 'spec' when the op's spec reads B down its columns itself (GemmSpec.loadBk4, from a texture among
+ * its own bindings), regrouped the same way, with A direct and no tail step (K % 4 == 0).
  */
-export type BTexture = 'kn' | 'nk';
+export type BTexture = 'kn' | 'nk' | 'spec';
 
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
 export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false, store4 = false): string {
@@ -142,7 +150,9 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const direct = tex ? btex : undefined;
   // packed A read from a texture copy of a plain row-major A: texel (k / 4, batch * aRows + row)
   const aTex = packed && tex && atex;
-  if ((G > 1 || v.tex) && !(packed || packB)) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
+  const specB = btex === 'spec';
+  if (specB && (packed || packB || v.tex || !spec.loadBk4)) throw new Error('gemm: internal: B read by the spec needs A direct, no panels and spec.loadBk4');
+  if ((G > 1 || v.tex) && !(packed || packB) && !specB) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
   const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
   const tile =
     v.family === 'bcast'
@@ -168,6 +178,8 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
       rowPrep.push(`let row${j} = min(${rowExpr}, p.M - 1u) + p.mOff;`);
       rowPrep.push(spec.rowPrep(j, `row${j}`));
     }
+    // the lane's columns (group g: 4 S columns after group g - 1), clamped, for B read down its columns
+    if (specB) for (let g = 0; g < G; g++) for (let j = 0; j < 4; j++) rowPrep.push(`let bcol${g}_${j} = min(n0 + ${j + 4 * S * g}u, p.N - 1u);`);
   }
   const acc = (r: number, g: number) => (g === 0 ? ACC(r) : `${ACC(r)}_${g}`);
   const accs: string[] = [];
@@ -208,7 +220,16 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
         if (spec.loadA4 && !tail) out.push(`let a${j} = ${spec.loadA4(j, 'k')};`);
         else out.push(`let a${j} = vec4<f32>(${[0, 1, 2, 3].map((q) => guardA(q, spec.loadA(j, q, kq(q)))).join(', ')});`);
       }
-      if (direct === 'nk') {
+      if (specB) {
+        // 4 columns' vec4s of 4 k each, regrouped into 4 k rows of 4 columns (as 'nk')
+        for (let g = 0; g < G; g++) {
+          for (let j = 0; j < 4; j++) out.push(`let s${j}_${g} = ${spec.loadBk4!(`bcol${g}_${j}`, 'k')};`);
+          for (let q = 0; q < 4; q++) {
+            const c = 'xyzw'[q];
+            out.push(`let ${bName(q, g)} = vec4<f32>(s0_${g}.${c}, s1_${g}.${c}, s2_${g}.${c}, s3_${g}.${c});`);
+          }
+        }
+      } else if (direct === 'nk') {
         // K % 4 == 0 here, so the tail step never runs; it is generated (and guarded) all the same
         for (let g = 0; g < G; g++) out.push(...nkRows(`(k - p.kOff)`, g, guardB));
       } else {
@@ -256,7 +277,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const panels = packed ? [aTex ? 'var at: texture_2d<u32>' : 'var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
   return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
-    SOURCE: [source, aTex ? 'A a texture copy' : '', direct ? `B a texture copy (${direct})` : ''].filter(Boolean).join(', '),
+    SOURCE: [source, aTex ? 'A a texture copy' : '', direct ? `B a texture copy (${direct})` : '', specB ? 'B read down its columns by the op' : ''].filter(Boolean).join(', '),
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(outSpec, panels),
@@ -268,7 +289,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     ROWPREP: indent(rowPrep.join('\n'), 2),
     ACCS: indent(accs.join('\n'), 2),
     STEP: step(false),
-    TAIL: packed || spec.noTail ? '' : step(true),
+    TAIL: packed || spec.noTail || specB ? '' : step(true),
     STORE: store.join('\n'),
     USES: bindingUses(outSpec),
   });
@@ -615,12 +636,18 @@ export function gemmStore4Count(): number {
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
+  const specB = bOperand?.layout === 'spec';
+  if (specB) {
+    // B read down its columns by the spec, from a texture the op bound: A direct, the variant's columns a lane
+    if (plan.source !== 'direct' || K % 4 !== 0 || v.family === 'tiled') throw new Error('gemm: internal: B read by the spec needs a direct plan, K % 4 == 0 and no tiled family');
+    v = { ...v, pack: false, tex: false };
+  }
   v = avoidTextureCrash(fitVariant(v, M), dims, aOperand, bOperand);
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
   if (buffers.length !== spec.bindings.length) throw new Error(`gemm: internal: ${buffers.length} buffers for ${spec.bindings.length} bindings`);
   // K = 0 or panels over budget: a variant that needs packed B reads it in place with 4 columns a lane
   // (before the tile size is taken: it sets the grid)
-  if (plan.source === 'direct' && (groupsOf(v) > 1 || v.tex)) v = { ...v, tn: 4, tex: false };
+  if (plan.source === 'direct' && !specB && (groupsOf(v) > 1 || v.tex)) v = { ...v, tn: 4, tex: false };
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
   const useStore4 = Boolean(dims.store4) && storeVec4 && v.family === 'bcast' && spec.store4 !== undefined;
   if (useStore4) store4Gemms++;
@@ -638,7 +665,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
     for (let mOff = 0; mOff < M; mOff += rowStep) {
       const Mc = Math.min(rowStep, M - mOff);
       const gm = Math.ceil(Mc / rows);
-      dispatch(gemmKernel(spec, v, 'direct', undefined, false, useStore4), buffers, headerParams(Mc, N, K, kChunk, batch, splits, mOff, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
+      dispatch(gemmKernel(spec, v, 'direct', specB ? 'spec' : undefined, false, useStore4), buffers, headerParams(Mc, N, K, kChunk, batch, splits, mOff, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
     }
     return;
   }
