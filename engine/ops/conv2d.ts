@@ -845,7 +845,8 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     const nChunk = Math.max(1, Math.min(g.N, Math.floor((1 << 24) / perImage)));
     // dy channels-last in a texture and the weight copied as it is (DCOL_TEX_SPEC), where they apply
     const vFirst = variantFor('conv.dx', Math.min(nChunk, g.N) * g.OH * g.OW, Kg, g.Og);
-    const dyl = g.G === 1 && g.O % 64 === 0 && readsTextures(vFirst) ? channelsLastCopy(dy) : null;
+    const texRows = g.N * g.OH * g.OW <= deviceContext().limits.maxTextureDimension2D;
+    const dyl = g.G === 1 && g.O % 64 === 0 && texRows && readsTextures(vFirst) ? channelsLastCopy(dy) : null;
     const yt = dyl ? matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op) : null;
     for (let n0 = 0; n0 < g.N; n0 += nChunk) {
       const nc = Math.min(nChunk, g.N - n0);
