@@ -514,6 +514,13 @@ export function setConvInputGradPath(path: 'auto' | 'phase' | 'col2im'): void {
 
 const dxPathCounts = { phase: 0, col2im: 0 };
 
+let col2imPhased = true;
+
+/** Benchmarks: col2im at stride > 1 without dilation by its phase kernel (true) or the general one. */
+export function setConvCol2imPhased(on: boolean): void {
+  col2imPhased = on;
+}
+
 /** Tests: how many input-grads so far took each formulation (1x1 matmul routes count as neither). */
 export function convInputGradPathCounts(): { phase: number; col2im: number } {
   return { ...dxPathCounts };
@@ -861,7 +868,9 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
         gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], dims, params);
       }
       const unit = g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
-      const k = unit ? col2imUnitKernel(g.KH, g.KW) : kernel('conv_col2im', () => shaderSource('conv_col2im'));
+      // strided without dilation: columns by phase, uniform taps (shaders/conv_col2im_phase.wgsl)
+      const phased = !unit && g.dh === 1 && g.dw === 1 && col2imPhased;
+      const k = unit ? col2imUnitKernel(g.KH, g.KW) : phased ? kernel('conv_col2im_phase', () => shaderSource('conv_col2im_phase')) : kernel('conv_col2im', () => shaderSource('conv_col2im'));
       // valid taps along an axis repeat every s / gcd(d, s); the output index drops by that * d / s
       const periodH = g.sh / gcd(g.sh, g.dh);
       const periodW = g.sw / gcd(g.sw, g.dw);
@@ -875,6 +884,11 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
           const n = count * g.C * g.H * g.W;
           const [gx, gy] = groups1d(Math.ceil(n / 256));
           dispatch(k, [dx.buffer(op), dcol.buffer(op)], new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.Cg, g.ph, g.pw, n0, nc, nl0, Kgp, n, gx * 256, 0, 0]), [gx, gy]);
+          continue;
+        }
+        if (phased) {
+          const blocksW = Math.ceil(Math.ceil(g.W / g.sw) / 64);
+          dispatch(k, [dx.buffer(op), dcol.buffer(op)], new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.Cg, n0, nc, nl0, Kgp, blocksW, 0, 0, 0]), [g.sw * blocksW, g.H, count * g.C]);
           continue;
         }
         const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, periodH, periodW, (periodH * g.dh) / g.sh, (periodW * g.dw) / g.sw, nl0, Kgp, rowsPer, 0]);
