@@ -11,13 +11,15 @@
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
 //   dw-texture weight-grads reading x from 4 shifted texture copies ('auto', where it applies) or
 //              with masked gathers ('off')
+//   dw-dy-texture weight-grads reading dy from a flat texture copy ('auto', output planes of a multiple
+//              of 4 pixels) or from the variant's panel or gathers ('off')
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -79,6 +81,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
     settings: [
       { name: 'texture', apply: () => setConvWeightGradTexture('auto') },
       { name: 'gathers', apply: () => setConvWeightGradTexture('off') },
+    ],
+  },
+  'dw-dy-texture': {
+    layers: LAYERS.map((_L, i) => i),
+    kinds: ['dw'],
+    settings: [
+      { name: 'dy texture', apply: () => setConvWeightGradDyTexture('auto') },
+      { name: 'dy panel/gathers', apply: () => setConvWeightGradDyTexture('off') },
     ],
   },
   store4: {
