@@ -11,6 +11,7 @@
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
 //   dw-texture weight-grads reading x from 4 shifted texture copies ('auto', where it applies) or
 //              with masked gathers ('off')
+//   col2im-phase the stem's input-grad with strided col2im by its phase kernel (true) or the general one
 //   dw-dy-texture weight-grads reading dy from a flat texture copy ('auto', output planes of a multiple
 //              of 4 pixels) or from the variant's panel or gathers ('off')
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
@@ -19,7 +20,7 @@
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -81,6 +82,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
     settings: [
       { name: 'texture', apply: () => setConvWeightGradTexture('auto') },
       { name: 'gathers', apply: () => setConvWeightGradTexture('off') },
+    ],
+  },
+  'col2im-phase': {
+    layers: LAYERS.flatMap((L, i) => (L.C < 8 ? [i] : [])),
+    kinds: ['dx'],
+    settings: [
+      { name: 'phase col2im', apply: () => setConvCol2imPhased(true) },
+      { name: 'general col2im', apply: () => setConvCol2imPhased(false) },
     ],
   },
   'dw-dy-texture': {
