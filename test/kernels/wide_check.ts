@@ -6,7 +6,7 @@
 // Argument: 'panels' (the packed-panel variants), 'direct' (operands copied straight into textures, the
 // conv paths built on them) or nothing for both; wide.test.ts runs the two halves as parallel children.
 import * as E from '../../engine/index.js';
-import { convGeometry, convInputGradPathCounts, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convInputGradPathCounts, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { defaultGemmVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
@@ -290,6 +290,34 @@ async function main(): Promise<void> {
       results.push({ what: label, maxRelErr: relErr(await dw.toArray(), conv2dGradRef(X, W, GY, d).dw) });
       if (!kernels.some((k) => k.startsWith(c.kind))) results.push({ what: `${label}: the kernel ${c.kind} did not run (${kernels.join(', ')})`, maxRelErr: 1 });
       [x, w, stored, dy, dw].forEach((t) => t.dispose());
+    }
+    // the stem's input-grad as dcol + col2im where dy's pixel rows exceed a texture's height: dy is not
+    // copied channels-last (the dcol GEMM reads it where it is; the copy once ran and went unread)
+    {
+      const side = Math.ceil((ctx.limits.maxTextureDimension2D + 1) ** 0.5) * 2 + 1;
+      const xs = [1, 3, side, side];
+      const ws = [64, 3, 7, 7];
+      const cfg = { stride: [2, 2] as [number, number], padding: [3, 3] as [number, number] };
+      const d = convDims(xs, ws, cfg);
+      if (d.OH * d.OW <= ctx.limits.maxTextureDimension2D) results.push({ what: 'stem input-grad case: dy rows fit a texture', maxRelErr: 1 });
+      const X = randomData(numelOf(xs), seed++);
+      const W = randomData(numelOf(ws), seed++);
+      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+      const x = E.tensor(X, xs);
+      const w = E.tensor(W, ws);
+      const dy = E.tensor(GY, [d.N, d.O, d.OH, d.OW]);
+      // a texture variant (the untuned default), which would otherwise read dy from a channels-last texture
+      setConvVariants({ 'conv.dx': { family: 'bcast', tm: 64, wg: 1, subgroup: 16, pack: 'B', tex: true } });
+      E.startProfile();
+      const dx = convInputGrad(dy, w, convGeometry('t', x, w, cfg));
+      const kernels = (await E.stopProfile()).map((r) => r.kernel);
+      setConvVariants({});
+      const label = `conv2d stem input-grad, ${d.OH * d.OW} dy pixel rows`;
+      results.push({ what: label, maxRelErr: relErr(await dx.toArray(), conv2dGradRef(X, W, GY, d).dx) });
+      if (!kernels.some((k) => k.startsWith('gemm:conv.dcol:')) || kernels.some((k) => k.startsWith('nchw_to_nhwc') || k.startsWith('map:copy'))) {
+        results.push({ what: `${label}: expected the dcol GEMM on dy as it is and no channels-last copy (${kernels.join(', ')})`, maxRelErr: 1 });
+      }
+      [x, w, dy, dx].forEach((t) => t.dispose());
     }
     // the copies' staging buffers and textures go back to the pools: live memory is flat over repeats
     // (7 x 7: x's copies; 8 x 8: x's copies and dy's texture; dy at an offset of 1: dy's staging buffer)
