@@ -490,7 +490,7 @@ const DW_TEX_YT_SPEC = dyTextureSpec(DW_TEX_SPEC);
  * DCOL_SPEC reading dy from an rgba32uint texture copy of its channels-last rows (texel (o / 4, pixel
  * n*OH*OW + oh*OW + ow); one fetch per lane for 4 k) and the weight as it is stored: w[o][(c, kh, kw)]
  * is B row-major K x N (k = o), which a texture variant copies straight into a texture. No weight
- * re-layout at all; groups = 1, O a multiple of 64 (see dcolTexture).
+ * re-layout at all; groups = 1, O a multiple of 64 (see useCol2im and convInputGrad).
  */
 const DCOL_TEX_SPEC: GemmSpec = {
   ...DCOL_SPEC,
