@@ -4,14 +4,14 @@
 // (dcol rows Kgp floats apart). The KH x KW taps are unrolled by engine/ops/conv2d.ts
 // (col2imUnitKernel), one masked load each: straight-line code, without the general kernel's per-lane
 // tap search.
-// Tiling: one invocation per dx element of the chunk's images [nOff + nl0, + count), flat (a 7 x 7
+// Tiling: one invocation per dx element of the chunk's images [nOff, nOff + nCount), flat (a 7 x 7
 // plane fills 49 lanes, not one 64-lane workgroup per row); grid x * 256 invocations per grid row.
 // Indices are split by divu (f32 reciprocal plus one correction step; lavapipe runs integer division
 // lane by lane). Bounds: i >= n returns; taps outside the output are masked (their index clamped).
 struct Params {
   C: u32, H: u32, W: u32, OH: u32,
   OW: u32, Cg: u32, ph: u32, pw: u32,
-  nOff: u32, nCount: u32, nl0: u32, Kgp: u32,
+  nOff: u32, nCount: u32, _a: u32, Kgp: u32,
   n: u32, width: u32, _b: u32, _c: u32,
 }
 
@@ -32,13 +32,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.y * p.width + gid.x;
   if (i >= p.n) { return; }
   let HW = p.H * p.W;
-  let zc = divu(i, p.C * HW);
-  let rem = i - zc * p.C * HW;
+  let nl = divu(i, p.C * HW);
+  let rem = i - nl * p.C * HW;
   let c = divu(rem, HW);
   let pix = rem - c * HW;
   let ih = divu(pix, p.W);
   let iw = pix - ih * p.W;
-  let nl = p.nl0 + zc;
   let g = divu(c, p.Cg);
   let cl = c - g * p.Cg;
   let rows = p.nCount * p.OH * p.OW;

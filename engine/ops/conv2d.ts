@@ -23,7 +23,7 @@ import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
-import { gemm, gemmTile, matmulProduct, matrixTexture, planGemm, readsTextures, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
+import { copiesAsTexture, gemm, gemmTile, matmulProduct, matrixTexture, planGemm, readsTextures, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { add, copy } from './elementwise.js';
 import { contiguous, permute, reshape } from './shape.js';
@@ -799,6 +799,41 @@ export function convGemmDims(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): [numbe
   return [g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw), g.Cg, Math.max(1, g.Og * th.T * tw.T)];
 }
 
+/**
+ * dx of the images [n0, n0 + nc) from their dcol rows (Kgp floats apart): at stride 1 without dilation
+ * the unrolled-tap kernel over flat indices (shaders/conv_col2im_s1.wgsl), strided without dilation
+ * the phase kernel (shaders/conv_col2im_phase.wgsl), else the general one (shaders/conv_col2im.wgsl),
+ * whose grid z = (image, channel) is cut into dispatches of at most maxComputeWorkgroupsPerDimension.
+ */
+function col2im(dx: Tensor, dcol: Tensor, g: ConvGeometry, n0: number, nc: number, Kgp: number, op: string): void {
+  const bufs = [dx.buffer(op), dcol.buffer(op)];
+  if (g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1) {
+    const n = nc * g.C * g.H * g.W;
+    const [gx, gy] = groups1d(Math.ceil(n / 256));
+    dispatch(col2imUnitKernel(g.KH, g.KW), bufs, new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.Cg, g.ph, g.pw, n0, nc, 0, Kgp, n, gx * 256, 0, 0]), [gx, gy]);
+    return;
+  }
+  const phased = g.dh === 1 && g.dw === 1 && col2imPhased;
+  const k = phased ? kernel('conv_col2im_phase', () => shaderSource('conv_col2im_phase')) : kernel('conv_col2im', () => shaderSource('conv_col2im'));
+  // valid taps along an axis repeat every s / gcd(d, s); the output index drops by that * d / s
+  const periodH = g.sh / gcd(g.sh, g.dh);
+  const periodW = g.sw / gcd(g.sw, g.dw);
+  // narrow inputs: whole rows per 64-lane workgroup (see the shader)
+  const rowsPer = Math.max(1, Math.floor(64 / g.W));
+  const blocksW = Math.ceil(Math.ceil(g.W / g.sw) / 64);
+  const maxZ = deviceContext().limits.maxComputeWorkgroupsPerDimension;
+  const imagesPerDispatch = Math.max(1, Math.floor(maxZ / g.C));
+  for (let nl0 = 0; nl0 < nc; nl0 += imagesPerDispatch) {
+    const count = Math.min(imagesPerDispatch, nc - nl0);
+    if (phased) {
+      dispatch(k, bufs, new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.Cg, n0, nc, nl0, Kgp, blocksW, 0, 0, 0]), [g.sw * blocksW, g.H, count * g.C]);
+    } else {
+      const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, periodH, periodW, (periodH * g.dh) / g.sh, (periodW * g.dw) / g.sw, nl0, Kgp, rowsPer, 0]);
+      dispatch(k, bufs, params, [Math.ceil(g.W / 64), Math.ceil(g.H / rowsPer), count * g.C]);
+    }
+  }
+}
+
 /** shaders/conv_col2im_s1.wgsl for a KH x KW kernel at stride 1 and dilation 1: its taps unrolled. */
 function col2imUnitKernel(KH: number, KW: number) {
   return kernel(`conv_col2im_s1:${KH}:${KW}`, () => {
@@ -851,10 +886,11 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     const perImage = g.G * g.OH * g.OW * Kgp;
     const nChunk = Math.max(1, Math.min(g.N, Math.floor((1 << 24) / perImage)));
     // dy channels-last in a texture and the weight copied as it is (DCOL_TEX_SPEC), where they apply
+    // (the copy only where its texture can be made: the stem's 25088 dy rows exceed a texture's height)
     const vFirst = variantFor('conv.dx', Math.min(nChunk, g.N) * g.OH * g.OW, Kg, g.Og);
-    const texRows = g.N * g.OH * g.OW <= deviceContext().limits.maxTextureDimension2D;
-    const dyl = g.G === 1 && g.O % 64 === 0 && texRows && readsTextures(vFirst) ? channelsLastCopy(dy) : null;
-    const yt = dyl ? matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op) : null;
+    const dyRows = g.N * g.OH * g.OW;
+    const dyl = g.G === 1 && readsTextures(vFirst) && copiesAsTexture(0, dyRows, g.O) ? channelsLastCopy(dy) : null;
+    const yt = dyl ? matrixTexture(dyl.buffer(op), 0, dyRows, g.O, 'x', op) : null;
     for (let n0 = 0; n0 < g.N; n0 += nChunk) {
       const nc = Math.min(nChunk, g.N - n0);
       const M = nc * g.OH * g.OW;
@@ -867,33 +903,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
       } else {
         gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], dims, params);
       }
-      const unit = g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
-      // strided without dilation: columns by phase, uniform taps (shaders/conv_col2im_phase.wgsl)
-      const phased = !unit && g.dh === 1 && g.dw === 1 && col2imPhased;
-      const k = unit ? col2imUnitKernel(g.KH, g.KW) : phased ? kernel('conv_col2im_phase', () => shaderSource('conv_col2im_phase')) : kernel('conv_col2im', () => shaderSource('conv_col2im'));
-      // valid taps along an axis repeat every s / gcd(d, s); the output index drops by that * d / s
-      const periodH = g.sh / gcd(g.sh, g.dh);
-      const periodW = g.sw / gcd(g.sw, g.dw);
-      // narrow inputs: whole rows per 64-lane workgroup (see the shader)
-      const rowsPer = Math.max(1, Math.floor(64 / g.W));
-      const maxZ = deviceContext().limits.maxComputeWorkgroupsPerDimension;
-      const imagesPerDispatch = Math.max(1, Math.floor(maxZ / g.C));
-      for (let nl0 = 0; nl0 < nc; nl0 += imagesPerDispatch) {
-        const count = Math.min(imagesPerDispatch, nc - nl0);
-        if (unit) {
-          const n = count * g.C * g.H * g.W;
-          const [gx, gy] = groups1d(Math.ceil(n / 256));
-          dispatch(k, [dx.buffer(op), dcol.buffer(op)], new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.Cg, g.ph, g.pw, n0, nc, nl0, Kgp, n, gx * 256, 0, 0]), [gx, gy]);
-          continue;
-        }
-        if (phased) {
-          const blocksW = Math.ceil(Math.ceil(g.W / g.sw) / 64);
-          dispatch(k, [dx.buffer(op), dcol.buffer(op)], new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.Cg, n0, nc, nl0, Kgp, blocksW, 0, 0, 0]), [g.sw * blocksW, g.H, count * g.C]);
-          continue;
-        }
-        const params = new Uint32Array([g.C, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Cg, n0, nc, periodH, periodW, (periodH * g.dh) / g.sh, (periodW * g.dw) / g.sw, nl0, Kgp, rowsPer, 0]);
-        dispatch(k, [dx.buffer(op), dcol.buffer(op)], params, [Math.ceil(g.W / 64), Math.ceil(g.H / rowsPer), count * g.C]);
-      }
+      col2im(dx, dcol, g, n0, nc, Kgp, op);
       dcol.dispose();
     }
     dyl?.dispose();
@@ -992,13 +1002,6 @@ export function setConvWeightGradTexture(mode: 'auto' | 'off'): void {
   dwTexture = mode;
 }
 
-/**
- * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
- * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's 4
- * copies within one storage binding (the staging buffer; 8.4M elements on lavapipe, e.g. not a batch of
- * 256 28x28x64 activations), and a subgroup-broadcast variant at 16 lanes and up (lavapipe crashes on
- * texture kernels at 8).
- */
 let dyTexture: 'auto' | 'off' = 'auto';
 
 /** Tests and benchmarks: let the weight-grad read dy from a flat texture copy where it can ('auto'), or never. */
@@ -1015,14 +1018,24 @@ function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
   return dyTexture === 'auto' && v.family === 'bcast' && v.subgroup >= 16 && (g.OH * g.OW) % 4 === 0 && flatTextureLayout(dy.size) !== null;
 }
 
-/** The texture of flatTexture for `size` elements: rows of `width` texels (a power of 2, at least 64), or null if it cannot fit. */
-function flatTextureLayout(size: number): { width: number; rows: number } | null {
+/**
+ * The width of a texture that wraps a flat run of texels into rows: a power of 2 from 64 texels (1 KiB
+ * rows, a multiple of the copy's 256-byte row pitch), doubled until `rowsAt(width)` rows fit the
+ * device (or the width reaches its limit).
+ */
+function wrapWidth(rowsAt: (width: number) => number): number {
   const maxDim = deviceContext().limits.maxTextureDimension2D;
-  const texels = Math.ceil(size / 4);
   let width = 64;
-  while (Math.ceil(texels / width) > maxDim && width < maxDim) width *= 2;
+  while (rowsAt(width) > maxDim && width < maxDim) width *= 2;
+  return width;
+}
+
+/** The texture of flatTexture for `size` elements: rows of `width` texels (wrapWidth), or null if it cannot fit. */
+function flatTextureLayout(size: number): { width: number; rows: number } | null {
+  const texels = Math.ceil(size / 4);
+  const width = wrapWidth((w) => Math.ceil(texels / w));
   const rows = Math.ceil(texels / width);
-  return rows <= maxDim ? { width, rows } : null;
+  return rows <= deviceContext().limits.maxTextureDimension2D ? { width, rows } : null;
 }
 
 /**
@@ -1046,6 +1059,13 @@ function flatTexture(t: Tensor, op: string): GPUTexture {
   return texture;
 }
 
+/**
+ * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
+ * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's 4
+ * copies within one storage binding (the staging buffer; 8.4M elements on lavapipe, e.g. not a batch of
+ * 256 28x28x64 activations), and a subgroup-broadcast variant at 16 lanes and up (lavapipe crashes on
+ * texture kernels at 8).
+ */
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
   if (dwTexture === 'off' || v.family !== 'bcast' || v.subgroup < 16) return false;
   const { perCopy } = shiftedCopiesLayout(x.size);
@@ -1053,14 +1073,11 @@ function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): bool
 }
 
 /**
- * The texture of weightGradTexture for `size` elements: rows of `width` texels, a power of 2 (at
- * least 64: 1 KiB rows, a multiple of the copy's 256-byte row pitch) grown until the rows fit the
- * device, and perCopy texels a copy (the size plus 4 leading elements, in whole rows).
+ * The texture of weightGradTexture for `size` elements: rows of `width` texels (wrapWidth), and
+ * perCopy texels a copy (the size plus 4 leading elements, in whole rows).
  */
 function shiftedCopiesLayout(size: number): { width: number; perCopy: number } {
-  const maxDim = deviceContext().limits.maxTextureDimension2D;
-  let width = 64;
-  while (4 * Math.ceil((size + 4) / (4 * width)) > maxDim && width < maxDim) width *= 2;
+  const width = wrapWidth((w) => 4 * Math.ceil((size + 4) / (4 * w)));
   return { width, perCopy: Math.ceil((size + 4) / (4 * width)) * width };
 }
 

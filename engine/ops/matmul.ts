@@ -567,7 +567,7 @@ export interface AOperand {
 }
 
 /** Whether matrixTexture copies a rows x cols matrix at element `offset`. */
-function copiesAsTexture(offset: number, rows: number, cols: number): boolean {
+export function copiesAsTexture(offset: number, rows: number, cols: number): boolean {
   const maxT = deviceContext().limits.maxTextureDimension2D;
   return directTexturesOn && cols % 64 === 0 && offset % 4 === 0 && cols / 4 <= maxT && rows <= maxT;
 }

@@ -16,6 +16,15 @@ function numelOf(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * `data` as a tensor of `shape` viewed at element `offset` of a buffer whose first `offset` elements are
+ * other (random, `seed`) values: the buffer, to dispose, and the view.
+ */
+function viewAtOffset(data: Float32Array, shape: number[], offset: number, seed: number): { stored: E.Tensor; view: E.Tensor } {
+  const stored = E.tensor(Float32Array.from([...randomData(offset, seed), ...data]), [offset + data.length]);
+  return { stored, view: E.reshape(E.slice(stored, 0, offset, offset + data.length), shape) };
+}
+
 function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
   let e = 0;
   let m = 0;
@@ -255,8 +264,7 @@ async function main(): Promise<void> {
       const X = randomData(numelOf(c.x), seed++);
       const W = randomData(numelOf(c.w), seed++);
       const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
-      const stored = E.tensor(Float32Array.from([...randomData(c.offset, seed++), ...X]), [c.offset + X.length]);
-      const x = E.reshape(E.slice(stored, 0, c.offset, c.offset + X.length), c.x);
+      const x = viewAtOffset(X, c.x, c.offset, seed++).view;
       const w = E.tensor(W, c.w, { requiresGrad: true });
       const label = `conv2d weight-grad, x from shifted texture copies, ${JSON.stringify(c)}`;
       E.startProfile();
@@ -281,8 +289,7 @@ async function main(): Promise<void> {
       const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
       const x = E.tensor(X, c.x);
       const w = E.tensor(W, c.w);
-      const stored = E.tensor(Float32Array.from([...randomData(c.dyOffset, seed++), ...GY]), [c.dyOffset + GY.length]);
-      const dy = E.reshape(E.slice(stored, 0, c.dyOffset, c.dyOffset + GY.length), [d.N, d.O, d.OH, d.OW]);
+      const { stored, view: dy } = viewAtOffset(GY, [d.N, d.O, d.OH, d.OW], c.dyOffset, seed++);
       const label = `conv2d weight-grad, dy from its flat texture copy, ${JSON.stringify(c)}`;
       E.startProfile();
       const dw = convWeightGrad(dy, x, convGeometry('t', x, w, c.cfg));
