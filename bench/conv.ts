@@ -78,7 +78,7 @@ export async function runSection(): Promise<BenchRow[]> {
       if (process.env.BENCH_TUNE === '1') {
         await tuneGemm(convTuneOp(kind, g), M, N, K, async (v: GemmVariant) => {
           setConvVariants({ [OPS[kind]]: v });
-          return timeGpu(once, { warmup: 1, runs: 3 });
+          return timeGpu(once, { warmup: 1, runs: 3, stat: 'min' });
         });
         setConvVariants({});
       }

@@ -76,10 +76,12 @@ export function itersFor(oneMs: number, minMs: number): number {
 
 /**
  * Times `fn` (which encodes GPU work) `runs` times after `warmup` runs, waiting for the GPU after
- * each run; returns the median in ms per call of fn. `iters` calls of fn per timed run amortize fixed
- costs; without it, iters is calibrated after the warm-up so a run lasts about benchMinMs().
+ * each run; returns the median in ms per call of fn (or the fastest run with `stat: 'min'`, which the
+ * tuner uses: on a shared machine bursts only ever add time, so the fastest run is the least disturbed).
+ * `iters` calls of fn per timed run amortize fixed costs; without it, iters is calibrated after the
+ * warm-up so a run lasts about benchMinMs().
  */
-export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: number; runs?: number; iters?: number; after?: () => Promise<void> } = {}): Promise<number> {
+export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: number; runs?: number; iters?: number; after?: () => Promise<void>; stat?: 'median' | 'min' } = {}): Promise<number> {
   const warmup = opts.warmup ?? 2;
   const runs = opts.runs ?? 5;
   const wait = opts.after ?? (() => sync('bench'));
@@ -101,7 +103,7 @@ export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: n
     await wait();
     times.push((performance.now() - t0) / iters);
   }
-  return median(times);
+  return opts.stat === 'min' ? Math.min(...times) : median(times);
 }
 
 /** Whether a row checked its result and found it wrong. */

@@ -46,7 +46,7 @@ export async function runSection(): Promise<BenchRow[]> {
     if (process.env.BENCH_TUNE === '1') {
       await tuneGemm('matmul', s.M, s.N, s.K, async (v: GemmVariant) => {
         setMatmulKernel('gemm', v);
-        return timeGpu(once, { warmup: 1, runs: 3 });
+        return timeGpu(once, { warmup: 1, runs: 3, stat: 'min' });
       });
       setMatmulKernel('gemm', null);
     }

@@ -85,8 +85,8 @@ export function dispatch(k: Kernel, buffers: Binding[], params: Uint32Array | nu
   const resource = (b: Binding): GPUBindingResource => ('mapAsync' in b ? { buffer: b } : b);
   let bindGroup: GPUBindGroup | undefined;
   let key = '';
-  // texture views are made per call, so bind groups holding one are not worth keeping
-  if (cacheBindGroups && k.dynamicParams && buffers.every((b) => 'mapAsync' in b)) {
+  // texture views come from textureView (engine/memory.ts), one per pooled texture, so they key like buffers
+  if (cacheBindGroups && k.dynamicParams) {
     key = `${k.name}|${slot ? `${resourceId(slot.buffer)}:${slot.size}` : '-'}|${buffers.map((b) => resourceId(b)).join(',')}`;
     bindGroup = bindGroups.get(key);
   }

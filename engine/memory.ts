@@ -92,6 +92,17 @@ export function acquireTexture(width: number, height: number, op: string): GPUTe
   return tex;
 }
 
+// one view per texture: pooled textures come back with the same view, so the bind groups of the
+// kernels that read them can be cached like those of buffers (engine/commands.ts)
+const views = new WeakMap<GPUTexture, GPUTextureView>();
+
+/** The texture's view for binding (made once per texture). */
+export function textureView(tex: GPUTexture): GPUTextureView {
+  let v = views.get(tex);
+  if (!v) views.set(tex, (v = tex.createView()));
+  return v;
+}
+
 /** Returns a texture to the pool; work already encoded that uses it still runs first (queue order). */
 export function releaseTexture(tex: GPUTexture): void {
   pooled(freeTextures, `${tex.width}x${tex.height}`).push(tex);

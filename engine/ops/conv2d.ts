@@ -18,7 +18,7 @@
 import { noGrad } from '../autograd.js';
 import { copyBuffer, copyBufferToTexture, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { acquireTexture, releaseTexture } from '../memory.js';
+import { acquireTexture, releaseTexture, textureView } from '../memory.js';
 import { kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -740,10 +740,10 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
       if (wt) {
         const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
         const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0 });
-        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), xt.createView(), wt.buffer(op), bias], dims, pw, undefined, wB);
+        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), textureView(xt), wt.buffer(op), bias], dims, pw, undefined, wB);
         wt.dispose();
       } else {
-        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), xt.createView(), w.buffer(op), bias], dims, params);
+        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), textureView(xt), w.buffer(op), bias], dims, params);
       }
       releaseTexture(xt);
     } else {
@@ -899,7 +899,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
       const dims = { M, N: Kg, K: g.Og, batch: g.G, store4: true };
       const params = convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M, Kgp });
       if (yt && readsTextures(v)) {
-        gemm(DCOL_TEX_SPEC, v, [dcol.buffer(op), yt.createView(), w.buffer(op)], dims, params, undefined, { binding: 2, offset: w.offset, layout: 'kn', batchRows: 0 });
+        gemm(DCOL_TEX_SPEC, v, [dcol.buffer(op), textureView(yt), w.buffer(op)], dims, params, undefined, { binding: 2, offset: w.offset, layout: 'kn', batchRows: 0 });
       } else {
         gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], dims, params);
       }
@@ -945,9 +945,9 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
           if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
           if (wtDx) {
             const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
-            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), yt.createView(), wtDx.buffer(op)], dims, params, undefined, wB);
+            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), textureView(yt), wtDx.buffer(op)], dims, params, undefined, wB);
           } else {
-            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), yt.createView(), w.buffer(op)], dims, params);
+            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), textureView(yt), w.buffer(op)], dims, params);
           }
         } else {
           gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], dims, params);
@@ -980,12 +980,12 @@ export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   // B from dy's texture: no panel, so a direct plan (one K chunk) with the variant's splits
   const plan = planGemm(yt ? { ...v, pack: false } : v, dims, true);
   const part = empty([plan.totalSplits, g.O, g.Cg, g.KH, g.KW], 'float32', op);
-  const B = yt ? yt.createView() : dy.buffer(op);
+  const B = yt ? textureView(yt) : dy.buffer(op);
   const bOperand: BOperand | undefined = yt ? { binding: 2, offset: 0, layout: 'spec', batchRows: 0 } : undefined;
   const ytShift = yt ? Math.log2(yt.width) : 0;
   if (xt) {
     const params = convParams(g, { yo: dy.offset, HWp, invHWp: f32bits(1 / HWp), txShift: Math.log2(xt.texture.width), txLast: xt.perCopy - 1, ytShift });
-    gemm(yt ? DW_TEX_YT_SPEC : DW_TEX_SPEC, v, [part.buffer(op), xt.texture.createView(), B], dims, params, plan, bOperand);
+    gemm(yt ? DW_TEX_YT_SPEC : DW_TEX_SPEC, v, [part.buffer(op), textureView(xt.texture), B], dims, params, plan, bOperand);
     releaseTexture(xt.texture);
   } else {
     const params = convParams(g, { xo: x.offset, yo: dy.offset, ytShift });

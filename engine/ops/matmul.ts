@@ -11,7 +11,7 @@
 // a contiguous copy of the operand. The variant (family, rows per tile, subgroups per workgroup,
 // operand panels, grid order) is chosen per adapter by engine/tune.ts.
 import { copyBufferToTexture, dispatch, type Binding } from '../commands.js';
-import { acquireTexture, releaseTexture } from '../memory.js';
+import { acquireTexture, releaseTexture, textureView } from '../memory.js';
 import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
@@ -696,7 +696,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
     let bView: GPUTextureView | GPUBuffer;
     let releaseB = () => {};
     if (bTexture) {
-      bView = bTexture.createView();
+      bView = textureView(bTexture);
     } else {
       const texW = L << texShift;
       const texH = Math.ceil((batch * NT * Kc * L) / texW);
@@ -706,7 +706,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
         const bt = acquireTexture(texW, texH, op);
         copyBufferToTexture(bp.buffer(op), texW * 16, bt);
         bp.dispose();
-        bView = bt.createView();
+        bView = textureView(bt);
         releaseB = () => releaseTexture(bt);
       } else {
         bView = bp.buffer(op);
@@ -739,7 +739,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
       const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n, texParams);
-      dispatch(gk, [...buffers, ap ? ap.buffer(op) : aTexture!.createView(), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
+      dispatch(gk, [...buffers, ap ? ap.buffer(op) : textureView(aTexture!), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
       ap?.dispose();
     }
     releaseB();

@@ -247,6 +247,29 @@ async function main(): Promise<void> {
   }
   setMatmulKernel('gemm', null);
   if (part !== 'panels') {
+    // a product whose operands are copied into pooled textures, run again on the same tensors: the
+    // textures come back from the pool with their views, so the second run creates no bind group
+    // (engine/memory.ts textureView) and both runs match float64
+    {
+      const A = randomData(64 * 128, seed++);
+      const B = randomData(128 * 64, seed++);
+      const a = E.tensor(A, [64, 128]);
+      const b = E.tensor(B, [128, 64]);
+      setMatmulKernel('gemm', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true });
+      const copies = textureCopyCounters().A;
+      const ref = refMatmul(A, B, 64, 64, 128);
+      const first = E.matmul(a, b);
+      const errFirst = relErr(await first.toArray(), ref);
+      first.dispose(); // its buffer goes back to the pool, for the second output
+      const created = E.commandStats().bindGroupsCreated;
+      const second = E.matmul(a, b);
+      const again = E.commandStats().bindGroupsCreated - created;
+      const err = Math.max(errFirst, relErr(await second.toArray(), ref));
+      const copied = textureCopyCounters().A - copies === 2;
+      results.push({ what: `texture matmul run twice: ${again} bind groups created the second time (want 0), A copied into a texture twice: ${copied}; max error ${err}`, maxRelErr: again === 0 && copied ? err : 1 });
+      [a, b, second].forEach((t) => t.dispose());
+      setMatmulKernel('gemm', null);
+    }
     // weight-grad reading x from its 4 shifted texture copies (stride 1, output size = input size) with
     // the untuned variant: per case the texture kernel must run and match float64; x as a view at an
     // offset of 1 (every copy shift is used), planes of 49 pixels (each image's pixels padded to 52,
