@@ -14,13 +14,15 @@
 //   col2im-phase the stem's input-grad with strided col2im by its phase kernel (true) or the general one
 //   dw-dy-texture weight-grads reading dy from a flat texture copy ('auto', output planes of a multiple
 //              of 4 pixels) or from the variant's panel or gathers ('off')
+//   pad-channels the stem's forward with its 3 channels padded to 4, channels-last from a flat texture
+//              ('auto') or on NCHW gathers ('off')
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -98,6 +100,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
     settings: [
       { name: 'dy texture', apply: () => setConvWeightGradDyTexture('auto') },
       { name: 'dy panel/gathers', apply: () => setConvWeightGradDyTexture('off') },
+    ],
+  },
+  'pad-channels': {
+    layers: LAYERS.flatMap((L, i) => (L.C % 4 !== 0 ? [i] : [])),
+    kinds: ['fwd'],
+    settings: [
+      { name: 'padded, flat texture', apply: () => setConvPadChannels('auto') },
+      { name: 'NCHW gathers', apply: () => setConvPadChannels('off') },
     ],
   },
   store4: {

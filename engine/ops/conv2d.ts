@@ -13,17 +13,18 @@
 //                stride 1 with OH = H, OW = W it reads x from 4 shifted texture copies (DW_TEX_SPEC)
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
 // GEMM variant serves every conv shape. Kernels larger than 1x1 read channels-last copies of x (forward)
-// and dy (input-grad) when channels per group are multiples of 4; on CPU drivers some unpadded 1x1
-// products run as batched matmuls instead (see pointwise()).
+// and dy (input-grad) when channels per group are multiples of 4 (at 16 lanes the stem's 3 channels
+// are padded to 4 for it: paddedForward); on CPU drivers some unpadded 1x1 products run as batched
+// matmuls instead (see pointwise()).
 import { noGrad } from '../autograd.js';
 import { copyBuffer, copyBufferToTexture, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { acquireTexture, releaseTexture, textureView } from '../memory.js';
-import { kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
-import { copiesAsTexture, gemm, gemmTile, matmulProduct, matrixTexture, planGemm, readsTextures, sumSplits, type BOperand, type GemmSpec } from './matmul.js';
+import { copiesAsTexture, gemm, gemmTile, matmulProduct, matrixTexture, planGemm, readsTextures, sumSplits, type BOperand, type GemmDims, type GemmSpec } from './matmul.js';
 import { sum } from './reduce.js';
 import { add, copy } from './elementwise.js';
 import { contiguous, permute, reshape } from './shape.js';
@@ -268,6 +269,24 @@ const FWD_NHWC_TEX_WT_SPEC: GemmSpec = {
   colPrep: [0, 1, 2, 3].map((i) => `let u_wb${i} = (u_g * p.Og + nc${i}) * p.Kg;`).join('\n'),
   loadB: (_q, k) => `vec4<f32>(w[u_wb0 + ${k}], w[u_wb1 + ${k}], w[u_wb2 + ${k}], w[u_wb3 + ${k}])`,
 };
+
+/**
+ * The channels-last forward on a flat texture copy of the NHWC input (flatTexture: texel i = elements
+ * 4i .. 4i + 3, rows of 2^txShift texels) and the weight re-laid out tap-major as FWD_NHWC_TEX_WT_SPEC:
+ * the stem, its 3 channels padded to 4 (paddedForward), whose N*H*W rows exceed a texture's height.
+ */
+const FWD_NHWC_TEXF_WT_SPEC: GemmSpec = {
+  ...FWD_NHWC_TEX_WT_SPEC,
+  key: 'conv.fwd.nhwc.texf.wt',
+  functions: `
+fn ldx4(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
+  let ok = u32(ih) < p.H && u32(iw) < p.W;
+  let row = pix + u32(clamp(ih, 0, i32(p.H) - 1)) * p.W + u32(clamp(iw, 0, i32(p.W) - 1));
+  let t = (row * p.C + c) >> 2u;
+  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(xt, vec2<u32>(t & ((1u << p.txShift) - 1u), t >> p.txShift), 0)), ok);
+}`,
+};
+
 
 /** dx[n][c][pixel]: the phase row m = (n, i, j) is pixel (pa + i * sh, pb + j * sw), starting at u_xb (+ c * HW). */
 const DX_STORE_ROW = (m: string) => `
@@ -717,6 +736,52 @@ function channelsLastCopy(t: Tensor): Tensor {
   return out;
 }
 
+let padChannels: 'auto' | 'off' = 'auto';
+
+/** Tests and benchmarks: 'off' keeps forwards whose channels are not a multiple of 4 (the stem) on NCHW gathers (see wantPaddedChannels). */
+export function setConvPadChannels(mode: 'auto' | 'off'): void {
+  padChannels = mode;
+}
+
+/**
+ * Whether a forward whose channels are not a multiple of 4 (the RGB stem) runs channels-last with them
+ * padded to the next multiple of 4 (zeros in x's copy and in the weight): 16-lane texture variants,
+ * one group, kernels larger than 1x1, and a padded copy that a flat texture holds. The products of
+ * the padding are zeros; in exchange each step of 4 k is one texel fetch per row instead of 4 gathers.
+ */
+function wantPaddedChannels(g: ConvGeometry, v: GemmVariant): boolean {
+  if (padChannels === 'off' || g.G !== 1 || g.C % 4 === 0 || g.KH * g.KW === 1 || !readsTextures(v) || !wantChannelsLast('fwd', g)) return false;
+  return flatTextureLayout(g.N * g.H * g.W * Math.ceil(g.C / 4) * 4) !== null;
+}
+
+/** The forward with channels padded to a multiple of 4 (see wantPaddedChannels). */
+function paddedForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, v: GemmVariant, y: Tensor): void {
+  const op = 'conv2d';
+  const Cp = Math.ceil(g.C / 4) * 4;
+  const gp: ConvGeometry = { ...g, C: Cp, Cg: Cp };
+  const xl = empty([g.N, g.H, g.W, Cp], 'float32', op);
+  const n = g.N * g.H * g.W * (Cp / 4);
+  const HW = g.H * g.W;
+  const k = kernel(`nchw_to_nhwc_pad:${g.C}:${HW}`, () => renderTemplate(shaderSource('nchw_to_nhwc_pad'), { C: g.C, HW, C4: Cp / 4, ELEMENT_MAIN: elementMain() }));
+  const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
+  dispatch(k, [xl.buffer(op), x.buffer(op)], new Uint32Array([n, gx, x.offset, 0]), [gx, gy]);
+  const xf = flatTexture(xl, op);
+  xl.dispose();
+  // the weight tap-major with its channels padded: [O][T][Cp], read as B stored N x K
+  const T = g.KH * g.KW;
+  const wt = empty([g.O, T, Cp], 'float32', op);
+  const nw = g.O * T * (Cp / 4);
+  const kw = kernel(`conv_weight_taps_pad:${g.C}:${T}`, () => renderTemplate(shaderSource('conv_weight_taps_pad'), { C: g.C, T, C4: Cp / 4, ELEMENT_MAIN: elementMain() }));
+  const [wx, wy] = groups1d(Math.ceil(nw / elementTiling().BLOCK));
+  dispatch(kw, [wt.buffer(op), w.buffer(op)], new Uint32Array([nw, wx, w.offset, 0]), [wx, wy]);
+  const dims: GemmDims = { M: g.N * g.OH * g.OW, N: g.Og, K: Cp * T, batch: 1, store4: (g.OH * g.OW) % 4 === 0 };
+  const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: 0 };
+  const params = convParams(gp, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0, txShift: Math.log2(xf.width) });
+  gemm(FWD_NHWC_TEXF_WT_SPEC, v, [y.buffer(op), textureView(xf), wt.buffer(op), b ? b.buffer(op) : wt.buffer(op)], dims, params, undefined, wB);
+  wt.dispose();
+  releaseTexture(xf);
+}
+
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const op = 'conv2d';
   if (pointwise(g, 'fwd')) return pointwiseForward(x, w, b, g);
@@ -726,6 +791,10 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const v = variantFor('conv.fwd', M, g.Og, Kg);
   // 4 aligned output rows stay in one image when OH * OW % 4 == 0: the GEMM may store them as a vec4
   const dims = { M, N: g.Og, K: Kg, batch: g.G, store4: (g.OH * g.OW) % 4 === 0 };
+  if (wantPaddedChannels(g, v)) {
+    paddedForward(x, w, b, g, v, y);
+    return y;
+  }
   // channels-last pays for its transposing copy only when each input pixel feeds several taps
   const wantNhwc = wantChannelsLast('fwd', g);
   if (g.Cg % 4 === 0 && wantNhwc && v.family !== 'tiled') {

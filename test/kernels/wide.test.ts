@@ -34,8 +34,9 @@ describe('GEMM variants at 16-wide subgroups (child processes at 512-bit lavapip
     // a texture and 3 forward/input-grad pairs (strided; stride 1 as the phase GEMM and as dcol +
     // col2im); then 6 weight-grads reading x from texture copies, 3 reading dy from its flat texture
     // copy, the stem's input-grad with more dy rows than a texture holds, and a weight-grad whose x is
-    // too large for the copies; and a texture matmul run twice (its bind group reused)
-    const expected = { panels: 1 + 3 * 6 + 3, direct: 2 * (6 + 5) + 1 + 3 * 2 + 6 + 3 + 1 + 1 + 1 };
+    // too large for the copies; a texture matmul run twice (its bind group reused); and 3 forwards
+    // with their channels padded to 4
+    const expected = { panels: 1 + 3 * 6 + 3, direct: 2 * (6 + 5) + 1 + 3 * 2 + 6 + 3 + 1 + 1 + 1 + 3 };
     const outs = await Promise.all((['panels', 'direct'] as const).map(runChild));
     (['panels', 'direct'] as const).forEach((part, i) => {
       const r = outs[i];

@@ -270,6 +270,34 @@ async function main(): Promise<void> {
       [a, b, second].forEach((t) => t.dispose());
       setMatmulKernel('gemm', null);
     }
+    // forwards whose channels are not a multiple of 4, padded to one (zeros in x's channels-last copy
+    // and in the weight) and read from a flat texture: the stem's shape at a small size, 1 and 5
+    // channels, stride 1, dilation, bias, x at an offset (over 256 output pixels, where the route
+    // applies, with a texture variant forced); the padded kernel must run
+    const padCases: { x: number[]; w: number[]; cfg: { stride?: [number, number]; padding: [number, number]; dilation?: [number, number] }; offset: number; bias: boolean }[] = [
+      { x: [2, 3, 37, 35], w: [8, 3, 7, 7], cfg: { stride: [2, 2], padding: [3, 3] }, offset: 0, bias: true },
+      { x: [2, 1, 17, 18], w: [5, 1, 3, 3], cfg: { padding: [1, 0] }, offset: 1, bias: false },
+      { x: [3, 5, 11, 10], w: [12, 5, 3, 2], cfg: { padding: [2, 1], dilation: [2, 1] }, offset: 3, bias: true },
+    ];
+    setConvVariants({ 'conv.fwd': { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true } });
+    for (const c of padCases) {
+      const d = convDims(c.x, c.w, c.cfg);
+      const X = randomData(numelOf(c.x), seed++);
+      const W = randomData(numelOf(c.w), seed++);
+      const B = c.bias ? randomData(c.w[0], seed++) : null;
+      const { stored, view: x } = viewAtOffset(X, c.x, c.offset, seed++);
+      const w = E.tensor(W, c.w);
+      const b = B ? E.tensor(B, [c.w[0]]) : null;
+      E.startProfile();
+      const y = E.conv2d(x, w, b, c.cfg);
+      const kernels = (await E.stopProfile()).map((r) => r.kernel);
+      const ran = kernels.some((k) => k.startsWith('gemm:conv.fwd.nhwc.texf.wt:'));
+      const err = relErr(await y.toArray(), conv2dRef(X, W, B, d));
+      results.push({ what: `conv2d forward, channels padded to 4 on a flat texture (kernel ran: ${ran}), ${JSON.stringify(c)}`, maxRelErr: ran ? err : 1 });
+      [stored, x, w, y].forEach((t) => t.dispose());
+      b?.dispose();
+    }
+    setConvVariants({});
     // weight-grad reading x from its 4 shifted texture copies (stride 1, output size = input size) with
     // the untuned variant: per case the texture kernel must run and match float64; x as a view at an
     // offset of 1 (every copy shift is used), planes of 49 pixels (each image's pixels padded to 52,
