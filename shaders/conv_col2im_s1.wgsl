@@ -1,7 +1,7 @@
 // col2im at stride 1 and dilation 1 (conv2d's input gradient from dcol, see conv_col2im.wgsl):
 //   dx[n][c][ih][iw] = sum over (kh, kw) with oh = ih + ph - kh in [0, OH) and ow = iw + pw - kw in
 //                      [0, OW) of dcol[g][(n - nOff, oh, ow)][(c % Cg, kh, kw)]
-// (dcol rows Kgp floats apart). The KH x KW taps are unrolled by engine/ops/conv2d.ts
+// (dcol rows Kgp floats apart). The KH x KW taps are unrolled by engine/ops/conv_col2im.ts
 // (col2imUnitKernel), one masked load each: straight-line code, without the general kernel's per-lane
 // tap search.
 // Tiling: one invocation per dx element of the chunk's images [nOff, nOff + nCount), flat (a 7 x 7

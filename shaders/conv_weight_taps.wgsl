@@ -6,7 +6,7 @@
 // Tiling: one invocation per (go, 4 channels): it loads the 4 channels' T taps as T contiguous vec4s
 // (4*T floats starting at (go*Cg + c)*T, 16-byte aligned as Cg % 4 == 0 and the weight's offset is a
 // multiple of 4) and stores T vec4s, one per tap, regrouped in registers; the T loads and stores are
-// unrolled, generated per T by engine/ops/conv2d.ts (weightTapsLast). Bounds: i >= n (= O * Cg / 4)
+// unrolled, generated per T by engine/ops/conv_layouts.ts (weightTapsLast). Bounds: i >= n (= O * Cg / 4)
 // returns.
 struct Params {
   n: u32,

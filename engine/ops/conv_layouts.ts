@@ -1,0 +1,132 @@
+// Operand layouts for conv2d's GEMMs (engine/ops/conv2d.ts): channels-last copies of x and dy, the
+// weight re-laid out tap-major, and the texture copies the 16-lane lavapipe variants read (flat
+// textures, x's 4 shifted copies).
+import { copyBuffer, copyBufferToTexture, dispatch, groups1d } from '../commands.js';
+import { deviceContext } from '../device.js';
+import { acquireTexture } from '../memory.js';
+import { kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { empty, type Tensor } from '../tensor.js';
+import type { ConvGeometry } from './conv_geometry.js';
+import { copy } from './elementwise.js';
+import { permute } from './shape.js';
+
+export let weightRelayout = true;
+
+/** Tests and benchmarks: false packs the weight inside the channels-last texture GEMMs instead of re-laying it out first. */
+export function setConvWeightRelayout(enabled: boolean): void {
+  weightRelayout = enabled;
+}
+
+/**
+ * The weight with its taps before its channels (shaders/conv_weight_taps.wgsl): 'otc' = [O][T][Cg]
+ * (the channels-last forward's B stored N x K) or 'toc' = [T][O][Cg] (the stride-1 input-grad's B
+ * stored K x N, groups = 1). Both need Cg % 4 == 0 and a weight offset that is a multiple of 4.
+ */
+export function weightTapsLast(w: Tensor, g: ConvGeometry, order: 'otc' | 'toc'): Tensor {
+  const op = 'conv2d';
+  const T = g.KH * g.KW;
+  const out = empty(order === 'otc' ? [g.O, T, g.Cg] : [T, g.O, g.Cg], 'float32', op);
+  const k = kernel(`conv_weight_taps:${T}`, () => {
+    const c = ['x', 'y', 'z', 'w'];
+    const comp = (f: number) => `v${Math.floor(f / 4)}.${c[f % 4]}`;
+    const body: string[] = [];
+    for (let j = 0; j < T; j++) body.push(`  let v${j} = w[src + ${j}u];`);
+    for (let t = 0; t < T; t++) body.push(`  out[dst + ${t}u * p.soT4] = vec4<f32>(${[0, 1, 2, 3].map((r) => comp(r * T + t)).join(', ')});`);
+    return renderTemplate(shaderSource('conv_weight_taps'), { T: String(T), BODY: body.join('\n') });
+  });
+  const n = (g.O * g.Cg) / 4;
+  const [gx, gy] = groups1d(Math.ceil(n / 64));
+  const [soO, soT] = order === 'otc' ? [T * g.Cg, g.Cg] : [g.Cg, g.O * g.Cg];
+  dispatch(k, [out.buffer(op), w.buffer(op)], new Uint32Array([n, gx * 64, g.Cg / 4, w.offset / 4, soO / 4, soT / 4, 0, 0]), [gx, gy]);
+  return out;
+}
+
+let nhwcKernel = true;
+
+/** Benchmarks: the channels-last copy by its own 4 x 4 block kernel (true) or the generic strided copy. */
+export function setConvNhwcKernel(on: boolean): void {
+  nhwcKernel = on;
+}
+
+/** t [N, C, H, W] as a contiguous [N, H, W, C] tensor at offset 0 (shaders/nchw_to_nhwc.wgsl where it applies). */
+export function channelsLastCopy(t: Tensor): Tensor {
+  const [N, C, H, W] = t.shape;
+  const P = H * W;
+  const dense = t.strides[3] === 1 && t.strides[2] === W && t.strides[1] === P && t.strides[0] === C * P;
+  if (!nhwcKernel || !dense || P % 4 !== 0 || C % 4 !== 0 || t.offset % 4 !== 0) {
+    const v = permute(t, [0, 2, 3, 1]);
+    const c = copy(v);
+    v.dispose();
+    return c;
+  }
+  const op = 'conv2d';
+  const out = empty([N, H, W, C], 'float32', op);
+  const n = (N * P * C) / 16;
+  const [gx, gy] = groups1d(Math.ceil(n / 64));
+  const k = kernel('nchw_to_nhwc', () => shaderSource('nchw_to_nhwc'));
+  dispatch(k, [out.buffer(op), t.buffer(op)], new Uint32Array([n, gx * 64, C / 4, P / 4, t.offset / 4, P, C, 0]), [gx, gy]);
+  return out;
+}
+
+/**
+ * The width of a texture that wraps a flat run of texels into rows: a power of 2 from 64 texels (1 KiB
+ * rows, a multiple of the copy's 256-byte row pitch), doubled until `rowsAt(width)` rows fit the
+ * device (or the width reaches its limit).
+ */
+export function wrapWidth(rowsAt: (width: number) => number): number {
+  const maxDim = deviceContext().limits.maxTextureDimension2D;
+  let width = 64;
+  while (rowsAt(width) > maxDim && width < maxDim) width *= 2;
+  return width;
+}
+/** The texture of flatTexture for `size` elements: rows of `width` texels (wrapWidth), or null if it cannot fit. */
+export function flatTextureLayout(size: number): { width: number; rows: number } | null {
+  const texels = Math.ceil(size / 4);
+  const width = wrapWidth((w) => Math.ceil(texels / w));
+  const rows = Math.ceil(texels / width);
+  return rows <= deviceContext().limits.maxTextureDimension2D ? { width, rows } : null;
+}
+/**
+ * t's elements (from its offset) in an rgba32uint texture, flat: texel i holds elements 4i .. 4i + 3,
+ * in rows of a power-of-2 width (flatTextureLayout; 1 KiB rows or more, a multiple of the copy's
+ * 256-byte row pitch). Copied straight from t's buffer where it holds the whole rows from a 16-byte
+ * aligned start, else through a staging buffer; texels past t's end are never read.
+ */
+export function flatTexture(t: Tensor, op: string): GPUTexture {
+  const { width, rows } = flatTextureLayout(t.size)!;
+  const texture = acquireTexture(width, rows, op);
+  const buf = t.buffer(op);
+  if (t.offset % 4 === 0 && buf.size >= t.offset * 4 + rows * width * 16) {
+    copyBufferToTexture(buf, width * 16, texture, t.offset * 4);
+  } else {
+    const staging = empty([rows * width * 4], 'float32', op);
+    copyBuffer(buf, t.offset * 4, staging.buffer(op), 0, t.size * 4);
+    copyBufferToTexture(staging.buffer(op), width * 16, texture);
+    staging.dispose();
+  }
+  return texture;
+}
+/**
+ * The texture of weightGradTexture for `size` elements: rows of `width` texels (wrapWidth), and
+ * perCopy texels a copy (the size plus 4 leading elements, in whole rows).
+ */
+export function shiftedCopiesLayout(size: number): { width: number; perCopy: number } {
+  const width = wrapWidth((w) => 4 * Math.ceil((size + 4) / (4 * w)));
+  return { width, perCopy: Math.ceil((size + 4) / (4 * width)) * width };
+}
+/**
+ * x's elements (from its offset) in an rgba32uint texture as 4 copies, each shifted so that any 4
+ * consecutive elements are one texel of one copy: copy s (s = 0..3) holds x's element j - 4 + s at
+ * element j, in perCopy texels (shiftedCopiesLayout). The copies are made by buffer copies into a
+ * staging buffer (4-byte offsets, 64 * perCopy bytes), which one copy moves into the texture.
+ */
+export function weightGradTexture(x: Tensor, op: string): { texture: GPUTexture; perCopy: number } {
+  const { width, perCopy } = shiftedCopiesLayout(x.size);
+  const staging = empty([4 * perCopy * 4], 'float32', op);
+  const src = x.buffer(op);
+  for (let sh = 0; sh < 4; sh++) copyBuffer(src, x.offset * 4, staging.buffer(op), (sh * perCopy * 4 + 4 - sh) * 4, x.size * 4);
+  const texture = acquireTexture(width, (4 * perCopy) / width, op);
+  copyBufferToTexture(staging.buffer(op), width * 16, texture);
+  staging.dispose();
+  return { texture, perCopy };
+}
