@@ -168,22 +168,36 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
 
 /**
  * The untuned variant of a large product at 16 lanes (512-bit lavapipe), from what the tuner picked for
- * every bench shape there: 64-row tiles (or, where rows sit just above a multiple of 64, as few
- * balanced tiles of up to 128 rows: 98 rows -> one of 112, 196 -> two of 112), B from a texture (A
- * too for a matmul whose several row tiles share it), 8 columns a lane where N fills 128-column tiles.
+ * every bench shape there: B from a texture (A too for a matmul whose several row tiles share it),
+ * 8 columns a lane where N fills 128-column tiles, and the tile height of tileHeight.
  * At ResNet stage 5, batch 4 (M = 196) the previous default (32-row tiles, 4 columns a lane) took
  * 28-29 ms for the forward and the input-grad, this one 19-20 ms.
  */
 function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
   const pack: GemmVariant['pack'] = op === 'matmul' && M >= 256 && N > 8 * S ? true : 'B';
-  const v: GemmVariant = { family: 'bcast', tm: 64, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true };
-  const fit: GemmVariant = { ...v, tm: 128, fit: true };
-  return fitPadsLess(fit, M) ? fit : v;
+  return tileHeight({ family: 'bcast', tm: 64, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true }, M);
 }
 
-/** Whether a fit variant (tm up to 128) pads at least 10% fewer of M rows than 64-row tiles. */
-function fitPadsLess(fit: GemmVariant, M: number): boolean {
-  return fitVariant(fit, M).tm * Math.ceil(M / fit.tm) < 0.9 * 64 * Math.ceil(M / 64);
+/** Rows that a variant's tiles cover for M rows (a fit variant's tiles as short as its row count allows). */
+function paddedRows(v: GemmVariant, M: number): number {
+  return fitVariant(v, M).tm * Math.ceil(M / v.tm);
+}
+
+/**
+ * The tile height for M rows among 64-row tiles and balanced tiles of up to 96 or 128 rows
+ * (fitVariant): the one that pads the fewest rows, balanced 96 on a tie with 64. Interleaved A/Bs at
+ * 16 lanes (batch 2, fastest of 9-15 rounds): balanced 96-row tiles ran the 3x3 weight-grads of stages
+ * 2-5 (576-4608 rows, no padding either way) 1.07 / 1.07 / 1.08 / 1.07x as fast as 64-row ones and
+ * stage 4's forward and input-grad (392 rows: 400 against 448) 1.07 / 1.15x; 98 rows keep one tile of
+ * 112 (96-row tiles ran stage 5's forward 0.84x), and stages 2-3 (6272, 1568 rows) 64-row tiles (level).
+ */
+function tileHeight(v: GemmVariant, M: number): GemmVariant {
+  let best = v;
+  const f96: GemmVariant = { ...v, tm: 96, fit: true };
+  const f128: GemmVariant = { ...v, tm: 128, fit: true };
+  if (paddedRows(f96, M) <= paddedRows(best, M)) best = f96;
+  if (paddedRows(f128, M) < paddedRows(best, M)) best = f128;
+  return best;
 }
 
 /** The variant for a GEMM of this shape: the tuned one if the cache has its class, else the default. */
@@ -243,9 +257,8 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       const pack = op === 'matmul' ? true : ('B' as const);
       add({ family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack, tex: true });
       add({ family: 'bcast', tm: 64, wg: 1, subgroup: S, pack, tex: true });
-      // rows just above a multiple of 64 (a 7x7 map at batch 2: 98): one balanced tile height
-      const fit: GemmVariant = { family: 'bcast', tm: 128, tn: 8, wg: 1, subgroup: S, pack, tex: true, fit: true };
-      if (fitPadsLess(fit, M)) add(fit);
+      // balanced tiles of up to 96 and 128 rows (a 7x7 map at batch 2: 98 rows, one tile of 112)
+      for (const tm of [96, 128]) add({ family: 'bcast', tm, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true, fit: true });
       // matmul: A read in place, B a texture copied as it is (no pack kernel at all where B is plain)
       if (op === 'matmul') {
         add({ family: 'bcast', tm: 32, wg: 2, subgroup: S, pack: 'B', tex: true });

@@ -8,7 +8,7 @@
 import * as E from '../../engine/index.js';
 import { convGeometry, convInputGrad, convInputGradPathCounts, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
-import { defaultGemmVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
+import { defaultGemmVariant, fitVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, refMatmul } from './ref.js';
 
@@ -54,6 +54,16 @@ async function main(): Promise<void> {
         }
       }
     }
+  }
+  // the untuned default's tile height (engine/tune.ts tileHeight): the fewest padded rows among 64-row
+  // tiles and balanced ones of up to 96 or 128 rows, 96 on a tie with 64 (adds a result only on failure)
+  const heights: [GemmOp, number, number, number, number][] = [
+    ['conv.dw', 576, 64, 6272, 96], ['conv.dw', 4608, 512, 98, 96], ['conv.fwd', 392, 256, 2304, 80],
+    ['conv.fwd', 98, 512, 4608, 112], ['conv.dx', 196, 512, 4608, 112], ['conv.fwd', 6272, 64, 576, 64], ['conv.fwd', 1568, 128, 1152, 64],
+  ];
+  for (const [op, M, N, K, want] of heights) {
+    const got = fitVariant(defaultGemmVariant(op, M, N, K), M).tm;
+    if (got !== want) results.push({ what: `untuned default for ${op} ${M}x${N}x${K}: tiles of ${got} rows, want ${want}`, maxRelErr: 1 });
   }
   const variants: [string, GemmVariant][] = [
     ['tn8 packed texture', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }],
