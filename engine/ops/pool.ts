@@ -30,10 +30,6 @@ export interface AvgPool2dOptions {
 
 type Mode = 'max.fwd' | 'max.bwd' | 'avg.fwd' | 'avg.bwd' | 'ada.fwd' | 'ada.bwd' | 'gap.fwd';
 
-const WINDOW = `
-  let h0 = i32(oh * p.sh) - i32(p.ph);
-  let w0 = i32(ow * p.sw) - i32(p.pw);`;
-
 /**
  * Window loops are generated straight-line for the pooling geometry (kernel size, stride, dilation are
  * baked in): out-of-range taps are masked with select on clamped loads, so no lane branches.

@@ -7,7 +7,7 @@ import * as E from '../../engine/index.js';
 import { setFusedTuning } from '../../losses/contrastive.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { ntxent64, ntxentDroppedDiagonal64 } from './ref_losses64.js';
-import { allFinite, assertRelClose, constant, disposeAll, lossAndGrads, param } from './util.js';
+import { allFinite, constant, disposeAll, lossAndGrads, param } from './util.js';
 
 async function checkAgainstDefinition(n: number, d: number, tau: number, seed: number, gradRtol = 1e-4, a?: Float32Array, b?: Float32Array): Promise<void> {
   const x1 = a ?? randomData(n * d, seed);
