@@ -20,9 +20,16 @@
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
 // timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
+// A second form compares GEMM variants on one bench conv layer (index into bench/conv.ts LAYERS):
+//   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js variant <layer 0-6> <fwd|dx|dw> '<variant JSON>' [rounds]
+// e.g. '{"tm":96,"fit":true,"pack":"B","tex":true}' (family bcast, wg 1 and the adapter's subgroup size
+// filled in) against the layer's tuned variant: per round each is timed as the fastest of 3 runs
+// (bursts on this machine only add time); prints the median and the fastest round of each.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
+import { median, timeGpu } from './harness.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
 import { LAYERS } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -120,7 +127,50 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
   },
 };
 
+/** `ab.js variant`: the layer's tuned GEMM variant against one given as JSON, interleaved. */
+async function variantAB(args: string[]): Promise<void> {
+  const [li, kind, json, roundsArg] = args;
+  const L = LAYERS[Number(li)];
+  if (!L || !['fwd', 'dx', 'dw'].includes(kind) || !json) {
+    console.error(`ab variant: usage: ab.js variant <layer 0-${LAYERS.length - 1}> <fwd|dx|dw> '<variant JSON>' [rounds]`);
+    process.exit(2);
+  }
+  const rounds = Number(roundsArg ?? 9);
+  const ctx = await initDevice();
+  const S = ctx.summary.subgroupSize;
+  const k = kind as 'fwd' | 'dx' | 'dw';
+  const given: GemmVariant = { family: 'bcast', wg: 1, subgroup: S, tm: 64, ...(JSON.parse(json) as Partial<GemmVariant>) };
+  if (!validVariant(given)) throw new Error(`ab variant: ${json} is not a valid variant on this adapter`);
+  const opts = { stride: L.stride, padding: L.pad };
+  const x = randn([L.N, L.C, L.H, L.H]);
+  const w = randn([L.O, L.C, L.k, L.k]);
+  const g = convGeometry('ab', x, w, opts);
+  const gy = randn([L.N, L.O, g.OH, g.OW]);
+  const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
+  const [M, N, K] = convGemmDims(k, g);
+  const tuned = chooseGemmVariant(convTuneOp(k, g), M, N, K);
+  const once = k === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : k === 'dx' ? () => convInputGrad(gy, w, g).dispose() : () => convWeightGrad(gy, x, g).dispose();
+  const op = ({ fwd: 'conv.fwd', dx: 'conv.dx', dw: 'conv.dw' } as const)[k];
+  const vs = [tuned, given];
+  const times: number[][] = [[], []];
+  console.log(`${L.name} ${kind}: GEMM ${M} x ${N} x ${K}, ${ctx.summary.description}, ${rounds} interleaved rounds`);
+  for (let r = 0; r < rounds; r++) {
+    for (const i of r % 2 ? [1, 0] : [0, 1]) {
+      setConvVariants({ [op]: vs[i] });
+      times[i].push(await timeGpu(once, { warmup: 1, runs: 3, stat: 'min' }));
+    }
+  }
+  setConvVariants({});
+  ['tuned', 'given'].forEach((name, i) => {
+    const best = Math.min(...times[i]);
+    console.log(`${`${name} ${describeVariant(vs[i])}`.padEnd(48)} median ${median(times[i]).toFixed(2)} ms, fastest ${best.toFixed(2)} ms (${(flops / best / 1e6).toFixed(1)} GFLOP/s)`);
+  });
+  console.log(`given / tuned speed: median ${(median(times[0]) / median(times[1])).toFixed(2)}x, fastest ${(Math.min(...times[0]) / Math.min(...times[1])).toFixed(2)}x`);
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'variant') return variantAB(process.argv.slice(3));
   const choice = process.argv[2] ?? '';
   const spec = CHOICES[choice];
   if (!spec) {
