@@ -21,16 +21,14 @@
 // product loads and stores), conv_layouts.ts (channels-last and texture copies of the operands),
 // conv_col2im.ts (the dcol input-grad's second half) and conv_naive.ts (the benchmarks' reference).
 import { noGrad } from '../autograd.js';
-import { dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { releaseTexture, textureView } from '../memory.js';
-import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
 import { col2im } from './conv_col2im.js';
 import { convGeometry, gcd, type Conv2dOptions, type ConvGeometry } from './conv_geometry.js';
-import { channelsLastCopy, flatTexture, flatTextureLayout, shiftedCopiesLayout, weightGradTexture, weightRelayout, weightTapsLast } from './conv_layouts.js';
+import { channelsLastCopy, channelsLastPadded, flatTexture, flatTextureLayout, shiftedCopiesLayout, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
 import {
   convParams, DCOL_SPEC, DCOL_TEX_SPEC, DW_SPEC, DW_TEX_SPEC, DW_TEX_YT_SPEC, DW_YT_SPEC, DX_NHWC_SPEC, DX_NHWC_TEX_SPEC, DX_NHWC_TEX_WT_SPEC, DX_SPEC,
   f32bits, FWD_NHWC_SPEC, FWD_NHWC_TEX_SPEC, FWD_NHWC_TEX_WT_SPEC, FWD_NHWC_TEXF_WT_SPEC, FWD_SPEC, i32bits,
@@ -216,21 +214,12 @@ function paddedForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, 
   const op = 'conv2d';
   const Cp = Math.ceil(g.C / 4) * 4;
   const gp: ConvGeometry = { ...g, C: Cp, Cg: Cp };
-  const xl = empty([g.N, g.H, g.W, Cp], 'float32', op);
-  const n = g.N * g.H * g.W * (Cp / 4);
-  const HW = g.H * g.W;
-  const k = kernel(`nchw_to_nhwc_pad:${g.C}:${HW}`, () => renderTemplate(shaderSource('nchw_to_nhwc_pad'), { C: g.C, HW, C4: Cp / 4, ELEMENT_MAIN: elementMain() }));
-  const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
-  dispatch(k, [xl.buffer(op), x.buffer(op)], new Uint32Array([n, gx, x.offset, 0]), [gx, gy]);
+  const xl = channelsLastPadded(x, Cp);
   const xf = flatTexture(xl, op);
   xl.dispose();
   // the weight tap-major with its channels padded: [O][T][Cp], read as B stored N x K
   const T = g.KH * g.KW;
-  const wt = empty([g.O, T, Cp], 'float32', op);
-  const nw = g.O * T * (Cp / 4);
-  const kw = kernel(`conv_weight_taps_pad:${g.C}:${T}`, () => renderTemplate(shaderSource('conv_weight_taps_pad'), { C: g.C, T, C4: Cp / 4, ELEMENT_MAIN: elementMain() }));
-  const [wx, wy] = groups1d(Math.ceil(nw / elementTiling().BLOCK));
-  dispatch(kw, [wt.buffer(op), w.buffer(op)], new Uint32Array([nw, wx, w.offset, 0]), [wx, wy]);
+  const wt = weightTapsLastPadded(w, g, Cp);
   const dims: GemmDims = { M: g.N * g.OH * g.OW, N: g.Og, K: Cp * T, batch: 1, store4: (g.OH * g.OW) % 4 === 0 };
   const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: 0 };
   const params = convParams(gp, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0, txShift: Math.log2(xf.width) });

@@ -4,7 +4,7 @@
 import { copyBuffer, copyBufferToTexture, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { acquireTexture } from '../memory.js';
-import { kernel, renderTemplate, shaderSource } from '../kernels.js';
+import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { empty, type Tensor } from '../tensor.js';
 import type { ConvGeometry } from './conv_geometry.js';
 import { copy } from './elementwise.js';
@@ -129,4 +129,36 @@ export function weightGradTexture(x: Tensor, op: string): { texture: GPUTexture;
   copyBufferToTexture(staging.buffer(op), width * 16, texture);
   staging.dispose();
   return { texture, perCopy };
+}
+
+/**
+ * t [N, C, H, W] (contiguous) as a contiguous [N, H, W, Cp] tensor with channels C .. Cp - 1 zero
+ * (Cp a multiple of 4; shaders/nchw_to_nhwc_pad.wgsl): the stem's padded channels-last input.
+ */
+export function channelsLastPadded(t: Tensor, Cp: number): Tensor {
+  const op = 'conv2d';
+  const [N, C, H, W] = t.shape;
+  const HW = H * W;
+  const out = empty([N, H, W, Cp], 'float32', op);
+  const n = N * HW * (Cp / 4);
+  const k = kernel(`nchw_to_nhwc_pad:${C}:${HW}`, () => renderTemplate(shaderSource('nchw_to_nhwc_pad'), { C, HW, C4: Cp / 4, ELEMENT_MAIN: elementMain() }));
+  const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
+  dispatch(k, [out.buffer(op), t.buffer(op)], new Uint32Array([n, gx, t.offset, 0]), [gx, gy]);
+  return out;
+}
+
+/**
+ * The weight [O][C][KH][KW] (one group, contiguous) re-laid out tap-major with its channels padded to
+ * Cp: [O][T][Cp], channels C .. Cp - 1 zero (shaders/conv_weight_taps_pad.wgsl; weightTapsLast is the
+ * vec4 kernel for C % 4 == 0).
+ */
+export function weightTapsLastPadded(w: Tensor, g: ConvGeometry, Cp: number): Tensor {
+  const op = 'conv2d';
+  const T = g.KH * g.KW;
+  const out = empty([g.O, T, Cp], 'float32', op);
+  const n = g.O * T * (Cp / 4);
+  const k = kernel(`conv_weight_taps_pad:${g.C}:${T}`, () => renderTemplate(shaderSource('conv_weight_taps_pad'), { C: g.C, T, C4: Cp / 4, ELEMENT_MAIN: elementMain() }));
+  const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
+  dispatch(k, [out.buffer(op), w.buffer(op)], new Uint32Array([n, gx, w.offset, 0]), [gx, gy]);
+  return out;
 }
