@@ -31,12 +31,12 @@ import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, 
 import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, timeGpu } from './harness.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
-import { LAYERS } from './conv.js';
+import { LAYERS, OPS, type Kind } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
 
 type Setting = { name: string; apply: () => void };
 
-const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]; settings: [Setting, Setting] }> = {
+const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Setting, Setting] }> = {
   pointwise: {
     layers: LAYERS.flatMap((L, i) => (L.k === 1 ? [i] : [])),
     kinds: ['fwd', 'dx'],
@@ -127,6 +127,18 @@ const CHOICES: Record<string, { layers: number[]; kinds: ('fwd' | 'dx' | 'dw')[]
   },
 };
 
+/** A bench conv layer's tensors and geometry, and the call that runs one of its products. */
+function layerProblem(L: (typeof LAYERS)[number]) {
+  const opts = { stride: L.stride, padding: L.pad };
+  const x = randn([L.N, L.C, L.H, L.H]);
+  const w = randn([L.O, L.C, L.k, L.k]);
+  const g = convGeometry('ab', x, w, opts);
+  const gy = randn([L.N, L.O, g.OH, g.OW]);
+  const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
+  const once = (kind: Kind) => (kind === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : kind === 'dx' ? () => convInputGrad(gy, w, g).dispose() : () => convWeightGrad(gy, x, g).dispose());
+  return { g, flops, once, dispose: () => [x, w, gy].forEach((t) => t.dispose()) };
+}
+
 /** `ab.js variant`: the layer's tuned GEMM variant against one given as JSON, interleaved. */
 async function variantAB(args: string[]): Promise<void> {
   const [li, kind, json, roundsArg] = args;
@@ -136,21 +148,17 @@ async function variantAB(args: string[]): Promise<void> {
     process.exit(2);
   }
   const rounds = Number(roundsArg ?? 9);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ab variant: rounds must be a positive integer, got ${roundsArg}`);
   const ctx = await initDevice();
   const S = ctx.summary.subgroupSize;
-  const k = kind as 'fwd' | 'dx' | 'dw';
+  const k = kind as Kind;
   const given: GemmVariant = { family: 'bcast', wg: 1, subgroup: S, tm: 64, ...(JSON.parse(json) as Partial<GemmVariant>) };
   if (!validVariant(given)) throw new Error(`ab variant: ${json} is not a valid variant on this adapter`);
-  const opts = { stride: L.stride, padding: L.pad };
-  const x = randn([L.N, L.C, L.H, L.H]);
-  const w = randn([L.O, L.C, L.k, L.k]);
-  const g = convGeometry('ab', x, w, opts);
-  const gy = randn([L.N, L.O, g.OH, g.OW]);
-  const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
+  const { g, flops, once: run } = layerProblem(L);
   const [M, N, K] = convGemmDims(k, g);
   const tuned = chooseGemmVariant(convTuneOp(k, g), M, N, K);
-  const once = k === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : k === 'dx' ? () => convInputGrad(gy, w, g).dispose() : () => convWeightGrad(gy, x, g).dispose();
-  const op = ({ fwd: 'conv.fwd', dx: 'conv.dx', dw: 'conv.dw' } as const)[k];
+  const once = run(k);
+  const op = OPS[k];
   const vs = [tuned, given];
   const times: number[][] = [[], []];
   console.log(`${L.name} ${kind}: GEMM ${M} x ${N} x ${K}, ${ctx.summary.description}, ${rounds} interleaved rounds`);
@@ -184,14 +192,10 @@ async function main(): Promise<void> {
   const [A, B] = spec.settings;
   for (const li of spec.layers) {
     const L = LAYERS[li];
-    const opts = { stride: L.stride, padding: L.pad };
-    const x = randn([L.N, L.C, L.H, L.H]);
-    const w = randn([L.O, L.C, L.k, L.k]);
-    const g = convGeometry('ab', x, w, opts);
-    const gy = randn([L.N, L.O, g.OH, g.OW]);
-    const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
+    const problem = layerProblem(L);
+    const { flops } = problem;
     for (const kind of spec.kinds) {
-      const once = kind === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : kind === 'dx' ? () => convInputGrad(gy, w, g).dispose() : () => convWeightGrad(gy, x, g).dispose();
+      const once = problem.once(kind);
       const timer = (s: Setting) => {
         const t = engineTimer(once);
         return async (iters = 1) => {
@@ -203,7 +207,7 @@ async function main(): Promise<void> {
       const row = [A, B].map((s) => `${s.name} ${med[s.name].toFixed(2)} ms ${(flops / med[s.name] / 1e6).toFixed(1)} GFLOP/s`).join(' | ');
       console.log(`${`${L.name} ${kind}`.padEnd(36)} ${row} | ${A.name} ${(med[B.name] / med[A.name]).toFixed(2)}x as fast`);
     }
-    [x, w, gy].forEach((t) => t.dispose());
+    problem.dispose();
   }
   setConvPointwise('auto');
   setConvChannelsLast('auto');

@@ -33,8 +33,9 @@ export const LAYERS: Layer[] = [
   { name: '1x1/2 downsample 256->512 @56', N: BATCH, C: 256, H: 56, O: 512, k: 1, stride: 2, pad: 0 },
 ];
 
-type Kind = 'fwd' | 'dx' | 'dw';
-const OPS: Record<Kind, GemmOp> = { fwd: 'conv.fwd', dx: 'conv.dx', dw: 'conv.dw' };
+export type Kind = 'fwd' | 'dx' | 'dw';
+/** The tune-cache op of each conv product. */
+export const OPS: Record<Kind, GemmOp> = { fwd: 'conv.fwd', dx: 'conv.dx', dw: 'conv.dw' };
 
 export async function runSection(): Promise<BenchRow[]> {
   await initDevice();
