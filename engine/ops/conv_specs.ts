@@ -47,13 +47,14 @@ fn ${fn}(base: u32, ih: i32, iw: i32) -> f32 {
 
 /**
  * Masked load of 4 channels of a channels-last pixel from an rgba32uint texture copy of the NHWC rows
- * (texel (channel / 4, pixel n*h*w + ih*w + iw), pix = n*h*w): 0 outside [0, h) x [0, w).
+ * (by default texel (channel / 4, pixel n*h*w + ih*w + iw), pix = n*h*w; `texel` addresses another
+ * layout from `row` and `c`): 0 outside [0, h) x [0, w).
  */
-const maskedTexel4 = (fn: string, tex: string, h: string, w: string) => `
+const maskedTexel4 = (fn: string, tex: string, h: string, w: string, texel = 'vec2<u32>(c / 4u, row)') => `
 fn ${fn}(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
   let ok = u32(ih) < ${h} && u32(iw) < ${w};
   let row = pix + u32(clamp(ih, 0, i32(${h}) - 1)) * ${w} + u32(clamp(iw, 0, i32(${w}) - 1));
-  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(${tex}, vec2<u32>(c / 4u, row), 0)), ok);
+  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(${tex}, ${texel}, 0)), ok);
 }`;
 
 /** y[n][oc][pixel]: the output row m = (n, pixel) starts at u_yb (+ oc * OHW). */
@@ -181,13 +182,8 @@ export const FWD_NHWC_TEX_WT_SPEC: GemmSpec = {
 export const FWD_NHWC_TEXF_WT_SPEC: GemmSpec = {
   ...FWD_NHWC_TEX_WT_SPEC,
   key: 'conv.fwd.nhwc.texf.wt',
-  functions: `
-fn ldx4(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
-  let ok = u32(ih) < p.H && u32(iw) < p.W;
-  let row = pix + u32(clamp(ih, 0, i32(p.H) - 1)) * p.W + u32(clamp(iw, 0, i32(p.W) - 1));
-  let t = (row * p.C + c) >> 2u;
-  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(xt, vec2<u32>(t & ((1u << p.txShift) - 1u), t >> p.txShift), 0)), ok);
-}`,
+  // texel t = (row * C + c) / 4 of the flat copy, in rows of 2^txShift texels
+  functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W', 'vec2<u32>(((row * p.C + c) >> 2u) & ((1u << p.txShift) - 1u), (row * p.C + c) >> (2u + p.txShift))'),
 };
 
 
