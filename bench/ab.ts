@@ -16,6 +16,8 @@
 //              of 4 pixels) or from the variant's panel or gathers ('off')
 //   pad-channels the stem's forward with its 3 channels padded to 4, channels-last from a flat texture
 //              ('auto') or on NCHW gathers ('off')
+//   dw-splits  weight-grads split over K only to spread their tiles evenly over the CPU driver's threads
+//              ('even') or until the grid has 32 workgroups ('fill', the previous rule)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
@@ -27,7 +29,7 @@
 // (bursts on this machine only add time); prints the median and the fastest round of each.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
-import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, timeGpu } from './harness.js';
 import { setGemmStore4 } from '../engine/ops/matmul.js';
@@ -115,6 +117,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     settings: [
       { name: 'padded, flat texture', apply: () => setConvPadChannels('auto') },
       { name: 'NCHW gathers', apply: () => setConvPadChannels('off') },
+    ],
+  },
+  'dw-splits': {
+    layers: LAYERS.map((_L, i) => i),
+    kinds: ['dw'],
+    settings: [
+      { name: 'even', apply: () => setConvWeightGradSplits('even') },
+      { name: 'fill 32', apply: () => setConvWeightGradSplits('fill') },
     ],
   },
   store4: {

@@ -9,6 +9,7 @@
 //                         512 gives +50% to broadcast-style matmul but -47% to load-heavy kernels, so the
 //                         engine leaves the driver's default unless asked; an explicit LP_NATIVE_VECTOR_WIDTH wins.
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 
 export interface AdapterSummary {
   vendor: string;
@@ -17,6 +18,11 @@ export interface AdapterSummary {
   description: string;
   backend: string;
   isSoftware: boolean;
+  /**
+   * Software adapters: the threads the driver runs a dispatch's workgroups on (lavapipe: LP_NUM_THREADS,
+   * else one per CPU this process may use); 0 on hardware.
+   */
+  driverThreads: number;
   subgroupSize: number;
   features: string[];
   limits: Record<string, number>;
@@ -77,6 +83,11 @@ function loadDawn(): { create: (o: string[]) => GPU; globals: object } {
   return require(`${dir}/dist/${process.platform}-${arch}/dawn.node`);
 }
 
+function softwareThreads(): number {
+  const set = Number(process.env.LP_NUM_THREADS);
+  return Number.isInteger(set) && set > 0 ? set : availableParallelism();
+}
+
 function summarize(adapter: GPUAdapter, backend: string): AdapterSummary {
   const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   const limits: Record<string, number> = {};
@@ -89,6 +100,7 @@ function summarize(adapter: GPUAdapter, backend: string): AdapterSummary {
     description: info.description,
     backend,
     isSoftware,
+    driverThreads: isSoftware ? softwareThreads() : 0,
     subgroupSize: info.subgroupMinSize ?? 0,
     features: [...adapter.features].filter((f) => (OPTIONAL_FEATURES as readonly string[]).includes(f)),
     limits,

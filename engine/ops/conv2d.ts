@@ -154,17 +154,52 @@ function pointwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   return dx;
 }
 
+/** The longest K a split sums on a CPU driver: longer f32 sums lose accuracy (2.2M terms: 1.6e-5 of the largest). */
+const CPU_K_PER_SPLIT = 8192;
+
 /**
- * K-splits so that the grid has enough workgroups, with at least 256 k per split: 32 for a CPU
- * driver's few threads, 256 (about 2 per multiprocessor) on GPUs: on the H200 that made the
- * weight-grad rows with few output tiles 1.4-2.1x faster (bench/gpu/h200-bench-gemm*.txt).
+ * K-splits so that the grid keeps the machine busy, with at least 256 k per split. On GPUs about 256
+ * workgroups (2 per multiprocessor): on the H200 that made the weight-grad rows with few output tiles
+ * 1.4-2.1x faster (bench/gpu/h200-bench-gemm*.txt). A CPU driver gains nothing from more workgroups:
+ * lavapipe hands each of its T threads one contiguous T-th of a dispatch's workgroups (lp_cs_tpool.c),
+ * and a split costs its partial outputs' stores and their sum. There K is split into pieces of at most
+ * CPU_K_PER_SPLIT, and further only to spread the tiles evenly over the threads (see cpuSplits);
+ * against the previous target of 32 workgroups (setConvWeightGradSplits('fill')) that ran the bench's
+ * weight-grads 1.05-1.17x as fast (`ab.js dw-splits`).
  */
 function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: number): number {
   const { rows, cols } = gemmTile(fitVariant(v, M));
   const tiles = Math.ceil(M / rows) * Math.ceil(N / cols) * batch;
-  const want = deviceContext().summary.isSoftware ? 32 : 256;
+  const most = Math.max(1, Math.min(Math.floor(K / 256), 64));
+  const threads = deviceContext().summary.driverThreads;
+  if (threads > 0 && cpuSplitRule === 'even') return cpuSplits(tiles, threads, Math.min(Math.ceil(K / CPU_K_PER_SPLIT), most), most);
+  const want = threads > 0 ? 32 : 256;
   if (tiles >= want) return 1;
-  return Math.max(1, Math.min(Math.ceil(want / tiles), Math.floor(K / 256), 64));
+  return Math.min(Math.ceil(want / tiles), most);
+}
+
+/**
+ * Splits for `tiles` output tiles on `threads` threads that each take an equal share of the workgroups:
+ * `least` (what accuracy needs) when that spreads them evenly or gives each thread 4 or more, else the
+ * fewest in least .. least + threads - 1 (at most `most`) that spread them best.
+ */
+export function cpuSplits(tiles: number, threads: number, least: number, most: number): number {
+  const n = tiles * least;
+  if (n % threads === 0 || n >= 4 * threads) return least;
+  const use = (s: number) => (tiles * s) / (threads * Math.ceil((tiles * s) / threads));
+  let best = least;
+  for (let s = least + 1; s <= Math.min(least + threads - 1, most); s++) if (use(s) > use(best) + 1e-9) best = s;
+  return best;
+}
+
+let cpuSplitRule: 'even' | 'fill' = 'even';
+
+/**
+ * Tests and benchmarks: on a CPU driver, split the weight-grad's K only to spread its tiles evenly over
+ * the driver's threads ('even'), or until the grid has 32 workgroups ('fill', the previous rule).
+ */
+export function setConvWeightGradSplits(rule: 'even' | 'fill'): void {
+  cpuSplitRule = rule;
 }
 
 // ---- the three products --------------------------------------------------------------------------
@@ -441,6 +476,7 @@ export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   const dims = { M: Kg, N: g.Og, K: Kt, batch: g.G, splits: chooseSplits(v, Kg, g.Og, Kt, g.G), store4: Kg % 4 === 0 };
   // B from dy's texture: no panel, so a direct plan (one K chunk) with the variant's splits
   const plan = planGemm(yt ? { ...v, pack: false } : v, dims, true);
+  lastWeightGradSplits = plan.totalSplits;
   const part = empty([plan.totalSplits, g.O, g.Cg, g.KH, g.KW], 'float32', op);
   const B = yt ? textureView(yt) : dy.buffer(op);
   const bOperand: BOperand | undefined = yt ? { binding: 2, offset: 0, layout: 'spec', batchRows: 0 } : undefined;
@@ -455,6 +491,13 @@ export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   }
   if (yt) releaseTexture(yt);
   return sumSplits(part, plan.totalSplits, [g.O, g.Cg, g.KH, g.KW]);
+}
+
+let lastWeightGradSplits = 0;
+
+/** Tests: how many K-splits (partial outputs summed afterwards) the last weight-grad ran with. */
+export function weightGradSplitCount(): number {
+  return lastWeightGradSplits;
 }
 
 let dwTexture: 'auto' | 'off' = 'auto';

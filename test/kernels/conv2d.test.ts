@@ -4,7 +4,7 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { convGeometry, convInputGrad, convTuneOp, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants } from '../../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setGemmStore4 } from '../../engine/ops/matmul.js';
 import { useBcast } from '../../engine/tune.js';
 import type { GemmVariant } from '../../engine/tune.js';
@@ -334,6 +334,42 @@ describe('conv2d channels-last copy (4 x 4 block kernel and the generic strided 
         [xAll, x, w, y, gyAll, gy, dx].forEach((t) => t.dispose());
       });
     }
+  }
+});
+
+describe('conv2d weight-grad split over K', () => {
+  it('on a CPU driver, splits only to spread the tiles evenly over its threads, with the fewest splits', () => {
+    // [tiles, threads, fewest splits accuracy needs, most splits K allows] -> splits
+    const table: [number, number, number, number, number][] = [
+      [6, 2, 1, 24, 1], // even already
+      [1, 2, 1, 24, 2],
+      [3, 2, 1, 24, 2],
+      [3, 2, 1, 1, 1], // K too short to split
+      [9, 2, 1, 64, 1], // 4+ tiles a thread: the remainder costs less than the partial sums
+      [1, 3, 1, 5, 3],
+      [3, 4, 1, 2, 1], // 2 splits use the threads no better than 1
+      [5, 4, 1, 8, 4],
+      [2, 4, 1, 8, 2],
+      [1, 2, 3, 64, 4], // a long K: 3 splits at least, 4 to be even
+      [3, 2, 3, 64, 3], // 9 workgroups: 4+ a thread
+      [1, 2, 64, 64, 64],
+    ];
+    for (const [tiles, threads, least, most, want] of table) expect(cpuSplits(tiles, threads, least, most), `${tiles} tiles, ${threads} threads, ${least}..${most} splits`).to.equal(want);
+  });
+  const c: Case = { x: [2, 3, 32, 32], w: [5, 3, 3, 3], cfg: { padding: [1, 1] }, bias: true };
+  for (const rule of ['even', 'fill'] as const) {
+    it(`${rule === 'even' ? 'even spread' : 'fill 32 workgroups'}: ${label(c)} vs float64, split as the rule says`, async () => {
+      setConvWeightGradSplits(rule);
+      try {
+        await checkAgainstRef(c);
+        const { isSoftware, driverThreads } = E.deviceContext().summary;
+        // K = 2 * 32 * 32 = 2048 allows 8 splits of 256; the 27-row product is one tile
+        if (isSoftware && driverThreads === 2) expect(weightGradSplitCount()).to.equal(rule === 'even' ? 2 : 8);
+        else expect(weightGradSplitCount()).to.be.at.least(1);
+      } finally {
+        setConvWeightGradSplits('even');
+      }
+    });
   }
 });
 
