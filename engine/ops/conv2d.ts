@@ -165,7 +165,8 @@ const CPU_K_PER_SPLIT = 8192;
  * and a split costs its partial outputs' stores and their sum. There K is split into pieces of at most
  * CPU_K_PER_SPLIT, and further only to spread the tiles evenly over the threads (see cpuSplits);
  * against the previous target of 32 workgroups (setConvWeightGradSplits('fill')) that ran the bench's
- * weight-grads 1.05-1.17x as fast (`ab.js dw-splits`).
+ * 1x1 expand, stage-3 and downsample weight-grads 1.05-1.13x as fast, stage 2 and the stem level
+ * (`ab.js dw-splits`; README, "How lavapipe spreads a dispatch").
  */
 function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: number): number {
   const { rows, cols } = gemmTile(fitVariant(v, M));
