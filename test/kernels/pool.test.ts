@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { setMaxPoolScatter } from '../../engine/ops/pool.js';
+import { poolNaive, poolNaiveGrad, type NaivePoolConfig } from '../../engine/ops/pool_naive.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { adaptiveAvgPoolRef, poolRef, type PoolCfg } from './ref.js';
 
@@ -126,6 +127,54 @@ describe('adaptiveAvgPool2d vs float64 reference and finite differences', () => 
     const g = E.adaptiveAvgPool2d(E.tensor(X, [2, 3, 4, 5]), 1);
     expect(g.shape).to.deep.equal([2, 3, 1, 1]);
     assertClose(await g.toArray(), adaptiveAvgPoolRef(X, [2, 3, 4, 5], 1, 1));
+  });
+});
+
+describe('naive reference pooling kernels (the benchmark\'s naive column) vs float64', () => {
+  const cases: ['max' | 'avg', number[], NaivePoolConfig][] = [
+    ['max', [2, 3, 7, 9], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }],
+    ['max', [1, 2, 9, 6], { kernel: [3, 2], stride: [1, 2], padding: [1, 0] }],
+    ['max', [1, 1, 1, 1], { kernel: [1, 1], stride: [1, 1], padding: [0, 0] }],
+    ['avg', [2, 3, 7, 9], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }],
+    ['avg', [1, 2, 7, 8], { kernel: [3, 2], stride: [2, 3], padding: [1, 1], countIncludePad: false }],
+    ['avg', [3, 2, 4, 6], { kernel: [2, 2], stride: [2, 2], padding: [0, 0] }],
+    ['avg', [2, 5, 7, 5], { kernel: [7, 5], stride: [7, 5], padding: [0, 0] }], // the global average
+  ];
+  for (const [kind, shape, cfg] of cases) {
+    it(`${kind} [${shape}] ${JSON.stringify(cfg)}: forward and input grad`, async () => {
+      const ref: PoolCfg = { kernel: cfg.kernel, stride: cfg.stride, padding: cfg.padding, countIncludePad: cfg.countIncludePad ?? true };
+      const X = randomData(size(shape), seed++);
+      const x = E.tensor(X, shape);
+      const y = poolNaive(kind, x, cfg);
+      const r = poolRef(kind, X, shape, ref);
+      expect(y.shape).to.deep.equal([shape[0], shape[1], r.OH, r.OW]);
+      assertClose(await y.toArray(), r.y, scaledTol(r.y), 'forward');
+      const GY = randomData(y.size, seed++);
+      const gy = E.tensor(GY, [...y.shape]);
+      const dx = poolNaiveGrad(kind, x, gy, cfg);
+      const [fd] = finiteDiff(([xv]) => {
+        const o = poolRef(kind, xv, shape, ref).y;
+        let s = 0;
+        for (let i = 0; i < o.length; i++) s += o[i] * GY[i];
+        return s;
+      }, [toF64(X)]);
+      assertClose(await dx.toArray(), fd, scaledTol(fd, 1e-3), 'input grad');
+      [x, y, gy, dx].forEach((t) => t.dispose());
+    });
+  }
+
+  it('max: a tie sends the gradient to the first maximum in window order, as PyTorch', async () => {
+    const x = E.tensor([1, 1, 1, 1], [1, 1, 2, 2]);
+    const gy = E.tensor([1], [1, 1, 1, 1]);
+    const dx = poolNaiveGrad('max', x, gy, { kernel: [2, 2], stride: [2, 2], padding: [0, 0] });
+    expect(Array.from(await dx.toArray())).to.deep.equal([1, 0, 0, 0]);
+    [x, gy, dx].forEach((t) => t.dispose());
+  });
+
+  it('rejects a dy of the wrong shape', () => {
+    const x = E.zeros([1, 1, 4, 4]);
+    expectError(() => poolNaiveGrad('avg', x, E.zeros([1, 1, 3, 3]), { kernel: [2, 2], stride: [2, 2], padding: [0, 0] }), /pool\.naive\.avg\.grad/, /dy must be a contiguous \[1, 1, 2, 2\]/);
+    x.dispose();
   });
 });
 
