@@ -21,10 +21,13 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 {{BINDINGS}}
 
-// The first maximum of window (oh, ow) of plane nc, as a flat (ih * W + iw) index.
-fn windowArgmax(nc: u32, oh: u32, ow: u32) -> u32 {
+struct Window { sum: f32, argmax: u32 }
+
+// Window (oh, ow) of plane nc: the sum of its in-bounds taps, and its first maximum (a NaN wins, the
+// last one) as a flat ih * W + iw index.
+fn window(nc: u32, oh: u32, ow: u32) -> Window {
+  var w = Window(0.0, 0xffffffffu);
   var m = 0.0; // replaced by the first in-bounds tap
-  var at = 0xffffffffu;
   for (var kh = 0u; kh < p.KH; kh = kh + 1u) {
     let ih = i32(oh * p.SH + kh) - i32(p.PH);
     if (ih < 0 || ih >= i32(p.H)) { continue; }
@@ -32,10 +35,11 @@ fn windowArgmax(nc: u32, oh: u32, ow: u32) -> u32 {
       let iw = i32(ow * p.SW + kw) - i32(p.PW);
       if (iw < 0 || iw >= i32(p.W)) { continue; }
       let v = x[(nc * p.H + u32(ih)) * p.W + u32(iw)];
-      if (at == 0xffffffffu || v > m || v != v) { m = v; at = u32(ih) * p.W + u32(iw); }
+      w.sum = w.sum + v;
+      if (w.argmax == 0xffffffffu || v > m || v != v) { m = v; w.argmax = u32(ih) * p.W + u32(iw); }
     }
   }
-  return at;
+  return w;
 }
 
 // The divisor of average window (oh, ow).

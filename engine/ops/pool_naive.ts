@@ -19,23 +19,12 @@ const BODY = {
   let ow = i % p.OW;
   let oh = (i / p.OW) % p.OH;
   let nc = i / (p.OW * p.OH);
-  let at = windowArgmax(nc, oh, ow);
-  out[i] = x[nc * p.H * p.W + at];`,
+  out[i] = x[nc * p.H * p.W + window(nc, oh, ow).argmax];`,
   avgFwd: `
   let ow = i % p.OW;
   let oh = (i / p.OW) % p.OH;
   let nc = i / (p.OW * p.OH);
-  var s = 0.0;
-  for (var kh = 0u; kh < p.KH; kh = kh + 1u) {
-    let ih = i32(oh * p.SH + kh) - i32(p.PH);
-    if (ih < 0 || ih >= i32(p.H)) { continue; }
-    for (var kw = 0u; kw < p.KW; kw = kw + 1u) {
-      let iw = i32(ow * p.SW + kw) - i32(p.PW);
-      if (iw < 0 || iw >= i32(p.W)) { continue; }
-      s = s + x[(nc * p.H + u32(ih)) * p.W + u32(iw)];
-    }
-  }
-  out[i] = s / avgDivisor(oh, ow);`,
+  out[i] = window(nc, oh, ow).sum / avgDivisor(oh, ow);`,
   // the windows that can hold (ih, iw): oh in [ceil((ih + PH - KH + 1) / SH), floor((ih + PH) / SH)]
   bwd: (max: boolean) => `
   let iw = i % p.W;
@@ -51,7 +40,7 @@ const BODY = {
   for (var oh = oh0; oh < oh1; oh = oh + 1u) {
     for (var ow = ow0; ow < ow1; ow = ow + 1u) {
       let g = dy[(nc * p.OH + oh) * p.OW + ow];
-      ${max ? 'if (windowArgmax(nc, oh, ow) == ih * p.W + iw) { s = s + g; }' : 's = s + g / avgDivisor(oh, ow);'}
+      ${max ? 'if (window(nc, oh, ow).argmax == ih * p.W + iw) { s = s + g; }' : 's = s + g / avgDivisor(oh, ow);'}
     }
   }
   out[i] = s;`,

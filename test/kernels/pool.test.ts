@@ -11,6 +11,17 @@ import { adaptiveAvgPoolRef, poolRef, type PoolCfg } from './ref.js';
 let seed = 7000;
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
+/** The float64 finite-difference gradient of sum(pool(x) * GY) w.r.t. x. */
+function poolGradFd(kind: 'max' | 'avg', X: Float32Array, shape: number[], cfg: PoolCfg, GY: Float32Array): Float64Array {
+  const [fd] = finiteDiff(([xv]) => {
+    const r = poolRef(kind, xv, shape, cfg).y;
+    let s = 0;
+    for (let i = 0; i < r.length; i++) s += r[i] * GY[i];
+    return s;
+  }, [toF64(X)]);
+  return fd;
+}
+
 async function checkPool(kind: 'max' | 'avg', shape: number[], cfg: PoolCfg): Promise<void> {
   const X = randomData(size(shape), seed++);
   const x = E.tensor(X, shape, { requiresGrad: true });
@@ -24,12 +35,7 @@ async function checkPool(kind: 'max' | 'avg', shape: number[], cfg: PoolCfg): Pr
     assertClose(await y.toArray(), ref.y, scaledTol(ref.y), 'forward');
     const GY = randomData(y.size, seed++);
     E.tidy(() => E.sum(E.mul(y, E.tensor(GY, [...y.shape]))).backward());
-    const [fd] = finiteDiff(([xv]) => {
-      const r = poolRef(kind, xv, shape, cfg).y;
-      let s = 0;
-      for (let i = 0; i < r.length; i++) s += r[i] * GY[i];
-      return s;
-    }, [toF64(X)]);
+    const fd = poolGradFd(kind, X, shape, cfg, GY);
     assertClose(await x.grad!.toArray(), fd, scaledTol(fd, 1e-3), 'input grad');
     y.dispose();
   } finally {
@@ -152,12 +158,7 @@ describe('naive reference pooling kernels (the benchmark\'s naive column) vs flo
       const GY = randomData(y.size, seed++);
       const gy = E.tensor(GY, [...y.shape]);
       const dx = poolNaiveGrad(kind, x, gy, cfg);
-      const [fd] = finiteDiff(([xv]) => {
-        const o = poolRef(kind, xv, shape, ref).y;
-        let s = 0;
-        for (let i = 0; i < o.length; i++) s += o[i] * GY[i];
-        return s;
-      }, [toF64(X)]);
+      const fd = poolGradFd(kind, X, shape, ref, GY);
       assertClose(await dx.toArray(), fd, scaledTol(fd, 1e-3), 'input grad');
       [x, y, gy, dx].forEach((t) => t.dispose());
     });
