@@ -175,7 +175,10 @@ describe('conv2d input gradient, both formulations', () => {
 });
 
 describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
-  const pointwise = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14]];
+  // the last two: channel counts per group that are multiples of 4 (vec4-aligned weight rows), one grouped
+  const pointwise = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14],
+    { x: [2, 8, 5, 4], w: [12, 8, 1, 1], cfg: {}, bias: true },
+    { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false }];
   it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on 16-lane CPU drivers, for rows of 64 pixels", () => {
     const x = E.zeros([2, 8, 8, 8]);
     const x7 = E.zeros([2, 8, 7, 7]);
