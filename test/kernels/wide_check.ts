@@ -84,6 +84,20 @@ async function main(): Promise<void> {
     const c = E.matmul(E.tensor(A, [M, K]), E.tensor(B, [K, N]));
     results.push({ what: `matmul tm64 tn8 packed texture, A and B panels ${M}x${N}x${K}`, maxRelErr: relErr(await c.toArray(), refMatmul(A, B, M, N, K, 1, false, false)) });
   }
+  if (part !== 'direct') {
+    // a mid-size matmul whose operands copy straight into textures takes the wide texture default
+    // (engine/tune.ts midMatmul); an odd-sized one keeps the 32-row direct default
+    const mid = defaultGemmVariant('matmul', 64, 256, 256);
+    if (!mid.tex || mid.tn !== 8) results.push({ what: `untuned default for matmul 64x256x256 is not the wide texture variant: ${JSON.stringify(mid)}`, maxRelErr: 1 });
+    const odd = defaultGemmVariant('matmul', 96, 300, 200);
+    if (odd.tex || odd.tm !== 32) results.push({ what: `untuned default for matmul 96x300x200 is not the 32-row direct variant: ${JSON.stringify(odd)}`, maxRelErr: 1 });
+    setMatmulKernel('gemm', mid);
+    const [M, N, K] = [64, 256, 256];
+    const A = randomData(M * K, seed++);
+    const B = randomData(K * N, seed++);
+    const c = E.matmul(E.tensor(A, [M, K]), E.tensor(B, [K, N]));
+    results.push({ what: `matmul, the mid-size default ${M}x${N}x${K}`, maxRelErr: relErr(await c.toArray(), refMatmul(A, B, M, N, K, 1, false, false)) });
+  }
   for (const [name, v] of part === 'direct' ? [] : variants) {
     setMatmulKernel('gemm', v);
     for (const [batch, M, N, K] of [[1, 131, 137, 41], [3, 20, 200, 9], [1, 1, 130, 7]]) {
