@@ -27,12 +27,16 @@
 // e.g. '{"tm":96,"fit":true,"pack":"B","tex":true}' (family bcast, wg 1 and the adapter's subgroup size
 // filled in) against the layer's tuned variant: per round each is timed as the fastest of 3 runs
 // (bursts on this machine only add time); prints the median and the fastest round of each.
+// A third form does the same for a matmul, its chosen variant (tuned, else the untuned default) against
+// a given one; --ta / --tb store A / B transposed (read in place, as linear's backward does):
+//   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js matmul <M> <K> <N> '<variant JSON>' [rounds] [--ta] [--tb]
+// e.g. '{"tm":32,"wg":2}' is the untuned default that mid-size matmuls had before midMatmul.
 import { initDevice } from '../engine/device.js';
-import { conv2d, randn } from '../engine/index.js';
+import { conv2d, matmul, randn, transpose } from '../engine/index.js';
 import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, timeGpu } from './harness.js';
-import { setGemmStore4 } from '../engine/ops/matmul.js';
+import { setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
 import { LAYERS, OPS, type Kind } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
 
@@ -149,6 +153,41 @@ function layerProblem(L: (typeof LAYERS)[number]) {
   return { g, flops, once, dispose: () => [x, w, gy].forEach((t) => t.dispose()) };
 }
 
+/** A variant given as JSON, with family bcast, wg 1, tm 64 and the adapter's subgroup size filled in. */
+function givenVariant(form: string, json: string, S: number): GemmVariant {
+  const given: GemmVariant = { family: 'bcast', wg: 1, subgroup: S, tm: 64, ...(JSON.parse(json) as Partial<GemmVariant>) };
+  if (!validVariant(given)) throw new Error(`ab ${form}: ${json} is not a valid variant on this adapter`);
+  return given;
+}
+
+function roundsOf(form: string, arg: string | undefined): number {
+  const rounds = Number(arg ?? 9);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ab ${form}: rounds must be a positive integer, got ${arg}`);
+  return rounds;
+}
+
+/**
+ * Times `once` under the chosen variant and under a given one, interleaved; each round counts the
+ * fastest of 3 runs (bursts only add time). `use` installs a variant (null: back to the choice).
+ */
+async function compareVariants(title: string, flops: number, once: () => void, use: (v: GemmVariant | null) => void, chosen: GemmVariant, given: GemmVariant, rounds: number): Promise<void> {
+  const vs = [chosen, given];
+  const times: number[][] = [[], []];
+  console.log(`${title}, ${rounds} interleaved rounds`);
+  for (let r = 0; r < rounds; r++) {
+    for (const i of r % 2 ? [1, 0] : [0, 1]) {
+      use(vs[i]);
+      times[i].push(await timeGpu(once, { warmup: 1, runs: 3, stat: 'min' }));
+    }
+  }
+  use(null);
+  ['chosen', 'given'].forEach((name, i) => {
+    const best = Math.min(...times[i]);
+    console.log(`${`${name} ${describeVariant(vs[i])}`.padEnd(48)} median ${median(times[i]).toFixed(3)} ms, fastest ${best.toFixed(3)} ms (${(flops / best / 1e6).toFixed(1)} GFLOP/s)`);
+  });
+  console.log(`given / chosen speed: median ${(median(times[0]) / median(times[1])).toFixed(2)}x, fastest ${(Math.min(...times[0]) / Math.min(...times[1])).toFixed(2)}x`);
+}
+
 /** `ab.js variant`: the layer's tuned GEMM variant against one given as JSON, interleaved. */
 async function variantAB(args: string[]): Promise<void> {
   const [li, kind, json, roundsArg] = args;
@@ -157,38 +196,38 @@ async function variantAB(args: string[]): Promise<void> {
     console.error(`ab variant: usage: ab.js variant <layer 0-${LAYERS.length - 1}> <fwd|dx|dw> '<variant JSON>' [rounds]`);
     process.exit(2);
   }
-  const rounds = Number(roundsArg ?? 9);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ab variant: rounds must be a positive integer, got ${roundsArg}`);
+  const rounds = roundsOf('variant', roundsArg);
   const ctx = await initDevice();
-  const S = ctx.summary.subgroupSize;
   const k = kind as Kind;
-  const given: GemmVariant = { family: 'bcast', wg: 1, subgroup: S, tm: 64, ...(JSON.parse(json) as Partial<GemmVariant>) };
-  if (!validVariant(given)) throw new Error(`ab variant: ${json} is not a valid variant on this adapter`);
-  const { g, flops, once: run } = layerProblem(L);
+  const given = givenVariant('variant', json, ctx.summary.subgroupSize);
+  const { g, flops, once } = layerProblem(L);
   const [M, N, K] = convGemmDims(k, g);
-  const tuned = chooseGemmVariant(convTuneOp(k, g), M, N, K);
-  const once = run(k);
-  const op = OPS[k];
-  const vs = [tuned, given];
-  const times: number[][] = [[], []];
-  console.log(`${L.name} ${kind}: GEMM ${M} x ${N} x ${K}, ${ctx.summary.description}, ${rounds} interleaved rounds`);
-  for (let r = 0; r < rounds; r++) {
-    for (const i of r % 2 ? [1, 0] : [0, 1]) {
-      setConvVariants({ [op]: vs[i] });
-      times[i].push(await timeGpu(once, { warmup: 1, runs: 3, stat: 'min' }));
-    }
+  const title = `${L.name} ${kind}: GEMM ${M} x ${N} x ${K}, ${ctx.summary.description}`;
+  await compareVariants(title, flops, once(k), (v) => setConvVariants(v ? { [OPS[k]]: v } : {}), chooseGemmVariant(convTuneOp(k, g), M, N, K), given, rounds);
+  process.exit(0);
+}
+
+/** `ab.js matmul`: a matmul's chosen variant (tuned, else the default) against one given as JSON, interleaved. */
+async function matmulAB(args: string[]): Promise<void> {
+  const [m, k, n, json, roundsArg, ...flags] = args;
+  const [M, K, N] = [m, k, n].map(Number);
+  if (![M, K, N].every((d) => Number.isInteger(d) && d >= 1) || !json || flags.some((f) => f !== '--ta' && f !== '--tb')) {
+    console.error(`ab matmul: usage: ab.js matmul <M> <K> <N> '<variant JSON>' [rounds] [--ta] [--tb] (--ta / --tb: A / B stored transposed, read in place)`);
+    process.exit(2);
   }
-  setConvVariants({});
-  ['tuned', 'given'].forEach((name, i) => {
-    const best = Math.min(...times[i]);
-    console.log(`${`${name} ${describeVariant(vs[i])}`.padEnd(48)} median ${median(times[i]).toFixed(2)} ms, fastest ${best.toFixed(2)} ms (${(flops / best / 1e6).toFixed(1)} GFLOP/s)`);
-  });
-  console.log(`given / tuned speed: median ${(median(times[0]) / median(times[1])).toFixed(2)}x, fastest ${(Math.min(...times[0]) / Math.min(...times[1])).toFixed(2)}x`);
+  const rounds = roundsOf('matmul', roundsArg);
+  const ctx = await initDevice();
+  const given = givenVariant('matmul', json, ctx.summary.subgroupSize);
+  const a = flags.includes('--ta') ? transpose(randn([K, M]), 0, 1) : randn([M, K]);
+  const b = flags.includes('--tb') ? transpose(randn([N, K]), 0, 1) : randn([K, N]);
+  const title = `matmul ${M} x ${K} x ${N}${flags.length ? ` (${flags.join(' ')})` : ''}, ${ctx.summary.description}`;
+  await compareVariants(title, 2 * M * N * K, () => matmul(a, b).dispose(), (v) => setMatmulKernel('gemm', v), chooseGemmVariant('matmul', M, N, K), given, rounds);
   process.exit(0);
 }
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'variant') return variantAB(process.argv.slice(3));
+  if (process.argv[2] === 'matmul') return matmulAB(process.argv.slice(3));
   const choice = process.argv[2] ?? '';
   const spec = CHOICES[choice];
   if (!spec) {
