@@ -30,7 +30,7 @@
 // A third form does the same for a matmul, its chosen variant (tuned, else the untuned default) against
 // a given one; --ta / --tb store A / B transposed (read in place, as linear's backward does):
 //   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js matmul <M> <K> <N> '<variant JSON>' [rounds] [--ta] [--tb]
-// e.g. '{"tm":32,"wg":2}' is the untuned default that mid-size matmuls had before midMatmul.
+// e.g. '{"tm":32,"wg":2}' is the untuned default that mid-size matmuls had before midProduct.
 import { initDevice } from '../engine/device.js';
 import { conv2d, matmul, randn, transpose } from '../engine/index.js';
 import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';

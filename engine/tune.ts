@@ -140,7 +140,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
   const S = deviceContext().summary.subgroupSize;
   if (useBcast()) {
     const big = M * N * K >= 1 << 24 && K >= 16;
-    if (S >= 16 && (big || midMatmul(op, M, N, K)) && M >= 64) return wideDefault(op, M, N, S);
+    if (S >= 16 && (big || midProduct(op, M, N, K)) && M >= 64) return wideDefault(op, M, N, S);
     // 16 lanes: 64-row tiles from 256 rows (the tuner's pick for the fc and projection-head shapes)
     const tall = big && (M >= 512 || (S >= 16 && M >= 256));
     const tm = tall ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
@@ -167,14 +167,18 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
 }
 
 /**
- * A mid-size matmul (2^22 to 2^24 multiply-adds) whose operands copy straight into textures (K and N
- * multiples of 64 floats, rows of 256 bytes): at 16 lanes the wide variant ran 256x64x256,
- * 128x128x512, 64x512x256 and 128x128x256 (M x K x N) 1.5 / 1.6 / 1.7 / 1.2x as fast as the 32-row
- * default (fastest of 7 interleaved rounds), while a 96x200x300 product, which must be packed first, ran
- * 0.78x, and products of K = 32 or under were mixed; checked in test/kernels/wide_check.ts.
+ * A mid-size product (2^22 to 2^24 multiply-adds) that the wide texture variant serves better than
+ * 32-row tiles of 4 columns with direct loads, at 16 lanes (interleaved, fastest of 3 runs a round):
+ * - a matmul whose operands copy straight into textures (K and N multiples of 64 floats): 256x64x256,
+ *   128x128x512, 64x512x256, 128x128x256 (M x K x N) 1.56 / 1.37 / 1.65 / 1.55x by median
+ *   (`ab.js matmul`); a 96x200x300 one, which must be packed first, ran 0.78x;
+ * - a conv product with K >= 64: the 13 such products of 3x3 and 1x1 layers at 7x7 and 14x14 (batches
+ *   2-8, 4.8-13.8M) 1.00-1.85x by median against the old default forced (README); with K < 64 (3 or 36
+ *   channels) 0.79-1.39x, and under 2^22 0.73-1.30x, so those keep the default.
  */
-function midMatmul(op: GemmOp, M: number, N: number, K: number): boolean {
-  return op === 'matmul' && M * N * K >= 1 << 22 && K % 64 === 0 && N % 64 === 0;
+function midProduct(op: GemmOp, M: number, N: number, K: number): boolean {
+  if (M * N * K < 1 << 22) return false;
+  return op === 'matmul' ? K % 64 === 0 && N % 64 === 0 : K >= 64;
 }
 
 /**

@@ -6,7 +6,7 @@
 // Argument: 'panels' (the packed-panel variants), 'direct' (operands copied straight into textures, the
 // conv paths built on them) or nothing for both; wide.test.ts runs the two halves as parallel children.
 import * as E from '../../engine/index.js';
-import { convGeometry, convInputGrad, convInputGradPathCounts, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
+import { convGemmDims, convGeometry, convInputGrad, convInputGradPathCounts, convTuneOp, convWeightGrad, setConvChannelsLast, setConvInputGradPath, setConvVariants, setConvWeightRelayout } from '../../engine/ops/conv2d.js';
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { defaultGemmVariant, fitVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   }
   if (part !== 'direct') {
     // a mid-size matmul whose operands copy straight into textures takes the wide texture default
-    // (engine/tune.ts midMatmul); an odd-sized one keeps the 32-row direct default
+    // (engine/tune.ts midProduct); an odd-sized one keeps the 32-row direct default
     const mid = defaultGemmVariant('matmul', 64, 256, 256);
     if (!mid.tex || mid.tn !== 8) results.push({ what: `untuned default for matmul 64x256x256 is not the wide texture variant: ${JSON.stringify(mid)}`, maxRelErr: 1 });
     const odd = defaultGemmVariant('matmul', 96, 300, 200);
@@ -97,6 +97,35 @@ async function main(): Promise<void> {
     const B = randomData(K * N, seed++);
     const c = E.matmul(E.tensor(A, [M, K]), E.tensor(B, [K, N]));
     results.push({ what: `matmul, the mid-size default ${M}x${N}x${K}`, maxRelErr: relErr(await c.toArray(), refMatmul(A, B, M, N, K, 1, false, false)) });
+    setMatmulKernel('gemm', null);
+    // a mid-size conv product (K >= 64) takes it too: a [4, 32, 14, 14] 3x3 layer (7.2M multiply-adds a
+    // product) under its untuned defaults, forward and both gradients against float64
+    const xs = [4, 32, 14, 14];
+    const ws = [32, 32, 3, 3];
+    const cfg = { padding: [1, 1] as [number, number] };
+    const d = convDims(xs, ws, cfg);
+    const X = randomData(numelOf(xs), seed++);
+    const W = randomData(numelOf(ws), seed++);
+    const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+    const x = E.tensor(X, xs, { requiresGrad: true });
+    const w = E.tensor(W, ws, { requiresGrad: true });
+    const g = convGeometry('wide', x, w, cfg);
+    const defaults: Record<string, GemmVariant> = {};
+    for (const kind of ['fwd', 'dx', 'dw'] as const) {
+      const [m, n, k] = convGemmDims(kind, g);
+      const v = defaultGemmVariant(convTuneOp(kind, g), m, n, k);
+      if (!v.tex) results.push({ what: `untuned default for the conv ${kind} ${m}x${n}x${k} is not a texture variant: ${JSON.stringify(v)}`, maxRelErr: 1 });
+      defaults[`conv.${kind}`] = v;
+    }
+    setConvVariants(defaults);
+    const y = E.conv2d(x, w, null, cfg);
+    y.backward(E.tensor(GY, [...y.shape]));
+    const gr = conv2dGradRef(X, W, GY, d);
+    results.push({ what: 'conv2d mid-size default forward', maxRelErr: relErr(await y.toArray(), conv2dRef(X, W, null, d)) });
+    results.push({ what: 'conv2d mid-size default input-grad', maxRelErr: relErr(await x.grad!.toArray(), gr.dx) });
+    results.push({ what: 'conv2d mid-size default weight-grad', maxRelErr: relErr(await w.grad!.toArray(), gr.dw) });
+    setConvVariants({});
+    [x, w, y].forEach((t) => t.dispose());
   }
   for (const [name, v] of part === 'direct' ? [] : variants) {
     setMatmulKernel('gemm', v);
