@@ -140,7 +140,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
   const S = deviceContext().summary.subgroupSize;
   if (useBcast()) {
     const big = M * N * K >= 1 << 24 && K >= 16;
-    if (S >= 16 && (big || midProduct(op, M, N, K)) && M >= 64) return wideDefault(op, M, N, S);
+    if (S >= 16 && ((big && M >= 64) || (midProduct(op, M, N, K) && M >= 16))) return wideDefault(op, M, N, S);
     // 16 lanes: 64-row tiles from 256 rows (the tuner's pick for the fc and projection-head shapes)
     const tall = big && (M >= 512 || (S >= 16 && M >= 256));
     const tm = tall ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
@@ -167,14 +167,19 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
 }
 
 /**
- * A mid-size product (2^22 to 2^24 multiply-adds) that the wide texture variant serves better than
- * 32-row tiles of 4 columns with direct loads, at 16 lanes (interleaved, fastest of 3 runs a round):
+ * A product of at least 2^22 multiply-adds that the wide texture variant serves better than 32-row
+ * tiles of 4 columns with direct loads, at 16 lanes, even below 2^24 or with fewer than 64 rows (from
+ * 16; interleaved, fastest of 3 runs a round):
  * - a matmul whose operands copy straight into textures (K and N multiples of 64 floats): 256x64x256,
  *   128x128x512, 64x512x256, 128x128x256 (M x K x N) 1.56 / 1.37 / 1.65 / 1.55x by median
  *   (`ab.js matmul`); a 96x200x300 one, which must be packed first, ran 0.78x;
  * - a conv product with K >= 64: the 13 such products of 3x3 and 1x1 layers at 7x7 and 14x14 (batches
  *   2-8, 4.8-13.8M) 1.00-1.85x by median against the old default forced (README); with K < 64 (3 or 36
- *   channels) 0.79-1.39x, and under 2^22 0.73-1.30x, so those keep the default.
+ *   channels) 0.79-1.39x, and under 2^22 0.73-1.30x, so those keep the default;
+ * - with 16-63 rows (a batch of one at ResNet's last stages, a small-batch linear layer): the 3x3 and
+ *   1x1 forwards and input-grads at 7x7, batch 1 (49 rows, 8 products) 1.23-2.01x by median against
+ *   the old default forced, matmuls 48x512x512, 16x1024x1024, 32x2048x2048, 32x1024x512 1.42 / 1.20 /
+ *   1.42 / 1.46x; 32x2048x1000 (N not a multiple of 64) ran 0.74x that way and keeps the default.
  */
 function midProduct(op: GemmOp, M: number, N: number, K: number): boolean {
   if (M * N * K < 1 << 22) return false;

@@ -89,7 +89,12 @@ async function main(): Promise<void> {
     // (engine/tune.ts midProduct); an odd-sized one keeps the 32-row direct default
     const mid = defaultGemmVariant('matmul', 64, 256, 256);
     if (!mid.tex || mid.tn !== 8) results.push({ what: `untuned default for matmul 64x256x256 is not the wide texture variant: ${JSON.stringify(mid)}`, maxRelErr: 1 });
+    for (const [op, M, N, K] of [['conv.fwd', 49, 512, 4608], ['conv.dx', 49, 4608, 512], ['matmul', 32, 2048, 2048]] as [GemmOp, number, number, number][]) {
+      const v = defaultGemmVariant(op, M, N, K);
+      if (!v.tex || fitVariant(v, M).tm !== 16 * Math.ceil(M / 16)) results.push({ what: `untuned default for ${op} ${M}x${N}x${K} (under 64 rows) is not the wide texture variant in one tile: ${JSON.stringify(v)}`, maxRelErr: 1 });
+    }
     const odd = defaultGemmVariant('matmul', 96, 300, 200);
+    if (defaultGemmVariant('matmul', 32, 1000, 2048).tex) results.push({ what: 'untuned default for matmul 32x1000x2048 (N not a multiple of 64) reads textures', maxRelErr: 1 });
     if (odd.tex || odd.tm !== 32) results.push({ what: `untuned default for matmul 96x300x200 is not the 32-row direct variant: ${JSON.stringify(odd)}`, maxRelErr: 1 });
     setMatmulKernel('gemm', mid);
     const [M, N, K] = [64, 256, 256];
