@@ -10,7 +10,7 @@ import { convGemmDims, convGeometry, convInputGrad, convInputGradPathCounts, con
 import { gemmStore4Count, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { defaultGemmVariant, fitVariant, validVariant, type GemmOp, type GemmVariant } from '../../engine/tune.js';
 import { randomData } from '../helpers.js';
-import { conv2dGradRef, conv2dRef, convDims, refMatmul } from './ref.js';
+import { conv2dGradRef, conv2dRef, convDims, refMatmul, type ConvCfg } from './ref.js';
 
 function numelOf(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -72,6 +72,14 @@ async function main(): Promise<void> {
     ['fit tm<=4S tn8 packed texture', { family: 'bcast', tm: 4 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true, fit: true }],
   ];
   let seed = 1;
+  /** Random operands of a conv case: host data for the float64 references and tensors that track gradients. */
+  const convCase = (xs: number[], ws: number[], cfg: ConvCfg) => {
+    const d = convDims(xs, ws, cfg);
+    const X = randomData(numelOf(xs), seed++);
+    const W = randomData(numelOf(ws), seed++);
+    const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+    return { d, X, W, GY, x: E.tensor(X, xs, { requiresGrad: true }), w: E.tensor(W, ws, { requiresGrad: true }) };
+  };
   const part = process.argv[2] ?? 'all';
   if (!['all', 'panels', 'direct'].includes(part)) throw new Error(`wide_check: unknown part '${part}'`);
   if (part !== 'direct') {
@@ -105,15 +113,8 @@ async function main(): Promise<void> {
     setMatmulKernel('gemm', null);
     // a mid-size conv product (K >= 64) takes it too: a [4, 32, 14, 14] 3x3 layer (7.2M multiply-adds a
     // product) under its untuned defaults, forward and both gradients against float64
-    const xs = [4, 32, 14, 14];
-    const ws = [32, 32, 3, 3];
     const cfg = { padding: [1, 1] as [number, number] };
-    const d = convDims(xs, ws, cfg);
-    const X = randomData(numelOf(xs), seed++);
-    const W = randomData(numelOf(ws), seed++);
-    const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
-    const x = E.tensor(X, xs, { requiresGrad: true });
-    const w = E.tensor(W, ws, { requiresGrad: true });
+    const { d, X, W, GY, x, w } = convCase([4, 32, 14, 14], [32, 32, 3, 3], cfg);
     const g = convGeometry('wide', x, w, cfg);
     const defaults: Record<string, GemmVariant> = {};
     for (const kind of ['fwd', 'dx', 'dw'] as const) {
@@ -208,15 +209,8 @@ async function main(): Promise<void> {
     }
     // conv2d, 1x1 with two groups of 64 channels: the forward reads the weight 'nk', the input-grad 'kn'
     setConvVariants({ 'conv.fwd': v, 'conv.dx': v });
-    const xs = [2, 128, 5, 7];
-    const ws = [64, 64, 1, 1];
     const cfg = { stride: [2, 1] as [number, number], padding: [1, 0] as [number, number], groups: 2 };
-    const d = convDims(xs, ws, cfg);
-    const X = randomData(numelOf(xs), seed++);
-    const W = randomData(numelOf(ws), seed++);
-    const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
-    const x = E.tensor(X, xs, { requiresGrad: true });
-    const w = E.tensor(W, ws, { requiresGrad: true });
+    const { d, X, W, GY, x, w } = convCase([2, 128, 5, 7], [64, 64, 1, 1], cfg);
     const before = textureCopyCounters().B;
     const y = E.conv2d(x, w, null, cfg);
     results.push({ what: `conv2d 1x1 groups 2 forward direct-B ${name}`, maxRelErr: relErr(await y.toArray(), conv2dRef(X, W, null, d)) });
