@@ -160,9 +160,9 @@ function givenVariant(form: string, json: string, S: number): GemmVariant {
   return given;
 }
 
-function roundsOf(form: string, arg: string | undefined): number {
-  const rounds = Number(arg ?? 9);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ab ${form}: rounds must be a positive integer, got ${arg}`);
+function roundsOf(form: string, arg: string | undefined, byDefault = 9): number {
+  const rounds = Number(arg ?? byDefault);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ab${form ? ` ${form}` : ''}: rounds must be a positive integer, got ${arg}`);
   return rounds;
 }
 
@@ -234,8 +234,7 @@ async function main(): Promise<void> {
     console.error(`ab: unknown choice '${choice}'; choices: ${Object.keys(CHOICES).join(', ')}`);
     process.exit(2);
   }
-  const rounds = Number(process.argv[3] ?? 5);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ab: rounds must be a positive integer, got ${process.argv[3]}`);
+  const rounds = roundsOf('', process.argv[3], 5);
   const ctx = await initDevice();
   console.log(`${choice}: ${ctx.summary.description}, subgroup size ${ctx.summary.subgroupSize}, ${rounds} interleaved rounds`);
   const [A, B] = spec.settings;

@@ -9,7 +9,8 @@
 //                dense stride-1 correlations, so no multiply is spent on the zeros a dilated
 //                gradient would hold
 //   weight-grad  rows = (c, kh, kw), columns = output channels, K = (n, oh, ow), split over K
-//                (partials summed) when the output is too small to fill the machine; at 16 lanes and
+//                (partials summed) to fill a GPU, or on a CPU driver to spread the tiles evenly
+//                over its threads and keep each f32 sum short (chooseSplits); at 16 lanes and
 //                stride 1 with OH = H, OW = W it reads x from 4 shifted texture copies (DW_TEX_SPEC)
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
 // GEMM variant serves every conv shape. Kernels larger than 1x1 read channels-last copies of x (forward)
@@ -312,7 +313,6 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   return y;
 }
 
-
 /** Taps of one stride phase along one axis: first tap, step, count, and the output offset. */
 function phaseTaps(a: number, s: number, p: number, d: number, K: number): { k0: number; step: number; T: number; off0: number; dO: number } {
   const step = s / gcd(s, d);
@@ -346,8 +346,6 @@ export function convGemmDims(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): [numbe
   const tw = phaseTaps(0, g.sw, g.pw, g.dw, g.KW);
   return [g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw), g.Cg, Math.max(1, g.Og * th.T * tw.T)];
 }
-
-
 
 /**
  * The input-grad as dcol = dy x weight, then col2im: where the input has few channels per group (the
@@ -463,7 +461,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   return dx;
 }
 
-/** Gradient w.r.t. the weight (split over N*OH*OW when the output alone cannot fill the machine). */
+/** Gradient w.r.t. the weight; K = N*OH*OW may be split, partials summed afterwards (chooseSplits). */
 export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   const op = 'conv2d.backward';
   const Kg = g.Cg * g.KH * g.KW;
@@ -524,9 +522,6 @@ function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
   return dyTexture === 'auto' && v.family === 'bcast' && v.subgroup >= 16 && (g.OH * g.OW) % 4 === 0 && flatTextureLayout(dy.size) !== null;
 }
 
-
-
-
 /**
  * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
  * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's 4
@@ -539,8 +534,6 @@ function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): bool
   const { perCopy } = shiftedCopiesLayout(x.size);
   return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 64 * perCopy <= deviceContext().limits.maxStorageBufferBindingSize;
 }
-
-
 
 function asContiguous(t: Tensor): Tensor {
   return t.isContiguous ? t : contiguous(t);

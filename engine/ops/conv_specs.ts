@@ -186,7 +186,6 @@ export const FWD_NHWC_TEXF_WT_SPEC: GemmSpec = {
   functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W', 'vec2<u32>(((row * p.C + c) >> 2u) & ((1u << p.txShift) - 1u), (row * p.C + c) >> (2u + p.txShift))'),
 };
 
-
 /** dx[n][c][pixel]: the phase row m = (n, i, j) is pixel (pa + i * sh, pb + j * sw), starting at u_xb (+ c * HW). */
 const DX_STORE_ROW = (m: string) => `
     let u_sn = ${m} / p.HaWa;
