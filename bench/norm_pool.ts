@@ -12,20 +12,11 @@ import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import { poolNaive, poolNaiveGrad, type NaivePoolConfig } from '../engine/ops/pool_naive.js';
 import { resultError, type BenchRow } from './harness.js';
+import { composedBatchNorm } from './reference.js';
 import { engineTimer, interleave, type Timer, tfAvgPoolFwdBwd, tfBatchNormTrain, tfGlobalAvgFwdBwd, tfjsPeer, tfMaxPoolFwdBwd } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
-
-function composedBatchNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor {
-  return E.tidy(() => {
-    const C = x.shape[1];
-    const m = E.mean(x, [0, 2, 3], true);
-    const v = E.variance(x, [0, 2, 3], true, 0);
-    const xh = E.mul(E.sub(x, m), E.rsqrt(E.add(v, eps)));
-    return E.add(E.mul(xh, E.reshape(w, [1, C, 1, 1])), E.reshape(b, [1, C, 1, 1]));
-  });
-}
 
 export async function runSection(): Promise<BenchRow[]> {
   await initDevice();

@@ -5,7 +5,9 @@
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { convGeometry, convInputGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
+import { convNaive } from '../../engine/ops/conv_naive.js';
 import { gemmStore4Count, setGemmStore4 } from '../../engine/ops/matmul.js';
+import { naiveConv2d } from '../../bench/reference.js';
 import { useBcast } from '../../engine/tune.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
@@ -76,6 +78,40 @@ async function checkAgainstRef(c: Case): Promise<void> {
 
 describe('conv2d vs float64 reference (default kernels)', () => {
   for (const c of CASES) it(label(c), () => checkAgainstRef(c));
+});
+
+describe('naive reference conv kernels (the benchmark\'s naive column) and their autograd form vs float64', () => {
+  for (const c of [CASES[0], CASES[1], CASES[4], CASES[5], CASES[6], CASES[8], CASES[11]]) {
+    it(label(c), async () => {
+      const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const X = randomData(size(c.x), seed++);
+      const W = randomData(size(c.w), seed++);
+      const B = randomData(c.w[0], seed++);
+      const d = convDims(c.x, c.w, c.cfg);
+      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+      const x = E.tensor(X, c.x, { requiresGrad: true });
+      const w = E.tensor(W, c.w, { requiresGrad: true });
+      const b = E.tensor(B, [c.w[0]]);
+      const gy = E.tensor(GY, [d.N, d.O, d.OH, d.OW]);
+      const g = convGeometry('test', x, w, c.cfg);
+      try {
+        const yb = convNaive('fwd', g, x, w, b);
+        const refB = conv2dRef(X, W, B, d);
+        assertClose(await yb.toArray(), refB, scaledTol(refB), 'forward with bias');
+        yb.dispose();
+        const y = naiveConv2d(x, w, g);
+        y.backward(gy);
+        const ref = conv2dRef(X, W, null, d);
+        assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
+        const r = conv2dGradRef(X, W, GY, d);
+        assertClose(await x.grad!.toArray(), r.dx, scaledTol(r.dx), 'input grad');
+        assertClose(await w.grad!.toArray(), r.dw, scaledTol(r.dw), 'weight grad');
+        y.dispose();
+      } finally {
+        [x, w, b, gy].forEach((t) => t.dispose());
+      }
+    });
+  }
 });
 
 describe('conv2d gradients vs float64 finite differences', () => {
