@@ -45,17 +45,26 @@ function label(c: Case): string {
   return `x [${c.x}] w [${c.w}] ${JSON.stringify(c.cfg)}${c.bias ? ' bias' : ''}`;
 }
 
-/** Forward and all gradients vs the float64 reference (exact adjoint loops). */
-async function checkAgainstRef(c: Case): Promise<void> {
+/**
+ * A case's random operands (seeded in order: x, w, the bias when asked for, dy), its dimensions, and x
+ * and w as tensors that want gradients, with the bias tensor (wanting one when biasGrad).
+ */
+function caseOperands(c: Case, bias: boolean, biasGrad = true) {
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const X = randomData(size(c.x), seed++);
   const W = randomData(size(c.w), seed++);
-  const B = c.bias ? randomData(c.w[0], seed++) : null;
+  const B = bias ? randomData(c.w[0], seed++) : null;
   const d = convDims(c.x, c.w, c.cfg);
   const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
   const x = E.tensor(X, c.x, { requiresGrad: true });
   const w = E.tensor(W, c.w, { requiresGrad: true });
-  const b = B ? E.tensor(B, [c.w[0]], { requiresGrad: true }) : null;
+  const b = B ? E.tensor(B, [c.w[0]], { requiresGrad: biasGrad }) : null;
+  return { X, W, B, d, GY, x, w, b };
+}
+
+/** Forward and all gradients vs the float64 reference (exact adjoint loops). */
+async function checkAgainstRef(c: Case): Promise<void> {
+  const { X, W, B, d, GY, x, w, b } = caseOperands(c, c.bias);
   try {
     const y = E.conv2d(x, w, b, c.cfg);
     expect(y.shape).to.deep.equal([d.N, d.O, d.OH, d.OW]);
@@ -83,15 +92,10 @@ describe('conv2d vs float64 reference (default kernels)', () => {
 describe('naive reference conv kernels (the benchmark\'s naive column) and their autograd form vs float64', () => {
   for (const c of [CASES[0], CASES[1], CASES[4], CASES[5], CASES[6], CASES[8], CASES[11]]) {
     it(label(c), async () => {
-      const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-      const X = randomData(size(c.x), seed++);
-      const W = randomData(size(c.w), seed++);
-      const B = randomData(c.w[0], seed++);
-      const d = convDims(c.x, c.w, c.cfg);
-      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
-      const x = E.tensor(X, c.x, { requiresGrad: true });
-      const w = E.tensor(W, c.w, { requiresGrad: true });
-      const b = E.tensor(B, [c.w[0]]);
+      const o = caseOperands(c, true, false);
+      const { X, W, d, GY, x, w } = o;
+      const B = o.B as Float32Array;
+      const b = o.b as E.Tensor;
       const gy = E.tensor(GY, [d.N, d.O, d.OH, d.OW]);
       const g = convGeometry('test', x, w, c.cfg);
       try {
@@ -118,15 +122,10 @@ describe('conv2d gradients vs float64 finite differences', () => {
   const small: Case[] = [CASES[1], CASES[4], CASES[6], CASES[8]];
   for (const c of small) {
     it(label(c), async () => {
-      const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-      const X = randomData(size(c.x), seed++);
-      const W = randomData(size(c.w), seed++);
-      const B = randomData(c.w[0], seed++);
-      const d = convDims(c.x, c.w, c.cfg);
-      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
-      const x = E.tensor(X, c.x, { requiresGrad: true });
-      const w = E.tensor(W, c.w, { requiresGrad: true });
-      const b = E.tensor(B, [c.w[0]], { requiresGrad: true });
+      const o = caseOperands(c, true);
+      const { X, W, d, GY, x, w } = o;
+      const B = o.B as Float32Array;
+      const b = o.b as E.Tensor;
       try {
         E.tidy(() => E.sum(E.mul(E.conv2d(x, w, b, c.cfg), E.tensor(GY, [d.N, d.O, d.OH, d.OW]))).backward());
         const f = ([xv, wv, bv]: Float64Array[]) => {
