@@ -18,15 +18,22 @@ export function composedBatchNorm(x: Tensor, w: Tensor, b: Tensor, eps: number):
   });
 }
 
+/**
+ * One naive conv kernel on operands it can read: a and b themselves when contiguous from their
+ * buffer's start, else dense copies (E.contiguous would keep an offset view, which convNaive rejects),
+ * freed once the kernel is encoded.
+ */
+function convNaiveDense(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry, a: Tensor, b: Tensor): Tensor {
+  const dense = (t: Tensor) => (t.isContiguous && t.offset === 0 ? t : E.copy(t));
+  const [da, db] = E.noGrad(() => [dense(a), dense(b)]);
+  const out = convNaive(kind, g, da, db);
+  if (da !== a) da.dispose();
+  if (db !== b) db.dispose();
+  return out;
+}
+
 /** conv2d without bias on the naive kernels, its gradients (input and weight) naive too. */
 export function naiveConv2d(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
-  const dense = (t: Tensor) => (t.isContiguous && t.offset === 0 ? t : E.contiguous(t));
-  const y = E.noGrad(() => convNaive('fwd', g, dense(x), dense(w)));
-  return record('conv2d.naive', [x, w], y, [x, w], (gy, needs, [sx, sw]) => {
-    const gc = dense(gy);
-    const dx = needs[0] ? convNaive('dx', g, gc, dense(sw)) : null;
-    const dw = needs[1] ? convNaive('dw', g, gc, dense(sx)) : null;
-    if (gc !== gy) gc.dispose();
-    return [dx, dw];
-  });
+  const y = convNaiveDense('fwd', g, x, w);
+  return record('conv2d.naive', [x, w], y, [x, w], (gy, needs, [sx, sw]) => [needs[0] ? convNaiveDense('dx', g, gy, sw) : null, needs[1] ? convNaiveDense('dw', g, gy, sx) : null]);
 }

@@ -116,6 +116,44 @@ describe('naive reference conv kernels (the benchmark\'s naive column) and their
       }
     });
   }
+
+  it('operands at an offset and strided (copied for the naive kernels): x a batch slice, w a permuted view', async () => {
+    const c = CASES[1]; // x [2, 3, 7, 5], w [4, 3, 3, 3], padding 1
+    const { X, W, d, GY } = caseOperands(c, false);
+    const [N, C, H, Wd] = c.x;
+    const [O, , KH, KW] = c.w;
+    const plane = C * H * Wd;
+    // x lives at rows 1..N of a [N + 1, C, H, W] leaf; w is the [C, O, KH, KW] leaf permuted to OIHW
+    const big = new Float32Array((N + 1) * plane);
+    big.set(X, plane);
+    const WT = new Float32Array(W.length);
+    const wtIndex = (o: number, ci: number, k: number) => (ci * O + o) * KH * KW + k;
+    for (let o = 0; o < O; o++) for (let ci = 0; ci < C; ci++) for (let k = 0; k < KH * KW; k++) WT[wtIndex(o, ci, k)] = W[(o * C + ci) * KH * KW + k];
+    const xb = E.tensor(big, [N + 1, C, H, Wd], { requiresGrad: true });
+    const wt = E.tensor(WT, [C, O, KH, KW], { requiresGrad: true });
+    const gy = E.tensor(GY, [d.N, d.O, d.OH, d.OW]);
+    const x = E.slice(xb, 0, 1);
+    const w = E.permute(wt, [1, 0, 2, 3]);
+    try {
+      expect(x.offset).to.equal(plane);
+      expect(w.isContiguous).to.equal(false);
+      const y = naiveConv2d(x, w, convGeometry('test', x, w, c.cfg));
+      y.backward(gy);
+      const ref = conv2dRef(X, W, null, d);
+      assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
+      y.dispose();
+      const r = conv2dGradRef(X, W, GY, d);
+      const gx = await xb.grad!.toArray();
+      assertClose(gx.subarray(0, plane), new Float64Array(plane), { atol: 0 }, 'no gradient for the row outside the slice');
+      assertClose(gx.subarray(plane), r.dx, scaledTol(r.dx), 'input grad');
+      const gwt = await wt.grad!.toArray();
+      const gw = new Float64Array(W.length);
+      for (let o = 0; o < O; o++) for (let ci = 0; ci < C; ci++) for (let k = 0; k < KH * KW; k++) gw[(o * C + ci) * KH * KW + k] = gwt[wtIndex(o, ci, k)];
+      assertClose(gw, r.dw, scaledTol(r.dw), 'weight grad');
+    } finally {
+      [x, w, xb, wt, gy].forEach((t) => t.dispose());
+    }
+  });
 });
 
 describe('conv2d gradients vs float64 finite differences', () => {
