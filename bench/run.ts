@@ -91,10 +91,9 @@ function cpuInfo(): { model: string; cores: number; family?: number; modelNumber
   return info;
 }
 
-function header(): string {
-  const c = cpuInfo();
+function header(c: ReturnType<typeof cpuInfo>, load: number[]): string {
   const detail = c.family !== undefined ? ` (family ${c.family}, model ${c.modelNumber}, ${c.vector})` : '';
-  return `${c.cores} x ${c.model}${detail}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+  return `${c.cores} x ${c.model}${detail}, load average ${load.map((x) => x.toFixed(2)).join(' ')}`;
 }
 
 async function main(): Promise<void> {
@@ -122,7 +121,9 @@ async function main(): Promise<void> {
   const chosen = SECTIONS.filter((s) => (wanted.length ? wanted.includes(s.name) : true));
   const tmp = mkdtempSync(join(tmpdir(), 'webgpu-dl-bench-'));
   const started = new Date();
-  const machine = header();
+  const cpu = cpuInfo();
+  const loadAtStart = loadavg();
+  const machine = header(cpu, loadAtStart);
   console.log(`npm run bench — ${started.toISOString()} — ${machine}`);
   console.log(`medians of >= 5 timed runs after warm-up; compare columns: naive reference kernel, TensorFlow.js WebGPU; (xR) = ours / theirs`);
   const sections: Record<string, unknown>[] = [];
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
   const rows = allSections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
   const first = allSections[0] as { adapter?: Record<string, unknown> } | undefined;
   const adapter = first?.adapter ? { description: first.adapter.description, vendor: first.adapter.vendor, architecture: first.adapter.architecture, device: first.adapter.device, backend: first.adapter.backend } : null;
-  const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), adapter, machine: { cpu: cpuInfo(), loadAverageAtStart: machine, loadAverageAtEnd: loadavg() }, argv: args, sections: allSections, rows };
+  const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), adapter, machine: { cpu, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() }, argv: args, sections: allSections, rows };
   writeFileSync(RESULTS, JSON.stringify(doc, null, 1));
   console.log(`\nwrote ${RESULTS}`);
 }
