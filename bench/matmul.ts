@@ -1,10 +1,13 @@
 // Bench section "matmul": the tuned GEMM against the naive reference kernel and TensorFlow.js's
 // WebGPU backend, on square sizes and the ResNet-50 fc / SimCLR projection-head shapes (256 images:
 // x [256, 2048] times a [out, in] weight read transposed in place, as linear() does). GFLOP/s = 2MNK / time.
+// The section's first row is the adapter's arithmetic ceiling (bench/ceiling.ts: no loads at all), and
+// every GEMM row shows its rate against it (column 'ceiling', ratio = ours / ceiling).
 import { initDevice } from '../engine/device.js';
 import { matmul, randn, transpose } from '../engine/index.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
+import { aluCeiling } from './ceiling.js';
 import { kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
@@ -37,6 +40,9 @@ export async function runSection(): Promise<BenchRow[]> {
   const ctx = await initDevice();
   const rows: BenchRow[] = [];
   const peer = await tfjsPeer();
+  const ceiling = await aluCeiling();
+  const c = ceiling.shape;
+  rows.push({ section: 'matmul', name: 'ALU ceiling (no loads)', ms: ceiling.ms, value: ceiling.gflops, unit: 'GFLOP/s', extra: { shape: `${c.accs} vec4 accumulators x ${c.unroll} updates an iteration`, resultError: ceiling.error } });
   for (const s of SHAPES.filter((x) => !x.gpuOnly || !ctx.summary.isSoftware)) {
     const flops = 2 * s.M * s.N * s.K;
     const a = randn([s.M, s.K]);
@@ -76,6 +82,7 @@ export async function runSection(): Promise<BenchRow[]> {
     const ours = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ours };
+    compare.ceiling = { ms: flops / ceiling.gflops / 1e6, value: ceiling.gflops, ratio: flops / ceiling.gflops / 1e6 / ours };
     if (typeof peer !== 'string') peer.tf.dispose(tfData);
     const mine = matmul(a, b);
     setMatmulKernel('naive');

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg();
   const machine = header(cpu, loadAtStart);
   console.log(`npm run bench — ${started.toISOString()} — ${machine}`);
-  console.log(`medians of >= 5 timed runs after warm-up; compare columns: naive reference kernel, TensorFlow.js WebGPU; (xR) = ours / theirs`);
+  console.log(`medians of >= 5 timed runs after warm-up; compare columns: naive reference kernel, TensorFlow.js WebGPU, ceiling (matmul: the adapter's ALU ceiling row); (xR) = ours / theirs`);
   const sections: Record<string, unknown>[] = [];
   for (const s of chosen) {
     if (!existsSync(join(HERE, `${s.name}.js`))) {
