@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtRow, wrongResult, type BenchRow } from './harness.js';
+import { checkTargets, fmtTarget } from './targets.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, '..', '..', 'bench', 'results.json');
@@ -158,6 +159,11 @@ async function main(): Promise<void> {
     sections.push({ name: s.name, adapter: res.adapter, vectorWidth: res.vectorWidth, subgroupSize: res.subgroupSize, seconds: res.seconds, error: res.error, rows: res.rows });
   }
   rmSync(tmp, { recursive: true, force: true });
+  const ranRows = sections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
+  const software = sections.some((x) => (x.adapter as { isSoftware?: boolean } | undefined)?.isSoftware);
+  const targets = checkTargets(ranRows, software);
+  console.log(`\n## targets (the kernels issue), this run's rows`);
+  for (const t of targets) console.log(fmtTarget(t));
   let allSections = sections;
   // a filtered run merges into the existing results (the other sections, with their rows, are kept)
   if (wanted.length && existsSync(RESULTS)) {
@@ -172,7 +178,7 @@ async function main(): Promise<void> {
   const rows = allSections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
   const first = allSections[0] as { adapter?: Record<string, unknown> } | undefined;
   const adapter = first?.adapter ? { description: first.adapter.description, vendor: first.adapter.vendor, architecture: first.adapter.architecture, device: first.adapter.device, backend: first.adapter.backend } : null;
-  const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), adapter, machine: { cpu, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() }, argv: args, sections: allSections, rows };
+  const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), adapter, machine: { cpu, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() }, argv: args, targets, sections: allSections, rows };
   writeFileSync(RESULTS, JSON.stringify(doc, null, 1));
   console.log(`\nwrote ${RESULTS}`);
 }
