@@ -116,7 +116,7 @@ export function fmtRow(r: BenchRow): string {
   const cmp = Object.entries(r.compare ?? {})
     .map(([k, v]) => `${k} ${v.value.toFixed(1)} (x${v.ratio.toFixed(2)})`)
     .join('  ');
-  const wrong = wrongResult(r) ? `  WRONG RESULT (relative error ${Number(r.extra!.resultError).toExponential(2)} against the naive kernel)` : '';
+  const wrong = wrongResult(r) ? `  WRONG RESULT (relative error ${Number(r.extra!.resultError).toExponential(2)} against its reference)` : '';
   const line = `${r.section.padEnd(10)} ${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(8)} ${cmp}${wrong}`;
   const kernels = (r.kernels ?? []).slice(0, 6).map((k) => `${' '.repeat(12)}${k.ms.toFixed(3).padStart(9)} ms  x${k.calls}  ${k.kernel.length > 100 ? `${k.kernel.slice(0, 97)}...` : k.kernel}`);
   return [line, ...kernels].join('\n');
