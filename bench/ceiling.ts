@@ -91,6 +91,12 @@ export async function ceilingError(s: CeilingShape, groups: number, iters: numbe
   return worst;
 }
 
+/** A GEMM row's `ceiling` column: the ceiling's rate, the time the row's FLOPs would take at it, and ours / ceiling. */
+export function ceilingColumn(flops: number, ms: number, gflops: number): { ms: number; value: number; ratio: number } {
+  const atCeiling = flops / gflops / 1e6;
+  return { ms: atCeiling, value: gflops, ratio: atCeiling / ms };
+}
+
 /** The adapter's ceiling in GFLOP/s: the fastest of CEILING_SHAPES, each checked against the host. */
 export async function aluCeiling(): Promise<{ gflops: number; ms: number; shape: CeilingShape; error: number }> {
   const software = deviceContext().summary.isSoftware;

@@ -3,11 +3,13 @@
 // naive reference kernels (engine/ops/conv2d.ts convNaive) and TensorFlow.js's WebGPU backend
 // (tf.conv2d and its Conv2DBackpropInput / Conv2DBackpropFilter kernels, NHWC, its native layout).
 // GFLOP/s = 2 * N * O * OH * OW * (C / groups) * kH * kW / time, the same count for all three products.
+// Column 'ceiling': the adapter's ALU ceiling (bench/ceiling.ts), measured in this section's process.
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
 import { convGemmDims, convGeometry, convInputGrad, convNaive, convTuneOp, convWeightGrad, setConvVariants } from '../engine/ops/conv2d.js';
 import type { Tensor } from '../engine/tensor.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmOp, type GemmVariant } from '../engine/tune.js';
+import { aluCeiling, ceilingColumn } from './ceiling.js';
 import { kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
@@ -41,6 +43,7 @@ export async function runSection(): Promise<BenchRow[]> {
   await initDevice();
   const rows: BenchRow[] = [];
   const peer = await tfjsPeer();
+  const ceiling = await aluCeiling();
   for (const L of LAYERS) {
     const x = randn([L.N, L.C, L.H, L.H]);
     const w = randn([L.O, L.C, L.k, L.k]);
@@ -90,6 +93,7 @@ export async function runSection(): Promise<BenchRow[]> {
       const ms = med.ours;
       const compare: BenchRow['compare'] = {};
       for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ms };
+      compare.ceiling = ceilingColumn(flops, ms, ceiling.gflops);
       const resultErr = await resultError(ours[kind](), naive[kind]());
       rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(convTuneOp(kind, g), M, N, K)), resultError: resultErr }, kernels: await kernelProfile(once) });
     }

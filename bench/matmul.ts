@@ -7,7 +7,7 @@ import { initDevice } from '../engine/device.js';
 import { matmul, randn, transpose } from '../engine/index.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
-import { aluCeiling } from './ceiling.js';
+import { aluCeiling, ceilingColumn } from './ceiling.js';
 import { kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
@@ -82,7 +82,7 @@ export async function runSection(): Promise<BenchRow[]> {
     const ours = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ours };
-    compare.ceiling = { ms: flops / ceiling.gflops / 1e6, value: ceiling.gflops, ratio: flops / ceiling.gflops / 1e6 / ours };
+    compare.ceiling = ceilingColumn(flops, ours, ceiling.gflops);
     if (typeof peer !== 'string') peer.tf.dispose(tfData);
     const mine = matmul(a, b);
     setMatmulKernel('naive');

@@ -36,7 +36,10 @@ export function checkTargets(rows: BenchRow[], software: boolean): TargetCheck[]
     if (ceiling && big.length) c.detail += ` (this adapter's ALU ceiling: ${fmt(ceiling.value)} GFLOP/s)`;
     checks.push(c);
     const three = rows.filter((r) => r.section === 'conv' && r.name.includes('3x3'));
-    checks.push(atLeast('3×3 conv forward, input-grad and weight-grad >= 50 GFLOP/s', three, (r) => r.value, 50, (x) => `${fmt(x)} GFLOP/s`));
+    const conv = atLeast('3×3 conv forward, input-grad and weight-grad >= 50 GFLOP/s', three, (r) => r.value, 50, (x) => `${fmt(x)} GFLOP/s`);
+    const convCeiling = three.find((r) => r.compare?.ceiling)?.compare!.ceiling.value;
+    if (convCeiling !== undefined) conv.detail += ` (this adapter's ALU ceiling: ${fmt(convCeiling)} GFLOP/s)`;
+    checks.push(conv);
   } else {
     const big = rows.filter((r) => r.section === 'matmul' && r.name === 'matmul 4096^3');
     if (!ceiling || big.length === 0) checks.push({ target: 'matmul 4096³ >= 40% of the ALU ceiling', met: null, detail: 'not measured in this run' });

@@ -1,7 +1,7 @@
 // The bench's arithmetic-ceiling kernel (bench/ceiling.ts) must do the work it is credited with: its
 // per-invocation sums equal the same f32 recurrence on the host, for every shape the bench times.
 import { expect } from 'chai';
-import { CEILING_SHAPES, expectedSum, runCeiling } from '../../bench/ceiling.js';
+import { CEILING_SHAPES, ceilingColumn, expectedSum, runCeiling } from '../../bench/ceiling.js';
 
 describe('bench: ALU ceiling kernel', () => {
   const iters = 24;
@@ -17,4 +17,12 @@ describe('bench: ALU ceiling kernel', () => {
       }
     });
   }
+
+  it("a row's ceiling column: the time its FLOPs take at the ceiling, and ours / ceiling", () => {
+    // 1 GFLOP in 100 ms is 10 GFLOP/s; at a 50 GFLOP/s ceiling it would take 20 ms: ratio 0.2
+    const c = ceilingColumn(1e9, 100, 50);
+    expect(c.value).to.equal(50);
+    expect(c.ms).to.be.closeTo(20, 1e-9);
+    expect(c.ratio).to.be.closeTo(0.2, 1e-12);
+  });
 });

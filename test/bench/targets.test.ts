@@ -41,6 +41,12 @@ describe('bench: target summary', () => {
     expect(t['matmul'].met).to.equal(true);
   });
 
+  it("the 3×3 target names the adapter's ALU ceiling when the conv rows carry it", () => {
+    const rows = good.map((r) => (r.section === 'conv' ? { ...r, compare: { ...r.compare, ceiling: { ms: 1, value: 55, ratio: r.value / 55 } } } : r));
+    expect(byTarget(rows)['3×3'].detail).to.contain("ALU ceiling: 55.0 GFLOP/s");
+    expect(byTarget(good)['3×3'].detail).to.not.contain('ceiling');
+  });
+
   it('on a GPU: matmul 4096³ against 40% of the ALU ceiling', () => {
     const rows = [row('matmul', 'ALU ceiling (no loads)', 60000), row('matmul', 'matmul 4096^3', 23000, 20)];
     expect(checkTargets(rows, false)[0]).to.include({ met: false });
