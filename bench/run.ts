@@ -97,6 +97,10 @@ function header(c: ReturnType<typeof cpuInfo>, load: number[]): string {
   return `${c.cores} x ${c.model}${detail}, load average ${load.map((x) => x.toFixed(2)).join(' ')}`;
 }
 
+function rowsOf(sections: Record<string, unknown>[]): BenchRow[] {
+  return sections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const childAt = args.indexOf('--child');
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg();
   const machine = header(cpu, loadAtStart);
   console.log(`npm run bench — ${started.toISOString()} — ${machine}`);
-  console.log(`medians of >= 5 timed runs after warm-up; compare columns: naive reference kernel, TensorFlow.js WebGPU, ceiling (matmul: the adapter's ALU ceiling row); (xR) = ours / theirs`);
+  console.log(`medians of >= 5 timed runs after warm-up; compare columns: naive reference kernel, TensorFlow.js WebGPU, ceiling (the adapter's ALU ceiling, bench/ceiling.ts); (xR) = ours / theirs`);
   const sections: Record<string, unknown>[] = [];
   for (const s of chosen) {
     if (!existsSync(join(HERE, `${s.name}.js`))) {
@@ -159,9 +163,8 @@ async function main(): Promise<void> {
     sections.push({ name: s.name, adapter: res.adapter, vectorWidth: res.vectorWidth, subgroupSize: res.subgroupSize, seconds: res.seconds, error: res.error, rows: res.rows });
   }
   rmSync(tmp, { recursive: true, force: true });
-  const ranRows = sections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
   const software = sections.some((x) => (x.adapter as { isSoftware?: boolean } | undefined)?.isSoftware);
-  const targets = checkTargets(ranRows, software);
+  const targets = checkTargets(rowsOf(sections), software);
   console.log(`\n## targets (the kernels issue), this run's rows`);
   for (const t of targets) console.log(fmtTarget(t));
   let allSections = sections;
@@ -175,7 +178,7 @@ async function main(): Promise<void> {
       // unreadable previous results: overwrite
     }
   }
-  const rows = allSections.flatMap((x) => (x.rows as BenchRow[] | undefined) ?? []);
+  const rows = rowsOf(allSections);
   const first = allSections[0] as { adapter?: Record<string, unknown> } | undefined;
   const adapter = first?.adapter ? { description: first.adapter.description, vendor: first.adapter.vendor, architecture: first.adapter.architecture, device: first.adapter.device, backend: first.adapter.backend } : null;
   const doc = { timestamp: started.toISOString(), finished: new Date().toISOString(), adapter, machine: { cpu, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() }, argv: args, targets, sections: allSections, rows };
