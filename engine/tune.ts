@@ -4,12 +4,13 @@
 // a fixed default per adapter family (deterministic: tests never depend on tuning). `tuneGemm()` (run
 // by `npm run bench`, or explicitly) times a few candidate variants on representative shapes and
 // stores the winners per shape class in a JSON cache on disk, keyed by adapter + driver + subgroup
-// size, so the choice is made once per machine:
+// size (and, for a CPU driver, the host CPU's model, vector extensions and count), so the choice is
+// made once per machine:
 //   $WEBGPU_DL_CACHE_DIR, else $XDG_CACHE_HOME/webgpu-dl, else ~/.cache/webgpu-dl  (tune-<hash>.json)
 // WEBGPU_DL_TUNE=off ignores the cache (defaults only); WEBGPU_DL_TUNE=readonly never writes it.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { deviceContext } from './device.js';
 
@@ -79,10 +80,45 @@ let cacheLoaded = false;
  */
 export const TUNE_VERSION = 3;
 
+/** Vector extensions that change which code a CPU driver generates (and so which variant wins). */
+const CPU_FLAGS = ['avx', 'avx2', 'fma', 'avx512f', 'avx512vl', 'avx512bw', 'avx512_bf16', 'avx512_vnni', 'avxvnni'];
+
+/**
+ * The host CPU as a CPU driver's speed depends on it, from /proc/cpuinfo's first processor (vendor,
+ * family, model, stepping, vector extensions) and the number of CPUs; elsewhere the CPU's model string.
+ * lavapipe's adapter description names only LLVM's vector width, which reads the same on an AVX2 Zen 3
+ * and an AVX-512 Zen 4, so a cache tuned on one would otherwise steer the other.
+ */
+export function cpuFingerprint(cpuinfo: string | null, count: number, fallbackModel: string): string {
+  if (cpuinfo) {
+    const first = cpuinfo.split(/\n\s*\n/)[0];
+    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1].trim() ?? '';
+    const flags = new Set(field('flags').split(/\s+/));
+    const vendor = field('vendor_id');
+    if (vendor || flags.size > 1) {
+      const ext = CPU_FLAGS.filter((f) => flags.has(f)).join('+') || 'novec';
+      return `${vendor}:${field('cpu family')}:${field('model')}:${field('stepping')}:${ext}:${count}cpu`;
+    }
+  }
+  return `${fallbackModel.trim()}:${count}cpu`;
+}
+
+function hostCpu(): string {
+  let info: string | null = null;
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    info = null; // not Linux: the model string alone
+  }
+  const list = cpus();
+  return cpuFingerprint(info, list.length, list[0]?.model ?? 'unknown');
+}
+
 export function adapterKey(): string {
   const { summary, features } = deviceContext();
   const vw = process.env.LP_NATIVE_VECTOR_WIDTH ?? '';
-  return [`v${TUNE_VERSION}`, summary.vendor, summary.architecture, summary.device, summary.description, summary.backend, `sg${summary.subgroupSize}`, features.has('subgroups') ? 'subgroups' : 'nosubgroups', vw ? `vw${vw}` : ''].join('|');
+  const host = summary.isSoftware ? [hostCpu(), `t${summary.driverThreads}`] : [];
+  return [`v${TUNE_VERSION}`, summary.vendor, summary.architecture, summary.device, summary.description, summary.backend, `sg${summary.subgroupSize}`, features.has('subgroups') ? 'subgroups' : 'nosubgroups', vw ? `vw${vw}` : '', ...host].join('|');
 }
 
 export function tuneCachePath(): string {
