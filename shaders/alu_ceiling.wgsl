@@ -3,8 +3,9 @@
 // can do at all on the machine at hand. Each invocation keeps {{ACCS}} vec4 accumulators, starts them
 // at distinct values, and runs p.iters loop iterations; an iteration updates every accumulator
 // {{UNROLL}} times as acc = acc * m + c (m, c from the Params block, so nothing folds at compile time),
-// a multiply and an add per component: 2 * 4 * {{ACCS}} * {{UNROLL}} FLOPs per iteration. Straight-line
-// generated code, as the lavapipe GEMMs are (engine/ops/matmul.ts). Each invocation writes the sum of
+// a multiply and an add per component: 2 * 4 * {{ACCS}} * {{UNROLL}} FLOPs per iteration. A straight
+// shape has no loop: the {{UNROLL}} updates run once (p.iters unused). Generated code, unrolled
+// as the lavapipe GEMMs are (engine/ops/matmul.ts). Each invocation writes the sum of
 // its accumulators (out[global index]), which the bench checks against the same recurrence on the host
 // so the work cannot have been optimized away.
 // Bounds: one workgroup of {{WGSIZE}} invocations per grid cell; out holds every invocation's sum.
@@ -24,8 +25,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let m = vec4<f32>(p.m);
   let c = vec4<f32>(p.c);
 {{INIT}}
-  for (var it = 0u; it < p.iters; it = it + 1u) {
 {{BODY}}
-  }
   out[gi] = {{SUM}};
 }
