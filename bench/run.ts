@@ -2,9 +2,10 @@
 // a table on stdout and bench/results.json (adapter, machine, timestamp, rows).
 //
 // Each section runs in its own child process because lavapipe's vector width is fixed when the driver
-// loads: the matmul-bound sections (matmul, conv, block) run at 512 bits (16-wide subgroups, +50% for
-// the subgroup-broadcast GEMM), the load-bound ones (norm_pool and the other helpers' sections) at the
-// driver's default 256 bits, as the README recommends. WEBGPU_VECTOR_WIDTH set by the caller applies to
+// loads: the matmul-bound sections (matmul, conv, block) run at 512 bits on AVX-512 cores (16-wide
+// subgroups, +50% for the subgroup-broadcast GEMM there) and at 256 on AVX2-only ones (gemmWidth), the
+// load-bound ones (norm_pool and the other helpers' sections) at the driver's default 256 bits, as the
+// README recommends. WEBGPU_VECTOR_WIDTH set by the caller applies to
 // every section. The TensorFlow.js peer runs inside each section's process, on the same adapter.
 // Sections: matmul, conv, norm_pool, block (this file's), and, when their modules exist, losses,
 // augment and poll (each exports runSection(): Promise<BenchRow[]>).
@@ -25,15 +26,16 @@ const RESULTS = join(HERE, '..', '..', 'bench', 'results.json');
 
 interface SectionSpec {
   name: string;
-  width: '256' | '512';
+  /** 'gemm': the GEMM-bound sections' width, gemmWidth() of the host CPU. */
+  width: '256' | 'gemm';
   optional: boolean;
 }
 
 const SECTIONS: SectionSpec[] = [
-  { name: 'matmul', width: '512', optional: false },
-  { name: 'conv', width: '512', optional: false },
+  { name: 'matmul', width: 'gemm', optional: false },
+  { name: 'conv', width: 'gemm', optional: false },
   { name: 'norm_pool', width: '256', optional: false },
-  { name: 'block', width: '512', optional: false },
+  { name: 'block', width: 'gemm', optional: false },
   { name: 'losses', width: '256', optional: true },
   { name: 'augment', width: '256', optional: true },
   { name: 'poll', width: '256', optional: true },
@@ -92,6 +94,16 @@ function cpuInfo(): { model: string; cores: number; family?: number; modelNumber
   return info;
 }
 
+/**
+ * lavapipe's vector width for the GEMM-bound sections: 512 bits (16-wide subgroups, sampled texture
+ * panels) on AVX-512 cores, where it ran the GEMMs ~50% faster than 256; the default 256 (8-wide, storage
+ * texture panels) on AVX2-only cores, where 512-bit vectors are pairs of 256-bit registers and the 8-wide
+ * storage-texture GEMM ran 1024^3 at 25 GFLOP/s against 15-17 at 16 lanes (README, "Storage-texture panels").
+ */
+function gemmWidth(c: ReturnType<typeof cpuInfo>): '256' | '512' {
+  return c.vector === 'AVX-512' ? '512' : '256';
+}
+
 function header(c: ReturnType<typeof cpuInfo>, load: number[]): string {
   const detail = c.family !== undefined ? ` (family ${c.family}, model ${c.modelNumber}, ${c.vector})` : '';
   return `${c.cores} x ${c.model}${detail}, load average ${load.map((x) => x.toFixed(2)).join(' ')}`;
@@ -140,7 +152,7 @@ async function main(): Promise<void> {
       continue;
     }
     const out = join(tmp, `${s.name}.json`);
-    const width = process.env.WEBGPU_VECTOR_WIDTH ?? process.env.LP_NATIVE_VECTOR_WIDTH ?? s.width;
+    const width = process.env.WEBGPU_VECTOR_WIDTH ?? process.env.LP_NATIVE_VECTOR_WIDTH ?? (s.width === 'gemm' ? gemmWidth(cpu) : s.width);
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', s.name, out], {
       env: { ...env, WEBGPU_VECTOR_WIDTH: width },
       stdio: ['ignore', 'inherit', 'pipe'],

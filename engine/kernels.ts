@@ -60,12 +60,42 @@ function layoutEntries(wgsl: string): GPUBindGroupLayoutEntry[] | null {
     else if (space === 'storage' || space === 'storage,read') entries.push({ binding, visibility, buffer: { type: 'read-only-storage' } });
     else {
       const t = /^texture_2d<(f32|u32|i32)>$/.exec(type);
-      if (!t || space) return null;
-      entries.push({ binding, visibility, texture: { sampleType: TEXTURE_SAMPLE[t[1]] } });
+      const st = /^texture_storage_2d<(\w+),\s*read>$/.exec(type);
+      if (space || !(t || st)) return null;
+      if (t) entries.push({ binding, visibility, texture: { sampleType: TEXTURE_SAMPLE[t[1]] } });
+      else entries.push({ binding, visibility, storageTexture: { access: 'read-only', format: st![1] as GPUTextureFormat } });
     }
   }
   const sorted = entries.map((e) => e.binding).sort((a, b) => a - b);
   return sorted.every((b, i) => b === i) ? entries : null;
+}
+
+/**
+ * Whether the GEMM's rgba32uint panel textures are bound as read-only storage textures rather than
+ * sampled ones: on lavapipe at 8 lanes (256-bit), where a sampled rgba32uint texel fetch crashes the
+ * driver (a call through a null fetch-function pointer) and a storage-texture read is a 16-byte load a
+ * lane (1.6-1.8 ns a lane-texel on Zen 3, against 3.7 for a vec4 from a storage buffer). At 16 lanes
+ * the storage form crashes instead, and sampled fetches work.
+ */
+export function storageTexturePanels(): boolean {
+  const { summary } = deviceContext();
+  return summary.isSoftware && summary.subgroupSize < 16;
+}
+
+/**
+ * A kernel binding as this adapter reads it: `var NAME: texture_2d<u32>` (a panel texture) becomes a
+ * read-only storage texture where storageTexturePanels(), and either form comes with
+ * `fn NAME_texel(c: vec2<u32>) -> vec4<u32>`, the load every kernel calls (a storage texture's
+ * textureLoad takes no mip level). Other bindings are returned as they are, without a function.
+ */
+export function panelBinding(decl: string): { decl: string; fn: string } {
+  const m = /^var\s+(\w+)\s*:\s*texture_2d<u32>$/.exec(decl.trim());
+  if (!m) return { decl, fn: '' };
+  const name = m[1];
+  if (storageTexturePanels()) {
+    return { decl: `var ${name}: texture_storage_2d<rgba32uint, read>`, fn: `fn ${name}_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(${name}, c); }` };
+  }
+  return { decl, fn: `fn ${name}_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(${name}, c, 0); }` };
 }
 
 /** A compiled kernel, cached by `key`; `code` is only called on a miss. */

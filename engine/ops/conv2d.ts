@@ -515,8 +515,8 @@ export function setConvWeightGradDyTexture(mode: 'auto' | 'off'): void {
 
 /**
  * Whether the weight-grad reads dy from a flat texture copy (dyTextureSpec): 16-lane subgroup-broadcast
- * variants (texture variants crash lavapipe at 8 lanes), output planes of a multiple of 4 pixels, and
- * a copy that fits a texture.
+ * variants (where it was measured; 8-lane ones, whose panels are storage textures, keep dy in its
+ * buffer), output planes of a multiple of 4 pixels, and a copy that fits a texture.
  */
 function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
   return dyTexture === 'auto' && v.family === 'bcast' && v.subgroup >= 16 && (g.OH * g.OW) % 4 === 0 && flatTextureLayout(dy.size) !== null;

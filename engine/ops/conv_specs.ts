@@ -54,7 +54,7 @@ const maskedTexel4 = (fn: string, tex: string, h: string, w: string, texel = 've
 fn ${fn}(pix: u32, c: u32, ih: i32, iw: i32) -> vec4<f32> {
   let ok = u32(ih) < ${h} && u32(iw) < ${w};
   let row = pix + u32(clamp(ih, 0, i32(${h}) - 1)) * ${w} + u32(clamp(iw, 0, i32(${w}) - 1));
-  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(textureLoad(${tex}, ${texel}, 0)), ok);
+  return select(vec4<f32>(0.0), bitcast<vec4<f32>>(${tex}_texel(${texel})), ok);
 }`;
 
 /** y[n][oc][pixel]: the output row m = (n, pixel) starts at u_yb (+ oc * OHW). */
@@ -326,7 +326,7 @@ export const DW_TEX_SPEC: GemmSpec = {
   bindings: ['var<storage, read_write> dwp: array<f32>', 'var xt: texture_2d<u32>', 'var<storage, read> dy: array<f32>'],
   functions: `
 fn xtexel(t: u32) -> vec4<f32> {
-  return bitcast<vec4<f32>>(textureLoad(xt, vec2<u32>(t & ((1u << p.txShift) - 1u), t >> p.txShift), 0));
+  return bitcast<vec4<f32>>(xt_texel(vec2<u32>(t & ((1u << p.txShift) - 1u), t >> p.txShift)));
 }
 // x's elements f .. f + 3 (f may be below 0 or past the end where ok is false there) from copy f % 4,
 // whose element j is x's element j - 4 + f % 4: texel f / 4 + 1 of that copy
@@ -392,7 +392,7 @@ export function dyTextureSpec(spec: GemmSpec): GemmSpec {
 // dy[n][oc][pix .. pix + 3] (pix a multiple of 4)
 fn dyt4(n: u32, oc: u32, pix: u32) -> vec4<f32> {
   let t = ((n * p.O + oc) * p.OHW + pix) >> 2u;
-  return bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(t & ((1u << p.ytShift) - 1u), t >> p.ytShift), 0));
+  return bitcast<vec4<f32>>(yt_texel(vec2<u32>(t & ((1u << p.ytShift) - 1u), t >> p.ytShift)));
 }`,
     colPrep: '',
     loadB: (q) => `vec4<f32>(${[0, 1, 2, 3].map((i) => `dyt4(u_n${q}, u_g * p.Og + nc${i}, u_pix${q} & ~3u)[u_pix${q} & 3u]`).join(', ')})`,
@@ -415,6 +415,6 @@ export const DCOL_TEX_SPEC: GemmSpec = {
   bindings: ['var<storage, read_write> dcol: array<f32>', 'var yt: texture_2d<u32>', 'var<storage, read> w: array<f32>'],
   rowPrep: (j, row) => `let u_yr${j} = p.pa * p.OHW + ${row};`,
   kPrep: (q, k) => `let u_wk${q} = p.wo + ${k} * p.Kg;`,
-  loadA4: (j, k) => `bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(${k} / 4u, u_yr${j}), 0))`,
-  loadA: (j, _q, k) => `bitcast<vec4<f32>>(textureLoad(yt, vec2<u32>(${k} / 4u, u_yr${j}), 0))[${k} % 4u]`,
+  loadA4: (j, k) => `bitcast<vec4<f32>>(yt_texel(vec2<u32>(${k} / 4u, u_yr${j})))`,
+  loadA: (j, _q, k) => `bitcast<vec4<f32>>(yt_texel(vec2<u32>(${k} / 4u, u_yr${j})))[${k} % 4u]`,
 };

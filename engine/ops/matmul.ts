@@ -13,7 +13,7 @@
 import { copyBufferToTexture, dispatch, type Binding } from '../commands.js';
 import { acquireTexture, releaseTexture, textureView } from '../memory.js';
 import { deviceContext } from '../device.js';
-import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
+import { kernel, panelBinding, renderTemplate, shaderSource, storageTexturePanels, type Kernel } from '../kernels.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, type GemmVariant } from '../tune.js';
@@ -93,8 +93,10 @@ function paramsDecl(spec: GemmSpec): string {
   return fields.join('\n');
 }
 
+/** The spec's bindings and `extra` from binding 1 on, panel textures in this adapter's form with their load functions (panelBinding). */
 function bindingDecls(spec: GemmSpec, extra: string[] = []): string {
-  return [...spec.bindings, ...extra].map((b, i) => `@group(0) @binding(${i + 1}) ${b};`).join('\n');
+  const bound = [...spec.bindings, ...extra].map(panelBinding);
+  return [...bound.map((b, i) => `@group(0) @binding(${i + 1}) ${b.decl};`), ...bound.map((b) => b.fn).filter(Boolean)].join('\n');
 }
 
 /** `_ = &x;` (`_ = t;` for a texture) for every spec binding: keeps each declared binding in the layout whatever the code reads. */
@@ -188,14 +190,14 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   // a panel load of B row `k` (relative to the panel's first k, p.k0 in B) for column group g
   const panelB = (k: string, g: number) =>
     direct === 'kn'
-      ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(n0 / 4u + ${g * S}u, tbr + p.k0 + ${k}), 0))`
+      ? `bitcast<vec4<f32>>(bt_texel(vec2<u32>(n0 / 4u + ${g * S}u, tbr + p.k0 + ${k})))`
       : tex
-      ? `bitcast<vec4<f32>>(textureLoad(bt, vec2<u32>(((tq + ${k}) & tMask) * ${L}u + tx${g ? ` + ${g * S}u` : ''}, (tq + ${k}) >> p.texShift), 0))`
+      ? `bitcast<vec4<f32>>(bt_texel(vec2<u32>(((tq + ${k}) & tMask) * ${L}u + tx${g ? ` + ${g * S}u` : ''}, (tq + ${k}) >> p.texShift)))`
       : `bp[pb + ${k} * ${L}u${g ? ` + ${g * S}u` : ''}]`;
   // 'nk': B rows k .. k + 3 of group g from the 4 texels of its 4 columns (k a multiple of 4)
   const nkRows = (k: string, g: number, guard: (q: number, e: string) => string): string[] => {
     const t = (j: number) => `t${j}_${g}`;
-    const rows = [0, 1, 2, 3].map((j) => `let ${t(j)} = textureLoad(bt, vec2<u32>((p.k0 + ${k}) / 4u, tbr + min(n0 + ${j + 4 * S * g}u, p.N - 1u)), 0);`);
+    const rows = [0, 1, 2, 3].map((j) => `let ${t(j)} = bt_texel(vec2<u32>((p.k0 + ${k}) / 4u, tbr + min(n0 + ${j + 4 * S * g}u, p.N - 1u)));`);
     for (let q = 0; q < 4; q++) {
       const c = 'xyzw'[q];
       rows.push(`let ${bName(q, g)} = ${guard(q, `bitcast<vec4<f32>>(vec4<u32>(${t(0)}.${c}, ${t(1)}.${c}, ${t(2)}.${c}, ${t(3)}.${c}))`)};`);
@@ -206,7 +208,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     const out: string[] = [];
     const kq = (q: number) => (tail ? `kq${q}` : q === 0 ? 'k' : `(k + ${q}u)`);
     if (packed) {
-      for (let j = 0; j < slots; j++) out.push(aTex ? `let a${j} = bitcast<vec4<f32>>(textureLoad(at, vec2<u32>((p.k0 + k) / 4u, ar${j}), 0));` : `let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
+      for (let j = 0; j < slots; j++) out.push(aTex ? `let a${j} = bitcast<vec4<f32>>(at_texel(vec2<u32>((p.k0 + k) / 4u, ar${j})));` : `let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
       for (let g = 0; g < G; g++) {
         if (direct === 'nk') out.push(...nkRows('k', g, (_q, e) => e));
         else for (let q = 0; q < 4; q++) out.push(`let ${bName(q, g)} = ${panelB(kq(q), g)};`);
@@ -592,10 +594,11 @@ function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: num
 
 /**
  * Whether a variant reads its operands from textures: texture variants (subgroup-broadcast only) at
- * 16 lanes and up; lavapipe crashes on them at 8-wide subgroups (256-bit).
+ * 16 lanes and up, and at 8 lanes where panels are storage textures (lavapipe crashes on sampled
+ * rgba32uint fetches at 8-wide subgroups: storageTexturePanels).
  */
 export function readsTextures(v: GemmVariant): boolean {
-  return Boolean(v.tex) && v.subgroup >= 16;
+  return Boolean(v.tex) && (v.subgroup >= 16 || storageTexturePanels());
 }
 
 /**

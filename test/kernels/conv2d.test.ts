@@ -202,6 +202,18 @@ describe('conv2d with every GEMM family', () => {
         return { 'conv.fwd': b(2, 2), 'conv.dx': b(1, 1, true), 'conv.dw': { family: 'reg', tm: 3, wg: 2, subgroup: 1, pack: true } };
       },
     ],
+    [
+      // texture panels: read-only storage textures at 8 lanes on lavapipe, sampled ones at 16 (engine/kernels.ts storageTexturePanels)
+      'bcast, texture panels',
+      () => {
+        const S = E.deviceContext().summary.subgroupSize;
+        return {
+          'conv.fwd': { family: 'bcast', tm: 2 * S, tn: 8, wg: 2, subgroup: S, pack: 'B', tex: true },
+          'conv.dx': { family: 'bcast', tm: S, wg: 4, subgroup: S, pack: 'B', tex: true, swap: true },
+          'conv.dw': { family: 'bcast', tm: 4 * S, tn: 8, wg: 1, subgroup: S, pack: 'B', tex: true, fit: true },
+        };
+      },
+    ],
     ['tiled (workgroup memory, GPUs)', () => ({ 'conv.fwd': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 }, 'conv.dx': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 }, 'conv.dw': { family: 'tiled', tm: 4, wg: 1, subgroup: 1 } })],
     ['tiled, large tiles', () => ({ 'conv.fwd': { family: 'tiled', tm: 8, tn: 8, bk: 8, wg: 1, subgroup: 1 }, 'conv.dx': { family: 'tiled', tm: 8, wg: 1, subgroup: 1 }, 'conv.dw': { family: 'tiled', tm: 4, tn: 8, wg: 1, subgroup: 1 } })],
     [

@@ -33,6 +33,7 @@ function variants(): [string, GemmVariant | 'naive'][] {
     out.push(['bcast tm=2S tn8 packed texture', { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }]);
     out.push(['bcast tm=S tn8 wg2 packB', { family: 'bcast', tm: S, tn: 8, wg: 2, subgroup: S, pack: 'B' }]);
     out.push(['bcast tm=S packB texture swap', { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true }]);
+    out.push(['bcast tm32 tn8 wg4 packed texture', { family: 'bcast', tm: Math.max(S, 32 - (32 % S)), tn: 8, wg: 4, subgroup: S, pack: true, tex: true }]);
     out.push(['bcast fit tm<=8S tn8 packed', { family: 'bcast', tm: 8 * S, tn: 8, wg: 1, subgroup: S, pack: true, fit: true }]);
     out.push(['bcast fit tm<=4S wg2 packB swap', { family: 'bcast', tm: 4 * S, wg: 2, subgroup: S, pack: 'B', swap: true, fit: true }]);
   }

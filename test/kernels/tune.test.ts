@@ -5,7 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, fitVariant, gemmCandidates, resetTuneCache, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
+import { panelBinding, storageTexturePanels } from '../../engine/kernels.js';
+import { readsTextures } from '../../engine/ops/matmul.js';
+import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
 
 describe('autotuner', () => {
   let dir: string;
@@ -98,9 +100,9 @@ describe('autotuner', () => {
     expect(fitVariant(plain, 98)).to.equal(plain);
   });
 
-  it("offers balanced tiles of up to 96 and 128 rows ('fit') at 16 lanes, never below (the default's choice among them: wide_check.ts)", () => {
+  it("offers balanced tiles of up to 96 and 128 rows ('fit') with texture panels: at 16 lanes, and at 8 where panels are storage textures (the default's choice among them: wide_check.ts)", () => {
     const ctx = E.deviceContext();
-    const wide = useBcast() && ctx.summary.subgroupSize >= 16;
+    const wide = useBcast() && (ctx.summary.subgroupSize >= 16 || storageTexturePanels());
     const fits = (M: number) => gemmCandidates('conv.dx', M, 512, 4608).filter((v) => v.fit).map((v) => v.tm);
     for (const M of [98, 128, 1024, 200]) expect(fits(M), `${M} rows`).to.deep.equal(wide ? [96, 128] : []);
   });
@@ -123,5 +125,32 @@ describe('autotuner', () => {
     const key = adapterKey();
     if (E.deviceContext().summary.isSoftware) expect(key).to.match(/\|[^|]*:\d+cpu\|t\d+$/);
     else expect(key).to.not.match(/cpu\|t\d+$/);
+  });
+
+  it('panel textures are bound in the form the adapter reads: storage textures on lavapipe at 8 lanes, sampled elsewhere', () => {
+    const { summary } = E.deviceContext();
+    expect(storageTexturePanels()).to.equal(summary.isSoftware && summary.subgroupSize < 16);
+    const b = panelBinding('var bt: texture_2d<u32>');
+    if (storageTexturePanels()) {
+      expect(b.decl).to.equal('var bt: texture_storage_2d<rgba32uint, read>');
+      expect(b.fn).to.equal('fn bt_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(bt, c); }');
+    } else {
+      expect(b.decl).to.equal('var bt: texture_2d<u32>');
+      expect(b.fn).to.equal('fn bt_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(bt, c, 0); }');
+    }
+    expect(panelBinding('var<storage, read> w: array<f32>')).to.deep.equal({ decl: 'var<storage, read> w: array<f32>', fn: '' });
+  });
+
+  it('at 8 lanes with storage-texture panels, large untuned products read texture panels (32-row tiles, 4 subgroups)', function () {
+    if (!useBcast() || !storageTexturePanels()) this.skip();
+    const S = E.deviceContext().summary.subgroupSize;
+    for (const [op, M, N, K] of [['matmul', 1024, 1024, 1024], ['conv.fwd', 1568, 128, 1152], ['conv.dw', 576, 64, 6272]] as const) {
+      const v = defaultGemmVariant(op, M, N, K);
+      expect(v, `${op} ${M}x${N}x${K}`).to.deep.include({ family: 'bcast', tm: 32, tn: 8, wg: 4, subgroup: S, tex: true });
+      expect(readsTextures(v)).to.equal(true);
+      expect(validVariant(v)).to.equal(true);
+    }
+    // small products keep the buffer variants
+    expect(defaultGemmVariant('matmul', 16, 16, 16).tex).to.equal(undefined);
   });
 });
