@@ -254,7 +254,11 @@ function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
  */
 function storagePanelDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
   const pack: GemmVariant['pack'] = op === 'matmul' && M >= 256 && N > 8 * S ? true : 'B';
-  const wg = Math.max(1, Math.min(4, Math.floor(M / 32)));
+  // the most subgroups (4 down to 1) whose tiles pad at most 10% more rows than one subgroup's would:
+  // ResNet's stage 5 at batch 2 (98 rows) ran 1.32x as fast with 4 (one 128-row tile) as with 3 (two
+  // of 96), stage 4 (392 rows) 1.09-1.14x with 2 (448 rows) as with 4 (512) (`ab.js variant`, Zen 3)
+  const padded = (wg: number) => Math.ceil(M / (32 * wg)) * 32 * wg;
+  const wg = [4, 3, 2, 1].find((w) => padded(w) <= 1.1 * padded(1)) ?? 1;
   return { family: 'bcast', tm: 32, ...(N >= 8 * S ? { tn: 8 } : {}), wg, subgroup: S, pack, tex: true };
 }
 

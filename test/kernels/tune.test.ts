@@ -144,12 +144,16 @@ describe('autotuner', () => {
   it('at 8 lanes with storage-texture panels, large untuned products read texture panels (32-row tiles, 4 subgroups)', function () {
     if (!useBcast() || !storageTexturePanels()) this.skip();
     const S = E.deviceContext().summary.subgroupSize;
-    for (const [op, M, N, K] of [['matmul', 1024, 1024, 1024], ['conv.fwd', 1568, 128, 1152], ['conv.dw', 576, 64, 6272]] as const) {
+    for (const [op, M, N, K] of [['matmul', 1024, 1024, 1024], ['conv.fwd', 1568, 128, 1152], ['conv.dw', 1152, 64, 6272]] as const) {
       const v = defaultGemmVariant(op, M, N, K);
       expect(v, `${op} ${M}x${N}x${K}`).to.deep.include({ family: 'bcast', tm: 32, tn: 8, wg: 4, subgroup: S, tex: true });
       expect(readsTextures(v)).to.equal(true);
       expect(validVariant(v)).to.equal(true);
     }
+    // subgroups a workgroup: the most whose tiles pad at most 10% more rows than 32-row tiles would
+    expect(defaultGemmVariant('conv.fwd', 98, 512, 4608).wg, '98 rows: one 128-row tile').to.equal(4);
+    expect(defaultGemmVariant('conv.fwd', 392, 256, 2304).wg, '392 rows: 448, not 512').to.equal(2);
+    expect(defaultGemmVariant('conv.fwd', 196, 512, 4608).wg, '196 rows: 224').to.equal(1);
     // small products keep the buffer variants
     expect(defaultGemmVariant('matmul', 16, 16, 16).tex).to.equal(undefined);
   });
