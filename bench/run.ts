@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostCpuinfo } from '../engine/host_cpu.js';
 import { fmtRow, wrongResult, type BenchRow } from './harness.js';
 import { checkTargets, fmtTarget } from './targets.js';
 
@@ -80,17 +81,12 @@ async function child(name: string, out: string): Promise<void> {
 function cpuInfo(): { model: string; cores: number; family?: number; modelNumber?: number; vector?: string } {
   const c = cpus();
   const info: ReturnType<typeof cpuInfo> = { model: c[0]?.model ?? 'unknown CPU', cores: c.length };
-  try {
-    const text = readFileSync('/proc/cpuinfo', 'utf8');
-    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1];
-    const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-    info.family = num(field('cpu family'));
-    info.modelNumber = num(field('model'));
-    const flags = new Set((field('flags') ?? '').split(/\s+/));
-    info.vector = flags.has('avx512f') ? 'AVX-512' : flags.has('avx2') ? 'AVX2, no AVX-512' : flags.has('avx') ? 'AVX' : 'SSE';
-  } catch {
-    // not Linux: the model name is all there is
-  }
+  const f = hostCpuinfo();
+  if (!f) return info; // not Linux: the model name is all there is
+  const num = (v: string) => (v === '' ? undefined : Number(v));
+  info.family = num(f.family);
+  info.modelNumber = num(f.model);
+  info.vector = f.flags.has('avx512f') ? 'AVX-512' : f.flags.has('avx2') ? 'AVX2, no AVX-512' : f.flags.has('avx') ? 'AVX' : 'SSE';
   return info;
 }
 

@@ -83,6 +83,14 @@ export function storageTexturePanels(): boolean {
 }
 
 /**
+ * Whether subgroup-broadcast GEMMs of `subgroup` lanes may read texture panels: sampled textures from
+ * 16 lanes, storage textures at 8 where the driver needs them (storageTexturePanels).
+ */
+export function texturePanelsAt(subgroup: number): boolean {
+  return subgroup >= 16 || storageTexturePanels();
+}
+
+/**
  * A kernel binding as this adapter reads it: `var NAME: texture_2d<u32>` (a panel texture) becomes a
  * read-only storage texture where storageTexturePanels(), and either form comes with
  * `fn NAME_texel(c: vec2<u32>) -> vec4<u32>`, the load every kernel calls (a storage texture's

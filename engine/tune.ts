@@ -13,7 +13,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { deviceContext } from './device.js';
-import { storageTexturePanels } from './kernels.js';
+import { hostCpuinfo, type CpuinfoFields } from './host_cpu.js';
+import { storageTexturePanels, texturePanelsAt } from './kernels.js';
 
 export interface GemmVariant {
   /**
@@ -85,34 +86,20 @@ export const TUNE_VERSION = 3;
 const CPU_FLAGS = ['avx', 'avx2', 'fma', 'avx512f', 'avx512vl', 'avx512bw', 'avx512_bf16', 'avx512_vnni', 'avxvnni'];
 
 /**
- * The host CPU as a CPU driver's speed depends on it, from /proc/cpuinfo's first processor (vendor,
- * family, model, stepping, vector extensions) and the number of CPUs; elsewhere the CPU's model string.
- * lavapipe's adapter description names only LLVM's vector width, which reads the same on an AVX2 Zen 3
- * and an AVX-512 Zen 4, so a cache tuned on one would otherwise steer the other.
+ * The host CPU as a CPU driver's speed depends on it: vendor, family, model, stepping and vector
+ * extensions of /proc/cpuinfo's first processor (parseCpuinfo), and the number of CPUs; elsewhere the
+ * CPU's model string. lavapipe's adapter description names only LLVM's vector width, which reads the
+ * same on an AVX2 Zen 3 and an AVX-512 Zen 4, so a cache tuned on one would otherwise steer the other.
  */
-export function cpuFingerprint(cpuinfo: string | null, count: number, fallbackModel: string): string {
-  if (cpuinfo) {
-    const first = cpuinfo.split(/\n\s*\n/)[0];
-    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1].trim() ?? '';
-    const flags = new Set(field('flags').split(/\s+/));
-    const vendor = field('vendor_id');
-    if (vendor || flags.size > 1) {
-      const ext = CPU_FLAGS.filter((f) => flags.has(f)).join('+') || 'novec';
-      return `${vendor}:${field('cpu family')}:${field('model')}:${field('stepping')}:${ext}:${count}cpu`;
-    }
-  }
-  return `${fallbackModel.trim()}:${count}cpu`;
+export function cpuFingerprint(c: CpuinfoFields | null, count: number, fallbackModel: string): string {
+  if (!c) return `${fallbackModel.trim()}:${count}cpu`;
+  const ext = CPU_FLAGS.filter((f) => c.flags.has(f)).join('+') || 'novec';
+  return `${c.vendor}:${c.family}:${c.model}:${c.stepping}:${ext}:${count}cpu`;
 }
 
 function hostCpu(): string {
-  let info: string | null = null;
-  try {
-    info = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    info = null; // not Linux: the model string alone
-  }
   const list = cpus();
-  return cpuFingerprint(info, list.length, list[0]?.model ?? 'unknown');
+  return cpuFingerprint(hostCpuinfo(), list.length, list[0]?.model ?? 'unknown');
 }
 
 export function adapterKey(): string {
@@ -165,14 +152,6 @@ export function useBcast(): boolean {
   const maxSize = (adapter.info as GPUAdapterInfo & { subgroupMaxSize?: number }).subgroupMaxSize;
   const fixed = maxSize === undefined || maxSize === summary.subgroupSize;
   return features.has('subgroups') && summary.subgroupSize >= 4 && summary.isSoftware && fixed;
-}
-
-/**
- * Whether subgroup-broadcast variants at S lanes may read texture panels: sampled textures from 16
- * lanes, storage textures at 8 where the driver needs them (storageTexturePanels).
- */
-function texturesAt(S: number): boolean {
-  return S >= 16 || storageTexturePanels();
 }
 
 /**
@@ -299,7 +278,7 @@ export function validVariant(v: GemmVariant): boolean {
   const tn = v.tn ?? 4;
   const packedB = v.pack === true || v.pack === 'B';
   if (v.family === 'bcast') {
-    const colsOk = (tn === 4 || (tn === 8 && packedB)) && (!v.tex || (packedB && texturesAt(S)));
+    const colsOk = (tn === 4 || (tn === 8 && packedB)) && (!v.tex || (packedB && texturePanelsAt(S)));
     return packOk && colsOk && useBcast() && v.subgroup === S && v.tm % S === 0 && v.tm >= S && v.tm <= (v.fit ? 128 : 64) && v.wg >= 1 && v.wg * S <= 256;
   }
   if (v.family === 'tiled') return validTiled(v);
@@ -337,7 +316,7 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       }
     }
     add({ family: 'bcast', tm: tms[tms.length - 1], wg: 1, subgroup: S, swap: true, ...(op === 'matmul' ? { pack: true } : { pack: 'B' as const }) });
-    if (texturesAt(S) && !small) {
+    if (texturePanelsAt(S) && !small) {
       const pack = op === 'matmul' ? true : ('B' as const);
       // 8 lanes (storage-texture panels): 32-row tiles of 8 columns, 4 subgroups a workgroup
       if (S < 16) add({ family: 'bcast', tm: 32, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 4, subgroup: S, pack, tex: true });

@@ -13,7 +13,7 @@
 import { copyBufferToTexture, dispatch, type Binding } from '../commands.js';
 import { acquireTexture, releaseTexture, textureView } from '../memory.js';
 import { deviceContext } from '../device.js';
-import { kernel, panelBinding, renderTemplate, shaderSource, storageTexturePanels, type Kernel } from '../kernels.js';
+import { kernel, panelBinding, renderTemplate, shaderSource, texturePanelsAt, type Kernel } from '../kernels.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, type GemmVariant } from '../tune.js';
@@ -598,7 +598,7 @@ function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: num
  * rgba32uint fetches at 8-wide subgroups: storageTexturePanels).
  */
 export function readsTextures(v: GemmVariant): boolean {
-  return Boolean(v.tex) && (v.subgroup >= 16 || storageTexturePanels());
+  return Boolean(v.tex) && texturePanelsAt(v.subgroup);
 }
 
 /**

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
+import { parseCpuinfo } from '../../engine/host_cpu.js';
 import { panelBinding, storageTexturePanels } from '../../engine/kernels.js';
 import { readsTextures } from '../../engine/ops/matmul.js';
 import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
@@ -115,13 +116,13 @@ describe('autotuner', () => {
   it('a CPU driver\'s cache key names the host CPU: an AVX2 and an AVX-512 core of one family differ', () => {
     const proc = (model: number, flags: string) =>
       `processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: ${model}\nmodel name\t: AMD EPYC\nstepping\t: 1\nflags\t\t: fpu sse2 ${flags}\n\nprocessor\t: 1\nvendor_id\t: Other\n`;
-    const zen3 = cpuFingerprint(proc(1, 'avx avx2 fma'), 2, 'AMD EPYC');
-    const zen4 = cpuFingerprint(proc(17, 'avx avx2 fma avx512f avx512vl avx512bw'), 2, 'AMD EPYC');
+    const zen3 = cpuFingerprint(parseCpuinfo(proc(1, 'avx avx2 fma')), 2, 'AMD EPYC');
+    const zen4 = cpuFingerprint(parseCpuinfo(proc(17, 'avx avx2 fma avx512f avx512vl avx512bw')), 2, 'AMD EPYC');
     expect(zen3).to.equal('AuthenticAMD:25:1:1:avx+avx2+fma:2cpu');
     expect(zen4).to.equal('AuthenticAMD:25:17:1:avx+avx2+fma+avx512f+avx512vl+avx512bw:2cpu');
-    expect(cpuFingerprint(proc(1, 'avx avx2 fma'), 4, 'AMD EPYC')).to.not.equal(zen3);
+    expect(cpuFingerprint(parseCpuinfo(proc(1, 'avx avx2 fma')), 4, 'AMD EPYC')).to.not.equal(zen3);
     expect(cpuFingerprint(null, 8, ' Apple M2 ')).to.equal('Apple M2:8cpu');
-    expect(cpuFingerprint('garbage', 2, 'X')).to.equal('X:2cpu');
+    expect(cpuFingerprint(parseCpuinfo('garbage'), 2, 'X')).to.equal('X:2cpu');
     const key = adapterKey();
     if (E.deviceContext().summary.isSoftware) expect(key).to.match(/\|[^|]*:\d+cpu\|t\d+$/);
     else expect(key).to.not.match(/cpu\|t\d+$/);
