@@ -87,8 +87,8 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
     kinds: ['fwd', 'dx'],
     settings: [
-      { name: 'relayout', apply: () => setConvWeightRelayout(true) },
-      { name: 'packed', apply: () => setConvWeightRelayout(false) },
+      { name: 'relayout', apply: () => setConvWeightRelayout('on') },
+      { name: 'packed', apply: () => setConvWeightRelayout('off') },
     ],
   },
   'dw-texture': {
@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   }
   setConvPointwise('auto');
   setConvChannelsLast('auto');
-  setConvWeightRelayout(true);
+  setConvWeightRelayout('auto');
   setGemmStore4(true);
   process.exit(0);
 }

@@ -22,7 +22,9 @@
 // product loads and stores), conv_layouts.ts (channels-last and texture copies of the operands),
 // conv_col2im.ts (the dcol input-grad's second half) and conv_naive.ts (the benchmarks' reference).
 import { noGrad } from '../autograd.js';
+import { clearBuffer } from '../commands.js';
 import { deviceContext } from '../device.js';
+import { storageTexturePanels } from '../kernels.js';
 import { releaseTexture, textureView } from '../memory.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -86,17 +88,23 @@ export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
  * Unpadded 1x1 convolutions can run as batched matmuls over NCHW's channel-major pixel rows: forward
  * y[n][g] = W[g] (Og x Cg) @ x[n][g] (Cg x OH*OW), subsampling a strided x first; input-grad
  * dx[n][g] = W[g]^T @ dy[n][g] when unstrided (a strided one would scatter into zeros), with W^T a small
- * plain copy. The pixel rows are then B, a plain K x N matrix that 16-lane variants copy straight into
- * a texture when a row is a multiple of 64 pixels, where the implicit GEMM gathers one pixel per lane
- * from channels H*W apart. 'auto' takes the route only there (16-lane lavapipe, OH*OW % 64 == 0): in
- * interleaved A/Bs the 1x1 expand forward ran 1.5-1.7x faster, the expand and reduce input-grads 1.15x
- * and 1.4x; 28x28 and smaller outputs (no texture copy) up to 1.2x slower. The weight-grad stays an
- * implicit GEMM (its K runs across images).
+ * plain copy. The pixel rows are then B, a plain K x N matrix that texture variants copy straight into
+ * a texture when a row is a multiple of 64 pixels (else pack), where the implicit GEMM gathers one pixel
+ * per lane from channels H*W apart. 'auto' takes the route where interleaved A/Bs measured it faster:
+ * - 16-lane lavapipe, OH*OW % 64 == 0: the 1x1 expand forward 1.5-1.7x, the expand and reduce
+ *   input-grads 1.15x and 1.4x; 28x28 and smaller outputs (no texture copy) up to 1.2x slower;
+ * - 8-lane lavapipe (storage-texture panels), OH*OW >= 128, input-grads only where Cg >= Og: over
+ *   ResNet-50's 1x1 shapes at batch 2 the forwards at 14x14 and larger ran 1.14-1.65x (one 0.93x), the
+ *   input-grads with Cg >= Og 1.2-1.6x, those with Cg < Og 0.89-1.18x; at 7x7 all 0.65-0.90x.
+ * The weight-grad stays an implicit GEMM (its K runs across images).
  */
 function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
   if (pointwiseRoute === 'off' || g.KH !== 1 || g.KW !== 1 || g.ph !== 0 || g.pw !== 0 || g.N * g.G > 65535 || !useBcast()) return false;
   if (kind === 'dx' && (g.sh !== 1 || g.sw !== 1)) return false;
-  return pointwiseRoute === 'on' || (deviceContext().summary.subgroupSize >= 16 && (g.OH * g.OW) % 64 === 0);
+  if (pointwiseRoute === 'on') return true;
+  const P = g.OH * g.OW;
+  if (deviceContext().summary.subgroupSize >= 16) return P % 64 === 0;
+  return storageTexturePanels() && P >= 128 && (kind === 'fwd' || g.Cg >= g.Og);
 }
 
 /**
@@ -288,7 +296,7 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
     const xt = readsTextures(v) ? matrixTexture(xl.buffer(op), 0, g.N * g.H * g.W, g.C, 'x', op) : null;
     if (xt) {
       // the weight re-laid out tap-major is a plain N x K operand, copied straight into a texture too
-      const wt = weightRelayout && w.offset % 4 === 0 ? weightTapsLast(w, g, 'otc') : null;
+      const wt = weightRelayout() && w.offset % 4 === 0 ? weightTapsLast(w, g, 'otc') : null;
       if (wt) {
         const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
         const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0 });
@@ -416,6 +424,11 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   if (g.Og % 4 === 0 && wantNhwc && vMain.family !== 'tiled') {
     dyl = channelsLastCopy(dy);
   }
+  // phases no tap reaches (a strided 1x1's all but one) are zeros: one clear, instead of a GEMM each
+  // storing zeros pixel by pixel (3 of them took 6.4 of the 1x1/2 downsample's 38 ms at 8 lanes)
+  const phases = Math.min(g.sh, g.H) * Math.min(g.sw, g.W);
+  const tapless = (n: number) => phaseTaps(Math.floor(n / Math.min(g.sw, g.W)), g.sh, g.ph, g.dh, g.KH).T * phaseTaps(n % Math.min(g.sw, g.W), g.sw, g.pw, g.dw, g.KW).T === 0;
+  if ([...Array(phases).keys()].some(tapless)) clearBuffer(dx.buffer(op), dx.offset * 4, dx.size * 4);
   for (let a = 0; a < Math.min(g.sh, g.H); a++) {
     for (let bb = 0; bb < Math.min(g.sw, g.W); bb++) {
       const Ha = Math.ceil((g.H - a) / g.sh);
@@ -424,7 +437,8 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
       const tw = phaseTaps(bb, g.sw, g.pw, g.dw, g.KW);
       const M = g.N * Ha * Wa;
       const K = g.Og * th.T * tw.T;
-      const v = variantFor('conv.dx', M, g.Cg, Math.max(K, 1));
+      if (K === 0) continue;
+      const v = variantFor('conv.dx', M, g.Cg, K);
       const params = convParams(g, {
         wo: w.offset, yo: dy.offset, pa: a, pb: bb, Wa, HaWa: Ha * Wa,
         kh0: th.k0, kw0: tw.k0, stH: th.step, stW: tw.step, TW: tw.T, THW: th.T * tw.T,
@@ -438,7 +452,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
         if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
         if (readsTextures(v) && yt) {
           // stride 1, one group: B is the weight re-laid out [T][O][Cg], copied straight into a texture
-          if (wtDx === undefined) wtDx = weightRelayout && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
+          if (wtDx === undefined) wtDx = weightRelayout() && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
           if (wtDx) {
             const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
             gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), textureView(yt), wtDx.buffer(op)], dims, params, undefined, wB);

@@ -10,11 +10,21 @@ import type { ConvGeometry } from './conv_geometry.js';
 import { copy } from './elementwise.js';
 import { permute } from './shape.js';
 
-export let weightRelayout = true;
+let weightRelayoutMode: 'auto' | 'on' | 'off' = 'auto';
 
-/** Tests and benchmarks: false packs the weight inside the channels-last texture GEMMs instead of re-laying it out first. */
-export function setConvWeightRelayout(enabled: boolean): void {
-  weightRelayout = enabled;
+/**
+ * Tests and benchmarks: 'off' packs the weight inside the channels-last texture GEMMs instead of
+ * re-laying it out first, 'on' re-lays it out, 'auto' only on 16-lane adapters: at 8 lanes (storage
+ * texture panels) the re-layout lost in every 3x3 row of an interleaved `ab.js relayout` (0.75-1.01x;
+ * stage 5's 9.4 MB weight took 8.4 of its forward's 37 ms), at 16 it was within noise (0.89-1.22x).
+ */
+export function setConvWeightRelayout(mode: 'auto' | 'on' | 'off'): void {
+  weightRelayoutMode = mode;
+}
+
+/** Whether the channels-last texture GEMMs read the weight re-laid out tap-major (weightTapsLast). */
+export function weightRelayout(): boolean {
+  return weightRelayoutMode === 'on' || (weightRelayoutMode === 'auto' && deviceContext().summary.subgroupSize >= 16);
 }
 
 /**

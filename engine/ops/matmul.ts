@@ -395,20 +395,27 @@ export function tiledSource(spec: GemmSpec, v: GemmVariant): string {
 
 /** k rows of B a pack workgroup writes (one row: 0.96-1.0 ms for the stage-2 weight-grad's B, 6272 workgroups). */
 const PACK_B_ROWS = 16;
+/**
+ * vec4 steps of k an A pack workgroup writes per row slot: one a workgroup packed the 1x1 expand's x
+ * (6272 x 64) in 4.6 ms at 8 lanes, 3136 workgroups of fixed cost each on a CPU driver.
+ */
+const PACK_A_STEPS = 16;
 
 /** Renders the kernel packing operand A (row slots of TM) or B (L lanes of 4 columns) of a spec into panels. */
 export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): string {
   const body: string[] = [];
   if (which === 'A') {
-    body.push('let k4 = wid.x;', 'let mt = wid.y;', `let m0 = mt * ${width}u;`, 'let n0 = 0u;', 'let nc0 = 0u;', 'let nc1 = 0u;', 'let nc2 = 0u;', 'let nc3 = 0u;');
+    body.push('let mt = wid.y;', `let m0 = mt * ${width}u;`, 'let n0 = 0u;', 'let nc0 = 0u;', 'let nc1 = 0u;', 'let nc2 = 0u;', 'let nc3 = 0u;');
     body.push(spec.prologue ?? '');
     body.push(`let row0 = min(m0 + s, p.M - 1u) + p.mOff;`, spec.rowPrep(0, 'row0'));
+    // PACK_A_STEPS vec4s of k a row slot per workgroup, as B's rows
+    body.push(`for (var kk = 0u; kk < ${PACK_A_STEPS}u; kk = kk + 1u) {`, `let k4 = wid.x * ${PACK_A_STEPS}u + kk;`, 'if (k4 >= p.K4) { break; }');
     for (let q = 0; q < 4; q++) {
       body.push(`let kq${q} = p.kOff + 4u * k4 + ${q}u;`, `let kc${q} = min(kq${q}, p.K - 1u);`);
       if (spec.kPrep) body.push(spec.kPrep(q, `kc${q}`));
     }
     const comps = [0, 1, 2, 3].map((q) => `select(0.0, ${spec.loadA(0, q, `kc${q}`)}, kq${q} < p.K)`);
-    body.push(`panel[((batch * p.MT + mt) * p.K4 + k4) * ${width}u + s] = vec4<f32>(${comps.join(', ')});`);
+    body.push(`panel[((batch * p.MT + mt) * p.K4 + k4) * ${width}u + s] = vec4<f32>(${comps.join(', ')});`, '}');
   } else {
     body.push('let nt = wid.y;', 'let m0 = 0u;', `let n0 = (nt * ${width}u + s) * 4u;`);
     for (let i = 0; i < 4; i++) body.push(`let nc${i} = min(n0 + ${i}u, p.N - 1u);`);
@@ -735,7 +742,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
       const Mc = Math.min(plan.rowChunk, M - mOff);
       const MT = Math.ceil(Mc / v.tm);
       const ap = aTexture ? null : empty([batch * MT * K4 * v.tm * 4], 'float32', op);
-      if (ap) dispatch(packA, [...buffers, ap.buffer(op)], headerParams(Mc, N, K, 0, batch, 1, mOff, 0, kOff, K4, MT, NT, extra, n), [K4, MT, batch]);
+      if (ap) dispatch(packA, [...buffers, ap.buffer(op)], headerParams(Mc, N, K, 0, batch, 1, mOff, 0, kOff, K4, MT, NT, extra, n), [Math.ceil(K4 / PACK_A_STEPS), MT, batch]);
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;
       const gm = Math.ceil(Mc / rows);

@@ -9,6 +9,7 @@ import { convNaive } from '../../engine/ops/conv_naive.js';
 import { gemmStore4Count, setGemmStore4 } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
 import { useBcast } from '../../engine/tune.js';
+import { storageTexturePanels } from '../../engine/kernels.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, type ConvCfg } from './ref.js';
@@ -264,14 +265,16 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
   const pointwise = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14],
     { x: [2, 8, 5, 4], w: [12, 8, 1, 1], cfg: {}, bias: true },
     { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false }];
-  it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on 16-lane CPU drivers, for rows of 64 pixels", () => {
+  it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on CPU drivers: at 16 lanes for rows of 64 pixels, at 8 for rows of 128 or more (input-grads with Cg >= Og)", () => {
     const x = E.zeros([2, 8, 8, 8]);
     const x7 = E.zeros([2, 8, 7, 7]);
+    const x12 = E.zeros([1, 8, 12, 12]);
     const w1 = E.zeros([4, 8, 1, 1]);
     const w1x = E.zeros([16, 8, 1, 1]);
     const w3 = E.zeros([4, 8, 3, 3]);
     try {
       const wide = useBcast() && E.deviceContext().summary.subgroupSize >= 16;
+      const narrow = useBcast() && storageTexturePanels();
       expect(convTuneOp('fwd', convGeometry('t', x, w1, {}))).to.equal(wide ? 'matmul' : 'conv.fwd');
       expect(convTuneOp('dx', convGeometry('t', x, w1, {}))).to.equal(wide ? 'matmul' : 'conv.dx');
       expect(convTuneOp('dx', convGeometry('t', x, w1x, {}))).to.equal(wide ? 'matmul' : 'conv.dx');
@@ -279,6 +282,12 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, {}))).to.equal('conv.fwd'); // 49 pixels a row
       expect(convTuneOp('dw', convGeometry('t', x, w1, {}))).to.equal('conv.dw');
       expect(convTuneOp('fwd', convGeometry('t', x, w3, { padding: 1 }))).to.equal('conv.fwd');
+      // 144 pixels a row: not a multiple of 64, at least 128
+      expect(convTuneOp('fwd', convGeometry('t', x12, w1, {}))).to.equal(narrow ? 'matmul' : 'conv.fwd');
+      expect(convTuneOp('fwd', convGeometry('t', x12, w1x, {}))).to.equal(narrow ? 'matmul' : 'conv.fwd');
+      expect(convTuneOp('dx', convGeometry('t', x12, w1, {}))).to.equal(narrow ? 'matmul' : 'conv.dx'); // 8 >= 4 channels
+      expect(convTuneOp('dx', convGeometry('t', x12, w1x, {}))).to.equal('conv.dx'); // 8 < 16
+      expect(convTuneOp('fwd', convGeometry('t', x12, w1, { stride: 2 }))).to.equal('conv.fwd'); // 36 pixels
       setConvPointwise('on');
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { stride: 2 }))).to.equal(useBcast() ? 'matmul' : 'conv.fwd');
       expect(convTuneOp('dx', convGeometry('t', x7, w1x, {}))).to.equal(useBcast() ? 'matmul' : 'conv.dx');
@@ -286,7 +295,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { padding: 1 }))).to.equal('conv.fwd');
     } finally {
       setConvPointwise('auto');
-      [x, x7, w1, w1x, w3].forEach((t) => t.dispose());
+      [x, x7, x12, w1, w1x, w3].forEach((t) => t.dispose());
     }
   });
   for (const mode of ['on', 'auto', 'off'] as const) {

@@ -249,9 +249,9 @@ async function main(): Promise<void> {
       const B3 = randomData(12, seed++);
       // (the weight packed inside the GEMM: the path of weights at offsets that are not multiples of 4)
       const xBefore = textureCopyCounters();
-      setConvWeightRelayout(false);
+      setConvWeightRelayout('off');
       const y3 = E.conv2d(E.tensor(X3, xs3), E.tensor(W3, ws3), E.tensor(B3, [12]), cfg3);
-      setConvWeightRelayout(true);
+      setConvWeightRelayout('auto');
       results.push({ what: `conv2d 3x3 forward, x from a texture, ${name}`, maxRelErr: relErr(await y3.toArray(), conv2dRef(X3, W3, B3, d3)) });
       if (textureCopyCounters().x !== xBefore.x + 1 || textureCopyCounters().B !== xBefore.B) results.push({ what: `conv2d 3x3 ${name}: x was not read from a texture, or the weight was`, maxRelErr: 1 });
       // 3x3 input-grad, 64 output channels, dy read from a channels-last texture: with two stride phases
