@@ -93,9 +93,11 @@ export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
  * per lane from channels H*W apart. 'auto' takes the route where interleaved A/Bs measured it faster:
  * - 16-lane lavapipe, OH*OW % 64 == 0: the 1x1 expand forward 1.5-1.7x, the expand and reduce
  *   input-grads 1.15x and 1.4x; 28x28 and smaller outputs (no texture copy) up to 1.2x slower;
- * - 8-lane lavapipe (storage-texture panels), OH*OW >= 128, input-grads only where Cg >= Og: over
- *   ResNet-50's 1x1 shapes at batch 2 the forwards at 14x14 and larger ran 1.14-1.65x (one 0.93x), the
- *   input-grads with Cg >= Og 1.2-1.6x, those with Cg < Og 0.89-1.18x; at 7x7 all 0.65-0.90x.
+ * - 8-lane lavapipe (storage-texture panels), OH*OW >= 128, input-grads only where Cg >= Og or dy's
+ *   rows are copied straight into a texture (OH*OW % 64 == 0): over ResNet-50's 1x1 shapes at batch 2
+ *   the forwards at 14x14 and larger ran 1.14-1.65x (one 0.93x), the input-grads with Cg >= Og 1.2-1.6x,
+ *   the 64 -> 256 one at 56x56 1.02-1.29x (4 runs), the other Cg < Og ones (dy packed) 0.89-1.05x; at
+ *   7x7 all 0.65-0.90x.
  * The weight-grad stays an implicit GEMM (its K runs across images).
  */
 function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
@@ -104,7 +106,7 @@ function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
   if (pointwiseRoute === 'on') return true;
   const P = g.OH * g.OW;
   if (deviceContext().summary.subgroupSize >= 16) return P % 64 === 0;
-  return storageTexturePanels() && P >= 128 && (kind === 'fwd' || g.Cg >= g.Og);
+  return storageTexturePanels() && P >= 128 && (kind === 'fwd' || g.Cg >= g.Og || P % 64 === 0);
 }
 
 /**

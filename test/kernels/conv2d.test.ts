@@ -265,10 +265,11 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
   const pointwise = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14],
     { x: [2, 8, 5, 4], w: [12, 8, 1, 1], cfg: {}, bias: true },
     { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false }];
-  it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on CPU drivers: at 16 lanes for rows of 64 pixels, at 8 for rows of 128 or more (input-grads with Cg >= Og)", () => {
+  it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on CPU drivers: at 16 lanes for rows of 64 pixels, at 8 for rows of 128 or more (input-grads with Cg >= Og or rows of a multiple of 64)", () => {
     const x = E.zeros([2, 8, 8, 8]);
     const x7 = E.zeros([2, 8, 7, 7]);
     const x12 = E.zeros([1, 8, 12, 12]);
+    const x16 = E.zeros([1, 8, 16, 16]);
     const w1 = E.zeros([4, 8, 1, 1]);
     const w1x = E.zeros([16, 8, 1, 1]);
     const w3 = E.zeros([4, 8, 3, 3]);
@@ -287,6 +288,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       expect(convTuneOp('fwd', convGeometry('t', x12, w1x, {}))).to.equal(narrow ? 'matmul' : 'conv.fwd');
       expect(convTuneOp('dx', convGeometry('t', x12, w1, {}))).to.equal(narrow ? 'matmul' : 'conv.dx'); // 8 >= 4 channels
       expect(convTuneOp('dx', convGeometry('t', x12, w1x, {}))).to.equal('conv.dx'); // 8 < 16
+      expect(convTuneOp('dx', convGeometry('t', x16, w1x, {}))).to.equal(narrow || wide ? 'matmul' : 'conv.dx'); // 256 pixels: dy copied as it is
       expect(convTuneOp('fwd', convGeometry('t', x12, w1, { stride: 2 }))).to.equal('conv.fwd'); // 36 pixels
       setConvPointwise('on');
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { stride: 2 }))).to.equal(useBcast() ? 'matmul' : 'conv.fwd');
@@ -295,7 +297,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { padding: 1 }))).to.equal('conv.fwd');
     } finally {
       setConvPointwise('auto');
-      [x, x7, x12, w1, w1x, w3].forEach((t) => t.dispose());
+      [x, x7, x12, x16, w1, w1x, w3].forEach((t) => t.dispose());
     }
   });
   for (const mode of ['on', 'auto', 'off'] as const) {
