@@ -324,7 +324,15 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
 }
 
 /** Taps of one stride phase along one axis: first tap, step, count, and the output offset. */
-function phaseTaps(a: number, s: number, p: number, d: number, K: number): { k0: number; step: number; T: number; off0: number; dO: number } {
+interface PhaseTaps {
+  k0: number;
+  step: number;
+  T: number;
+  off0: number;
+  dO: number;
+}
+
+function phaseTaps(a: number, s: number, p: number, d: number, K: number): PhaseTaps {
   const step = s / gcd(s, d);
   let k0 = -1;
   for (let k = 0; k < step; k++) {
@@ -426,50 +434,48 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   if (g.Og % 4 === 0 && wantNhwc && vMain.family !== 'tiled') {
     dyl = channelsLastCopy(dy);
   }
+  const phases: { a: number; bb: number; th: PhaseTaps; tw: PhaseTaps }[] = [];
+  for (let a = 0; a < Math.min(g.sh, g.H); a++) {
+    for (let bb = 0; bb < Math.min(g.sw, g.W); bb++) phases.push({ a, bb, th: phaseTaps(a, g.sh, g.ph, g.dh, g.KH), tw: phaseTaps(bb, g.sw, g.pw, g.dw, g.KW) });
+  }
   // phases no tap reaches (a strided 1x1's all but one) are zeros: one clear, instead of a GEMM each
   // storing zeros pixel by pixel (3 of them took 6.4 of the 1x1/2 downsample's 38 ms at 8 lanes)
-  const phases = Math.min(g.sh, g.H) * Math.min(g.sw, g.W);
-  const tapless = (n: number) => phaseTaps(Math.floor(n / Math.min(g.sw, g.W)), g.sh, g.ph, g.dh, g.KH).T * phaseTaps(n % Math.min(g.sw, g.W), g.sw, g.pw, g.dw, g.KW).T === 0;
-  if ([...Array(phases).keys()].some(tapless)) clearBuffer(dx.buffer(op), dx.offset * 4, dx.size * 4);
-  for (let a = 0; a < Math.min(g.sh, g.H); a++) {
-    for (let bb = 0; bb < Math.min(g.sw, g.W); bb++) {
-      const Ha = Math.ceil((g.H - a) / g.sh);
-      const Wa = Math.ceil((g.W - bb) / g.sw);
-      const th = phaseTaps(a, g.sh, g.ph, g.dh, g.KH);
-      const tw = phaseTaps(bb, g.sw, g.pw, g.dw, g.KW);
-      const M = g.N * Ha * Wa;
-      const K = g.Og * th.T * tw.T;
-      if (K === 0) continue;
-      const v = variantFor('conv.dx', M, g.Cg, K);
-      const params = convParams(g, {
-        wo: w.offset, yo: dy.offset, pa: a, pb: bb, Wa, HaWa: Ha * Wa,
-        kh0: th.k0, kw0: tw.k0, stH: th.step, stW: tw.step, TW: tw.T, THW: th.T * tw.T,
-        dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
-        invTHW: f32bits(th.T * tw.T ? 1 / (th.T * tw.T) : 0), invTW: f32bits(tw.T ? 1 / tw.T : 0),
-      });
-      // at stride 1 the one phase's rows are the image's pixels in order: 4 aligned ones form a vec4
-      const dims = { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 };
-      if (dyl && K > 0 && v.family !== 'tiled') {
-        // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
-        if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
-        if (readsTextures(v) && yt) {
-          // stride 1, one group: B is the weight re-laid out [T][O][Cg], copied straight into a texture
-          if (wtDx === undefined) wtDx = weightRelayout() && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
-          if (wtDx) {
-            const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
-            gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), textureView(yt), wtDx.buffer(op)], dims, params, undefined, wB);
-          } else {
-            gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), textureView(yt), w.buffer(op)], dims, params);
-          }
+  if (phases.some(({ th, tw }) => th.T * tw.T === 0)) clearBuffer(dx.buffer(op), dx.offset * 4, dx.size * 4);
+  for (const { a, bb, th, tw } of phases) {
+    const K = g.Og * th.T * tw.T;
+    if (K === 0) continue;
+    const Ha = Math.ceil((g.H - a) / g.sh);
+    const Wa = Math.ceil((g.W - bb) / g.sw);
+    const M = g.N * Ha * Wa;
+    const v = variantFor('conv.dx', M, g.Cg, K);
+    const params = convParams(g, {
+      wo: w.offset, yo: dy.offset, pa: a, pb: bb, Wa, HaWa: Ha * Wa,
+      kh0: th.k0, kw0: tw.k0, stH: th.step, stW: tw.step, TW: tw.T, THW: th.T * tw.T,
+      dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
+      invTHW: f32bits(th.T * tw.T ? 1 / (th.T * tw.T) : 0), invTW: f32bits(tw.T ? 1 / tw.T : 0),
+    });
+    // at stride 1 the one phase's rows are the image's pixels in order: 4 aligned ones form a vec4
+    const dims = { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 };
+    if (dyl && K > 0 && v.family !== 'tiled') {
+      // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
+      if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
+      if (readsTextures(v) && yt) {
+        // stride 1, one group: B is the weight re-laid out [T][O][Cg], copied straight into a texture
+        if (wtDx === undefined) wtDx = weightRelayout() && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
+        if (wtDx) {
+          const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
+          gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), textureView(yt), wtDx.buffer(op)], dims, params, undefined, wB);
         } else {
-          gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], dims, params);
+          gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), textureView(yt), w.buffer(op)], dims, params);
         }
-        continue;
+      } else {
+        gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], dims, params);
       }
-      // 1x1: the weight [O][Cg] is B row-major (k = o, n = c), which a texture variant copies as it is
-      const wB: BOperand | undefined = g.KH * g.KW === 1 ? { binding: 2, offset: w.offset, layout: 'kn', batchRows: g.G > 1 ? K : 0 } : undefined;
-      gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], dims, params, undefined, wB);
+      continue;
     }
+    // 1x1: the weight [O][Cg] is B row-major (k = o, n = c), which a texture variant copies as it is
+    const wB: BOperand | undefined = g.KH * g.KW === 1 ? { binding: 2, offset: w.offset, layout: 'kn', batchRows: g.G > 1 ? K : 0 } : undefined;
+    gemm(DX_SPEC, v, [dx.buffer(op), dy.buffer(op), w.buffer(op)], dims, params, undefined, wB);
   }
   dyl?.dispose();
   wtDx?.dispose();
