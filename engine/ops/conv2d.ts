@@ -24,7 +24,7 @@
 import { noGrad } from '../autograd.js';
 import { clearBuffer } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { storageTexturePanels } from '../kernels.js';
+import { storageTexturePanels, texturePanelsAt } from '../kernels.js';
 import { releaseTexture, textureView } from '../memory.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -537,8 +537,9 @@ export function setConvWeightGradDyTexture(mode: 'auto' | 'off'): void {
 
 /**
  * Whether the weight-grad reads dy from a flat texture copy (dyTextureSpec): 16-lane subgroup-broadcast
- * variants (where it was measured; 8-lane ones, whose panels are storage textures, keep dy in its
- * buffer), output planes of a multiple of 4 pixels, and a copy that fits a texture.
+ * variants (where it was measured; at 8 lanes, as a storage texture, `ab.js dw-dy-texture` read 0.86-1.15x,
+ * stage 2 slowest, so 8-lane variants keep dy in its buffer), output planes of a multiple of 4 pixels,
+ * and a copy that fits a texture.
  */
 function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
   return dyTexture === 'auto' && v.family === 'bcast' && v.subgroup >= 16 && (g.OH * g.OW) % 4 === 0 && flatTextureLayout(dy.size) !== null;
@@ -548,11 +549,12 @@ function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
  * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
  * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's 4
  * copies within one storage binding (the staging buffer; 8.4M elements on lavapipe, e.g. not a batch of
- * 256 28x28x64 activations), and a subgroup-broadcast variant at 16 lanes and up (lavapipe crashes on
- * texture kernels at 8).
+ * 256 28x28x64 activations), and a subgroup-broadcast variant that reads textures (16 lanes and up, and
+ * 8 on lavapipe, as storage textures: there `ab.js dw-texture` ran the weight-grads 1.08-1.39x as fast
+ * at stages 2-5 and the 1x1 expand, Zen 3, 2026-11-29).
  */
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
-  if (dwTexture === 'off' || v.family !== 'bcast' || v.subgroup < 16) return false;
+  if (dwTexture === 'off' || v.family !== 'bcast' || !texturePanelsAt(v.subgroup)) return false;
   const { perCopy } = shiftedCopiesLayout(x.size);
   return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 64 * perCopy <= deviceContext().limits.maxStorageBufferBindingSize;
 }
