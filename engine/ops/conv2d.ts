@@ -452,11 +452,11 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
       wo: w.offset, yo: dy.offset, pa: a, pb: bb, Wa, HaWa: Ha * Wa,
       kh0: th.k0, kw0: tw.k0, stH: th.step, stW: tw.step, TW: tw.T, THW: th.T * tw.T,
       dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
-      invTHW: f32bits(th.T * tw.T ? 1 / (th.T * tw.T) : 0), invTW: f32bits(tw.T ? 1 / tw.T : 0),
+      invTHW: f32bits(1 / (th.T * tw.T)), invTW: f32bits(1 / tw.T),
     });
     // at stride 1 the one phase's rows are the image's pixels in order: 4 aligned ones form a vec4
     const dims = { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 };
-    if (dyl && K > 0 && v.family !== 'tiled') {
+    if (dyl && v.family !== 'tiled') {
       // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
       if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
       if (readsTextures(v) && yt) {
