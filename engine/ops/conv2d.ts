@@ -22,9 +22,9 @@
 // product loads and stores), conv_layouts.ts (channels-last and texture copies of the operands),
 // conv_col2im.ts (the dcol input-grad's second half) and conv_naive.ts (the benchmarks' reference).
 import { noGrad } from '../autograd.js';
-import { clearBuffer } from '../commands.js';
+import { clearBuffer, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { storageTexturePanels, texturePanelsAt } from '../kernels.js';
+import { elementMain, elementTiling, kernel, renderTemplate, shaderSource, storageTexturePanels, texturePanelsAt } from '../kernels.js';
 import { releaseTexture, textureView } from '../memory.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -122,20 +122,43 @@ function pointwiseVariant(op: GemmOp): (M: number, N: number, K: number) => Gemm
   };
 }
 
-/** x[:, :, ::sh, ::sw] as a new contiguous [N, C, OH, OW] tensor (x itself when unstrided). */
-function subsample(x: Tensor, g: ConvGeometry): Tensor {
-  if (g.sh === 1 && g.sw === 1) return x;
+/**
+ * x[:, :, ::sh, ::sw] copied into new memory (x itself when unstrided), each channel's OH*OW pixels
+ * starting `plane` floats after the previous channel's: OH*OW, or, when that is a multiple of 4
+ * but not of 64, rounded up to 64, so the matmul copies the planes straight into a texture (256-byte
+ * rows) instead of packing them (the 1x1/2 downsample at 28x28: 784 pixels in planes of 832).
+ */
+function subsample(x: Tensor, g: ConvGeometry): { xs: Tensor; plane: number } {
+  const P = g.OH * g.OW;
+  if (g.sh === 1 && g.sw === 1) return { xs: x, plane: P };
   const v = x.view([g.N, g.C, g.OH, g.OW], [g.C * g.H * g.W, g.H * g.W, g.sh * g.W, g.sw], x.offset);
-  const c = copy(v);
+  if (subsamplePadding === 'off' || g.OW % 4 !== 0 || P % 64 === 0) {
+    const c = copy(v);
+    v.dispose();
+    return { xs: c, plane: P };
+  }
   v.dispose();
-  return c;
+  const op = 'conv2d';
+  const plane = Math.ceil(P / 64) * 64;
+  const xs = empty([g.N * g.C * plane], 'float32', op);
+  const n = (g.N * g.C * P) / 4;
+  const k = kernel('conv_subsample', () => renderTemplate(shaderSource('conv_subsample'), { ELEMENT_MAIN: elementMain() }));
+  const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
+  dispatch(k, [xs.buffer(op), x.buffer(op)], new Uint32Array([n, gx, x.offset, P / 4, g.OW / 4, g.sh * g.W, g.sw, g.H * g.W, plane / 4, 0, 0, 0]), [gx, gy]);
+  return { xs, plane };
+}
+
+let subsamplePadding: 'auto' | 'off' = 'auto';
+
+/** Tests and benchmarks: 'off' subsamples a strided 1x1 conv's input into packed planes (see subsample). */
+export function setConvSubsamplePadding(mode: 'auto' | 'off'): void {
+  subsamplePadding = mode;
 }
 
 function pointwiseForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
-  const P = g.OH * g.OW;
-  const xs = subsample(x, g);
+  const { xs, plane } = subsample(x, g);
   const a = w.view([g.G, g.Og, g.Cg], [g.Og * g.Cg, g.Cg, 1], w.offset);
-  const bm = xs.view([g.N, g.G, g.Cg, P], [g.C * P, g.Cg * P, P, 1], xs.offset);
+  const bm = xs.view([g.N, g.G, g.Cg, g.OH * g.OW], [g.C * plane, g.Cg * plane, plane, 1], xs.offset);
   const prod = matmulProduct(a, bm, pointwiseVariant('conv.fwd')); // [N, G, Og, P] = NCHW
   a.dispose();
   bm.dispose();

@@ -540,6 +540,8 @@ export interface BOperand {
   offset: number;
   layout: BTexture;
   batchRows: number;
+  /** Elements from one stored row to the next (default: the row's length), e.g. rows padded to 64. */
+  rowStride?: number;
 }
 
 let directTexturesOn = true;
@@ -556,15 +558,16 @@ export function textureCopyCounters(): { A: number; B: number; x: number } {
 }
 
 /**
- * Copies a plain row-major matrix (rows x cols floats at element `offset` of `buffer`) into an
- * rgba32uint texture of cols / 4 x rows texels, or returns null where it cannot be copied (the copy
- * wants 256-byte rows and a 16-byte aligned start; the texture must fit the device) or copies are off.
+ * Copies a plain row-major matrix (rows x cols floats at element `offset` of `buffer`, rows
+ * `rowStride` floats apart) into an rgba32uint texture of cols / 4 x rows texels, or returns null
+ * where it cannot be copied (the copy wants rows starting 256 bytes apart, whole texels and a 16-byte
+ * aligned start; the texture must fit the device) or copies are off.
  */
-export function matrixTexture(buffer: GPUBuffer, offset: number, rows: number, cols: number, role: 'A' | 'B' | 'x', op: string): GPUTexture | null {
-  if (!copiesAsTexture(offset, rows, cols)) return null;
+export function matrixTexture(buffer: GPUBuffer, offset: number, rows: number, cols: number, role: 'A' | 'B' | 'x', op: string, rowStride = cols): GPUTexture | null {
+  if (!copiesAsTexture(offset, rows, cols, rowStride)) return null;
   textureCopies[role]++;
   const tex = acquireTexture(cols / 4, rows, op);
-  copyBufferToTexture(buffer, cols * 4, tex, offset * 4);
+  copyBufferToTexture(buffer, rowStride * 4, tex, offset * 4);
   return tex;
 }
 
@@ -573,12 +576,14 @@ export interface AOperand {
   binding: number;
   offset: number;
   batchRows: number;
+  /** Elements from one stored row to the next (default: K). */
+  rowStride?: number;
 }
 
-/** Whether matrixTexture copies a rows x cols matrix at element `offset`. */
-export function copiesAsTexture(offset: number, rows: number, cols: number): boolean {
+/** Whether matrixTexture copies a rows x cols matrix at element `offset` whose rows lie `rowStride` apart. */
+export function copiesAsTexture(offset: number, rows: number, cols: number, rowStride = cols): boolean {
   const maxT = deviceContext().limits.maxTextureDimension2D;
-  return directTexturesOn && cols % 64 === 0 && offset % 4 === 0 && cols / 4 <= maxT && rows <= maxT;
+  return directTexturesOn && rowStride % 64 === 0 && cols % 4 === 0 && cols <= rowStride && offset % 4 === 0 && cols / 4 <= maxT && rows <= maxT;
 }
 
 /** The texture rows of a plain operand of `rows` rows per batch, or null where its batches are not one matrix. */
@@ -590,13 +595,13 @@ function operandRows(o: AOperand, rows: number, batch: number): number | null {
 /** Whether operandTexture copies this operand. */
 function operandCopies(o: AOperand | undefined, rows: number, cols: number, batch: number): boolean {
   const r = o ? operandRows(o, rows, batch) : null;
-  return r !== null && copiesAsTexture(o!.offset, r, cols);
+  return r !== null && copiesAsTexture(o!.offset, r, cols, o!.rowStride);
 }
 
 /** A plain operand of `rows` rows per batch copied into a texture (see matrixTexture), or null. */
 function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B'): GPUTexture | null {
   const r = operandRows(o, rows, batch);
-  return r === null ? null : matrixTexture(buffers[o.binding] as GPUBuffer, o.offset, r, cols, role, 'gemm');
+  return r === null ? null : matrixTexture(buffers[o.binding] as GPUBuffer, o.offset, r, cols, role, 'gemm', o.rowStride);
 }
 
 /**
@@ -874,21 +879,27 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
   });
 }
 
-/** B of a matmul as a plain matrix the GEMM may copy into a texture, when its strides make it one. */
+/** Whether rows of `cols` floats lying `stride` apart are a plain matrix for a texture copy: packed, or padded to 256-byte rows. */
+const plainRows = (stride: number, cols: number) => stride === cols || (stride > cols && stride % 64 === 0 && cols % 4 === 0);
+
+/** B of a matmul as a plain matrix the GEMM may copy into a texture, when its strides make it one (rows may be padded). */
 function plainB(b: Tensor, sBb: number, nb: number, K: number, N: number): BOperand | undefined {
   const sBk = b.strides[b.rank - 2];
   const sBn = b.strides[b.rank - 1];
-  const layout: BTexture | null = sBn === 1 && sBk === N ? 'kn' : sBk === 1 && sBn === K ? 'nk' : null;
+  const layout: BTexture | null = sBn === 1 && plainRows(sBk, N) ? 'kn' : sBk === 1 && plainRows(sBn, K) ? 'nk' : null;
   if (!layout) return undefined;
-  if (nb === 1 || sBb === 0) return { binding: 2, offset: b.offset, layout, batchRows: 0 };
-  return sBb === K * N ? { binding: 2, offset: b.offset, layout, batchRows: layout === 'kn' ? K : N } : undefined;
+  const rowStride = layout === 'kn' ? sBk : sBn;
+  const rows = layout === 'kn' ? K : N;
+  if (nb === 1 || sBb === 0) return { binding: 2, offset: b.offset, layout, batchRows: 0, rowStride };
+  return sBb === rows * rowStride ? { binding: 2, offset: b.offset, layout, batchRows: rows, rowStride } : undefined;
 }
 
-/** A of a matmul as a plain row-major matrix the GEMM may copy into a texture, when its strides make it one. */
+/** A of a matmul as a plain row-major matrix the GEMM may copy into a texture, when its strides make it one (rows may be padded). */
 function plainA(a: Tensor, sAb: number, nb: number, M: number, K: number): AOperand | undefined {
-  if (a.strides[a.rank - 1] !== 1 || a.strides[a.rank - 2] !== K) return undefined;
-  if (nb === 1 || sAb === 0) return { binding: 1, offset: a.offset, batchRows: 0 };
-  return sAb === M * K ? { binding: 1, offset: a.offset, batchRows: M } : undefined;
+  const rowStride = a.strides[a.rank - 2];
+  if (a.strides[a.rank - 1] !== 1 || !plainRows(rowStride, K)) return undefined;
+  if (nb === 1 || sAb === 0) return { binding: 1, offset: a.offset, batchRows: 0, rowStride };
+  return sAb === M * rowStride ? { binding: 1, offset: a.offset, batchRows: M, rowStride } : undefined;
 }
 
 /** torch.matmul semantics: 1-D operands are promoted (and the added dim removed afterwards). */

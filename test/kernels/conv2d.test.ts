@@ -4,9 +4,9 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { convGeometry, convInputGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvSubsamplePadding, setConvVariants, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
 import { convNaive } from '../../engine/ops/conv_naive.js';
-import { gemmStore4Count, setGemmStore4 } from '../../engine/ops/matmul.js';
+import { gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
 import { useBcast } from '../../engine/tune.js';
 import { storageTexturePanels } from '../../engine/kernels.js';
@@ -262,9 +262,11 @@ describe('conv2d input gradient, both formulations', () => {
 
 describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
   // the last two: channel counts per group that are multiples of 4 (vec4-aligned weight rows), one grouped
-  const pointwise = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14],
+  const pointwise: Case[] = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14],
     { x: [2, 8, 5, 4], w: [12, 8, 1, 1], cfg: {}, bias: true },
-    { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false }];
+    { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false },
+    // strided, 12 x 12 outputs: x subsampled into planes of 192 floats (subsample padding)
+    { x: [2, 8, 24, 23], w: [12, 8, 1, 1], cfg: { stride: [2, 2] }, bias: true }];
   it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on CPU drivers: at 16 lanes for rows of 64 pixels, at 8 for rows of 128 or more (input-grads with Cg >= Og or rows of a multiple of 64)", () => {
     const x = E.zeros([2, 8, 8, 8]);
     const x7 = E.zeros([2, 8, 7, 7]);
@@ -298,6 +300,35 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
     } finally {
       setConvPointwise('auto');
       [x, x7, x12, x16, w1, w1x, w3].forEach((t) => t.dispose());
+    }
+  });
+  it('a strided forward subsamples x into planes padded to 64 floats (OW % 4 == 0), which a texture matmul variant copies straight into a texture: same results as packed planes, vs float64', async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const v: GemmVariant = { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true };
+    const c: Case = { x: [2, 8, 24, 24], w: [12, 8, 1, 1], cfg: { stride: [2, 2] }, bias: true };
+    const { X, W, B, d, x, w, b } = caseOperands(c, true, false);
+    const ref = conv2dRef(X, W, B, d);
+    setMatmulKernel('gemm', v);
+    setConvPointwise('on');
+    try {
+      const out: Float32Array[] = [];
+      for (const mode of ['auto', 'off'] as const) {
+        setConvSubsamplePadding(mode);
+        const before = textureCopyCounters().B;
+        const y = E.conv2d(x, w, b, c.cfg);
+        out.push(await y.toArray());
+        y.dispose();
+        // 144 pixels a plane: copied as a texture only from planes of 192
+        expect(textureCopyCounters().B - before, `${mode}: B copied as a texture`).to.equal(mode === 'auto' && readsTextures(v) ? 1 : 0);
+        assertClose(out[out.length - 1], ref, scaledTol(ref), `forward, subsample padding ${mode}`);
+      }
+      expect(Array.from(out[0])).to.deep.equal(Array.from(out[1]));
+    } finally {
+      setConvSubsamplePadding('auto');
+      setConvPointwise('auto');
+      setMatmulKernel('gemm', null);
+      [x, w, b].forEach((t) => t?.dispose());
     }
   });
   for (const mode of ['on', 'auto', 'off'] as const) {

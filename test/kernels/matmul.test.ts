@@ -5,7 +5,7 @@
 // family (chosen on discrete GPUs) runs here too: slow on lavapipe, but correct everywhere.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { gemmSource, gemmStore4Count, setGemmStore4, setMatmulKernel } from '../../engine/ops/matmul.js';
+import { gemmSource, gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { refMatmul } from './ref.js';
@@ -136,6 +136,59 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     const z = E.matmul(E.zeros([M, 0]), E.zeros([0, N]));
     expect(Array.from(await z.toArray())).to.deep.equal(new Array(M * N).fill(0));
     setMatmulKernel('gemm', null);
+  });
+
+  it('operands whose rows are padded to 256 bytes (row stride a multiple of 64 floats) are copied straight into textures by texture variants; the padding (NaN) never reaches the result', async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const texVariants: GemmVariant[] = [
+      { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true },
+      { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true },
+    ];
+    // `rows` rows of `cols` values at stride `stride`, the rest NaN: [rows, cols] view and its values
+    const padded = (rows: number, cols: number, stride: number, batch = 1) => {
+      const vals = randomData(batch * rows * cols, seed++);
+      const store = new Float32Array(batch * rows * stride).fill(NaN);
+      for (let r = 0; r < batch * rows; r++) store.set(vals.subarray(r * cols, (r + 1) * cols), r * stride);
+      const base = E.tensor(store, batch === 1 ? [rows, stride] : [batch, rows, stride]);
+      return { vals, base, view: E.slice(base, -1, 0, cols) };
+    };
+    const [batch, M, K, N] = [2, 9, 40, 52];
+    try {
+      for (const v of texVariants) {
+        setMatmulKernel('gemm', v);
+        const reads = readsTextures(v);
+        // B [batch][K][N] in rows of 64 ('kn'); A plain
+        {
+          const A = randomData(batch * M * K, seed++);
+          const b = padded(K, N, 64, batch);
+          const before = textureCopyCounters().B;
+          const c = E.matmul(E.tensor(A, [batch, M, K]), b.view);
+          const ref = refMatmul(A, b.vals, M, N, K, batch);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} B kn padded`);
+          expect(textureCopyCounters().B - before, 'B copied as a texture').to.equal(reads ? 1 : 0);
+          [c, b.base, b.view].forEach((t) => t.dispose());
+        }
+        // B stored [N][K] in rows of 64, read transposed ('nk'); A [M][K] in rows of 64
+        {
+          const bt = padded(N, K, 64);
+          const a = padded(M, K, 64);
+          const B = new Float32Array(K * N);
+          for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) B[k * N + n] = bt.vals[n * K + k];
+          const before = textureCopyCounters();
+          const bView = E.transpose(bt.view, 0, 1);
+          const c = E.matmul(a.view, bView);
+          const ref = refMatmul(a.vals, B, M, N, K);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} A padded, B nk padded`);
+          expect(textureCopyCounters().B - before.B, 'B copied as a texture').to.equal(reads ? 1 : 0);
+          // a packed variant copies A too (a B-packed one reads A in place)
+          expect(textureCopyCounters().A - before.A, 'A copied as a texture').to.equal(reads && v.pack === true ? 1 : 0);
+          [c, bView, bt.base, bt.view, a.base, a.view].forEach((t) => t.dispose());
+        }
+      }
+    } finally {
+      setMatmulKernel('gemm', null);
+    }
   });
 
   it('more rows than one dispatch reaches (several row chunks), batched', async () => {
