@@ -4,8 +4,8 @@
 // choices (each toggles one switch of engine/ops/conv2d.ts, at the bench's conv layers, batch 2):
 //   pointwise  1x1 convs as batched matmuls wherever possible ('on') or implicit GEMMs ('off'): forward,
 //              input-grad (a strided input-grad has no matmul form: both settings run the same code there)
-//   fwd-nhwc   3x3 forwards on a channels-last copy of x ('auto') or NCHW gathers ('off')
-//   dx-nhwc    3x3 input-grads on a channels-last copy of dy ('auto') or NCHW gathers ('off')
+//   fwd-nhwc   forwards (3x3; 1x1 at 8 lanes, where not matmuls) on a channels-last copy of x ('auto') or NCHW gathers ('off')
+//   dx-nhwc    input-grads (3x3; 1x1 at 8 lanes, where not matmuls) on a channels-last copy of dy ('auto') or NCHW gathers ('off')
 //   dx-col2im  stride-1 3x3 input-grads as dcol = dy x weight then col2im, or as the phase GEMM (weight re-laid out)
 //   nhwc-copy  3x3 channels-last copies by the 4 x 4 block kernel or the generic strided copy
 //   relayout   3x3 texture GEMMs reading the weight re-laid out tap-major (true) or packed (false)
@@ -54,7 +54,7 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     ],
   },
   'fwd-nhwc': {
-    layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
+    layers: LAYERS.flatMap((L, i) => (L.C % 4 === 0 ? [i] : [])),
     kinds: ['fwd'],
     settings: [
       { name: 'channels-last', apply: () => setConvChannelsLast('auto', 'fwd') },
@@ -62,7 +62,7 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     ],
   },
   'dx-nhwc': {
-    layers: LAYERS.flatMap((L, i) => (L.k === 3 ? [i] : [])),
+    layers: LAYERS.flatMap((L, i) => (L.C % 4 === 0 ? [i] : [])),
     kinds: ['dx'],
     settings: [
       { name: 'channels-last', apply: () => setConvChannelsLast('auto', 'dx') },

@@ -248,7 +248,11 @@ const channelsLast: Record<'fwd' | 'dx', 'auto' | 'on' | 'off'> = { fwd: 'auto',
  * weight re-layout and input copy are shared by at most 2 row tiles, and reading x where it is and the
  * weight as a plain texture copy was faster (ResNet stage 5, 98 pixels: 9.5-10.9 against 11.4-13.1 ms
  * in interleaved runs; 196 pixels level; stage 2, 6272 pixels: channels-last 1.37x as fast; `ab.js
- * fwd-nhwc`). At 8 lanes the channels-last forward stayed faster at 98 pixels (1.08x).
+ * fwd-nhwc`). At 8 lanes the channels-last forward stayed faster at 98 pixels (1.08x), and 1x1 convs
+ * that are not matmuls (pointwise) take it too: profiled at batch 2, the 1x1/2 downsample's input-grad
+ * 24.5 / 25.3 ms against 35.4 / 37.9 (dy's copy 3.8 ms included), 1x1 input-grads at 28x28 (128 <- 512)
+ * and 14x14 (256 <- 1024) 13.0-14.4 against 14.8-21.4, the 512 -> 2048 forward at 7x7 15.2-15.3
+ * against 19.8-20.1 and its input-grad 15.4-19.2 against 23.8-30.9.
  */
 export function setConvChannelsLast(mode: 'auto' | 'on' | 'off', products: 'both' | 'fwd' | 'dx' = 'both'): void {
   if (products !== 'dx') channelsLast.fwd = mode;
@@ -258,7 +262,7 @@ export function setConvChannelsLast(mode: 'auto' | 'on' | 'off', products: 'both
 function wantChannelsLast(kind: 'fwd' | 'dx', g: ConvGeometry): boolean {
   const mode = channelsLast[kind];
   const fewRows = kind === 'fwd' && g.N * g.OH * g.OW <= 256 && deviceContext().summary.subgroupSize >= 16;
-  return mode === 'on' || (mode === 'auto' && g.KH * g.KW > 1 && !fewRows);
+  return mode === 'on' || (mode === 'auto' && (g.KH * g.KW > 1 || storageTexturePanels()) && !fewRows);
 }
 
 let padChannels: 'auto' | 'off' = 'auto';

@@ -331,6 +331,26 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       [x, w, b].forEach((t) => t?.dispose());
     }
   });
+  it('1x1 implicit GEMMs read channels-last copies of x and dy at 8 lanes (storage-texture panels) and NCHW elsewhere, vs float64', async () => {
+    const c: Case = { x: [2, 8, 6, 4], w: [12, 8, 1, 1], cfg: { stride: [2, 1] }, bias: false };
+    const { X, W, d, GY, x, w } = caseOperands(c, false);
+    setConvPointwise('off');
+    try {
+      E.startProfile();
+      const y = E.conv2d(x, w, null, c.cfg);
+      const dx = convInputGrad(E.tensor(GY, [d.N, d.O, d.OH, d.OW]), w, convGeometry('t', x, w, c.cfg));
+      const copies = (await E.stopProfile()).filter((r) => r.kernel.startsWith('nchw_to_nhwc')).reduce((n, r) => n + r.calls, 0);
+      expect(copies, 'channels-last copies (x, dy)').to.equal(useBcast() && storageTexturePanels() ? 2 : 0);
+      const ref = conv2dRef(X, W, null, d);
+      assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
+      const g = conv2dGradRef(X, W, GY, d);
+      assertClose(await dx.toArray(), g.dx, scaledTol(g.dx), 'input grad');
+      [y, dx].forEach((t) => t.dispose());
+    } finally {
+      setConvPointwise('auto');
+      [x, w].forEach((t) => t.dispose());
+    }
+  });
   for (const mode of ['on', 'auto', 'off'] as const) {
     describe(mode === 'on' ? 'as matmuls wherever possible' : mode === 'auto' ? 'default choice' : 'implicit GEMMs', () => {
       before(() => setConvPointwise(mode));
