@@ -166,7 +166,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     const big = M * N * K >= 1 << 24 && K >= 16;
     const large = (big && M >= 64) || (midProduct(op, M, N, K) && M >= 16);
     if (S >= 16 && large) return wideDefault(op, M, N, S);
-    if (storageTexturePanels() && large) return storagePanelDefault(op, M, N, S);
+    if (storageTexturePanels() && large) return storagePanelDefault(op, M, N, K, S);
     // 16 lanes: 64-row tiles from 256 rows (the tuner's pick for the fc and projection-head shapes)
     const tall = big && (M >= 512 || (S >= 16 && M >= 256));
     const tm = tall ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
@@ -231,8 +231,12 @@ function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
  * against 13.5 for the previous 8-lane default (64-row tiles from buffer panels) and 14.5-16.5 for the
  * 16-lane texture variants; 2048^3 26.2 against 15.8 (README, "Storage-texture panels").
  */
-function storagePanelDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
-  const pack: GemmVariant['pack'] = op === 'matmul' && M >= 256 && N > 8 * S ? true : 'B';
+function storagePanelDefault(op: GemmOp, M: number, N: number, K: number, S: number): GemmVariant {
+  // A from a texture too where K % 64 == 0 (a plain A is then copied, not packed), with fewer than 256
+  // rows as well: interleaved against B panels only (`ab.js matmul`, Zen 3, median of 5-7 rounds)
+  // 64x256x6272 (the 1x1 expand's input-grad) 1.28x, 128x128x3136 1.32x, 128x512x1568 1.15x,
+  // 32x2048x2048 1.45x, 16x1024x1024 1.22x (M x K x N)
+  const pack: GemmVariant['pack'] = op === 'matmul' && (M >= 256 || K % 64 === 0) && N > 8 * S ? true : 'B';
   // the most subgroups (4 down to 1) whose tiles pad at most 10% more rows than one subgroup's would:
   // ResNet's stage 5 at batch 2 (98 rows) ran 1.32x as fast with 4 (one 128-row tile) as with 3 (two
   // of 96), stage 4 (392 rows) 1.09-1.14x with 2 (448 rows) as with 4 (512) (`ab.js variant`, Zen 3)
