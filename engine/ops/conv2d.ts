@@ -124,9 +124,10 @@ function pointwiseVariant(op: GemmOp): (M: number, N: number, K: number) => Gemm
 
 /**
  * x[:, :, ::sh, ::sw] copied into new memory (x itself when unstrided), each channel's OH*OW pixels
- * starting `plane` floats after the previous channel's: OH*OW, or, when that is a multiple of 4
- * but not of 64, rounded up to 64, so the matmul copies the planes straight into a texture (256-byte
- * rows) instead of packing them (the 1x1/2 downsample at 28x28: 784 pixels in planes of 832).
+ * starting `plane` floats after the previous channel's: OH*OW, or, when OW is a multiple of 4 (the
+ * kernel writes 4 pixels of a row at a time) and OH*OW not of 64, OH*OW rounded up to 64, so the
+ * matmul copies the planes straight into a texture (256-byte rows) instead of packing them (the 1x1/2
+ * downsample at 28x28: 784 pixels in planes of 832). x is contiguous NCHW, as conv2d makes it.
  */
 function subsample(x: Tensor, g: ConvGeometry): { xs: Tensor; plane: number } {
   const P = g.OH * g.OW;
