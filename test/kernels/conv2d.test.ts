@@ -261,7 +261,7 @@ describe('conv2d input gradient, both formulations', () => {
 });
 
 describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
-  // the last two: channel counts per group that are multiples of 4 (vec4-aligned weight rows), one grouped
+  // the last three: channel counts per group that are multiples of 4 (vec4-aligned weight rows), one grouped
   const pointwise: Case[] = [CASES[0], CASES[2], CASES[3], CASES[9], CASES[12], CASES[13], CASES[14],
     { x: [2, 8, 5, 4], w: [12, 8, 1, 1], cfg: {}, bias: true },
     { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false },
