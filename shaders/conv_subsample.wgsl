@@ -1,5 +1,5 @@
-// A strided 1x1 conv's input subsampled into planes that start 256 bytes apart (engine/ops/conv2d.ts,
-// subsample): out[nc * plane + q] = x[xo + nc * HW + (q / OW) * sh * W + (q % OW) * sw] for every
+// A strided 1x1 conv's input subsampled into planes that start 256 bytes apart (engine/ops/conv_layouts.ts,
+// subsampledPlanes): out[nc * plane + q] = x[xo + nc * HW + (q / OW) * sh * W + (q % OW) * sw] for every
 // plane nc < N * C and pixel q < P = OH * OW. A matmul then copies the planes straight into a texture
 // (rows of `plane` floats, a multiple of 64) instead of packing them.
 // Tiling: elementMain (engine/kernels.ts): each invocation visits PER elements WG apart; element i is

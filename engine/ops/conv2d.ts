@@ -22,16 +22,16 @@
 // product loads and stores), conv_layouts.ts (channels-last and texture copies of the operands),
 // conv_col2im.ts (the dcol input-grad's second half) and conv_naive.ts (the benchmarks' reference).
 import { noGrad } from '../autograd.js';
-import { clearBuffer, dispatch, groups1d } from '../commands.js';
+import { clearBuffer } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { elementMain, elementTiling, kernel, renderTemplate, shaderSource, storageTexturePanels, texturePanelsAt } from '../kernels.js';
+import { storageTexturePanels, texturePanelsAt } from '../kernels.js';
 import { releaseTexture, textureView } from '../memory.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
 import { col2im } from './conv_col2im.js';
 import { convGeometry, gcd, type Conv2dOptions, type ConvGeometry } from './conv_geometry.js';
-import { channelsLastCopy, channelsLastPadded, flatTexture, flatTextureLayout, shiftedCopiesLayout, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
+import { channelsLastCopy, channelsLastPadded, flatTexture, flatTextureLayout, shiftedCopiesLayout, subsampledPlanes, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
 import {
   convParams, DCOL_SPEC, DCOL_TEX_SPEC, DW_SPEC, DW_TEX_SPEC, DW_TEX_YT_SPEC, DW_YT_SPEC, DX_NHWC_SPEC, DX_NHWC_TEX_SPEC, DX_NHWC_TEX_WT_SPEC, DX_SPEC,
   f32bits, FWD_NHWC_SPEC, FWD_NHWC_TEX_SPEC, FWD_NHWC_TEX_WT_SPEC, FWD_NHWC_TEXF_WT_SPEC, FWD_SPEC, i32bits,
@@ -132,21 +132,14 @@ function pointwiseVariant(op: GemmOp): (M: number, N: number, K: number) => Gemm
 function subsample(x: Tensor, g: ConvGeometry): { xs: Tensor; plane: number } {
   const P = g.OH * g.OW;
   if (g.sh === 1 && g.sw === 1) return { xs: x, plane: P };
-  const v = x.view([g.N, g.C, g.OH, g.OW], [g.C * g.H * g.W, g.H * g.W, g.sh * g.W, g.sw], x.offset);
-  if (subsamplePadding === 'off' || g.OW % 4 !== 0 || P % 64 === 0) {
-    const c = copy(v);
-    v.dispose();
-    return { xs: c, plane: P };
+  if (subsamplePadding === 'auto' && g.OW % 4 === 0 && P % 64 !== 0) {
+    const plane = Math.ceil(P / 64) * 64;
+    return { xs: subsampledPlanes(x, g, plane), plane };
   }
+  const v = x.view([g.N, g.C, g.OH, g.OW], [g.C * g.H * g.W, g.H * g.W, g.sh * g.W, g.sw], x.offset);
+  const c = copy(v);
   v.dispose();
-  const op = 'conv2d';
-  const plane = Math.ceil(P / 64) * 64;
-  const xs = empty([g.N * g.C * plane], 'float32', op);
-  const n = (g.N * g.C * P) / 4;
-  const k = kernel('conv_subsample', () => renderTemplate(shaderSource('conv_subsample'), { ELEMENT_MAIN: elementMain() }));
-  const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
-  dispatch(k, [xs.buffer(op), x.buffer(op)], new Uint32Array([n, gx, x.offset, P / 4, g.OW / 4, g.sh * g.W, g.sw, g.H * g.W, plane / 4, 0, 0, 0]), [gx, gy]);
-  return { xs, plane };
+  return { xs: c, plane: P };
 }
 
 let subsamplePadding: 'auto' | 'off' = 'auto';
