@@ -879,8 +879,11 @@ function matmulNd(a: Tensor, b: Tensor): Tensor {
   });
 }
 
-/** Whether rows of `cols` floats lying `stride` apart are a plain matrix for a texture copy: packed, or padded to 256-byte rows. */
-const plainRows = (stride: number, cols: number) => stride === cols || (stride > cols && stride % 64 === 0 && cols % 4 === 0);
+/**
+ * Whether rows of `cols` floats lying `stride` apart are a matrix a texture copy could take: packed
+ * or padded (copiesAsTexture decides whether the copy is made: 256-byte row pitch, whole texels).
+ */
+const plainRows = (stride: number, cols: number) => stride >= cols;
 
 /** B of a matmul as a plain matrix the GEMM may copy into a texture, when its strides make it one (rows may be padded). */
 function plainB(b: Tensor, sBb: number, nb: number, K: number, N: number): BOperand | undefined {
