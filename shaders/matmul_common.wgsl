@@ -7,6 +7,7 @@ struct Params {
   nb: u32, splits: u32, mOff: u32, splitBase: u32,
   kOff: u32, K4: u32, MT: u32, NT: u32,
   texShift: u32, k0: u32, bRows: u32, aRows: u32,
+  aStride4: u32, aShift: u32, bStride4: u32, bShift: u32,
 {{PARAMS}}
 }
 

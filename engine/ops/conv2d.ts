@@ -31,7 +31,8 @@ import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
 import { col2im } from './conv_col2im.js';
 import { convGeometry, gcd, type Conv2dOptions, type ConvGeometry } from './conv_geometry.js';
-import { channelsLastCopy, channelsLastPadded, flatTexture, flatTextureLayout, shiftedCopiesLayout, subsampledPlanes, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
+import { flatTextureLayout } from './flat_texture.js';
+import { channelsLastCopy, channelsLastPadded, flatTexture, shiftedCopiesLayout, subsampledPlanes, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
 import {
   convParams, DCOL_SPEC, DCOL_TEX_SPEC, DW_SPEC, DW_TEX_SPEC, DW_TEX_YT_SPEC, DW_YT_SPEC, DX_NHWC_SPEC, DX_NHWC_TEX_SPEC, DX_NHWC_TEX_WT_SPEC, DX_SPEC,
   f32bits, FWD_NHWC_SPEC, FWD_NHWC_TEX_SPEC, FWD_NHWC_TEX_WT_SPEC, FWD_NHWC_TEXF_WT_SPEC, FWD_SPEC, i32bits,

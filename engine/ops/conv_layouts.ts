@@ -7,6 +7,7 @@ import { acquireTexture } from '../memory.js';
 import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { empty, type Tensor } from '../tensor.js';
 import type { ConvGeometry } from './conv_geometry.js';
+import { flatBufferTexture, flatTextureLayout, wrapWidth } from './flat_texture.js';
 import { copy } from './elementwise.js';
 import { permute } from './shape.js';
 
@@ -79,41 +80,17 @@ export function channelsLastCopy(t: Tensor): Tensor {
 }
 
 /**
- * The width of a texture that wraps a flat run of texels into rows: a power of 2 from 64 texels (1 KiB
- * rows, a multiple of the copy's 256-byte row pitch), doubled until `rowsAt(width)` rows fit the
- * device (or the width reaches its limit).
- */
-export function wrapWidth(rowsAt: (width: number) => number): number {
-  const maxDim = deviceContext().limits.maxTextureDimension2D;
-  let width = 64;
-  while (rowsAt(width) > maxDim && width < maxDim) width *= 2;
-  return width;
-}
-/** The texture of flatTexture for `size` elements: rows of `width` texels (wrapWidth), or null if it cannot fit. */
-export function flatTextureLayout(size: number): { width: number; rows: number } | null {
-  const texels = Math.ceil(size / 4);
-  const width = wrapWidth((w) => Math.ceil(texels / w));
-  const rows = Math.ceil(texels / width);
-  return rows <= deviceContext().limits.maxTextureDimension2D ? { width, rows } : null;
-}
-/**
  * t's elements (from its offset) in an rgba32uint texture, flat: texel i holds elements 4i .. 4i + 3,
- * in rows of a power-of-2 width (flatTextureLayout; 1 KiB rows or more, a multiple of the copy's
- * 256-byte row pitch). Copied straight from t's buffer where it holds the whole rows from a 16-byte
- * aligned start, else through a staging buffer; texels past t's end are never read.
+ * in rows of a power-of-2 width (flatBufferTexture); texels past t's end are never read.
  */
 export function flatTexture(t: Tensor, op: string): GPUTexture {
+  if (t.offset % 4 === 0) return flatBufferTexture(t.buffer(op), t.offset, t.size, op);
+  // unaligned start: moved first into a staging buffer that holds the texture's whole rows
   const { width, rows } = flatTextureLayout(t.size)!;
-  const texture = acquireTexture(width, rows, op);
-  const buf = t.buffer(op);
-  if (t.offset % 4 === 0 && buf.size >= t.offset * 4 + rows * width * 16) {
-    copyBufferToTexture(buf, width * 16, texture, t.offset * 4);
-  } else {
-    const staging = empty([rows * width * 4], 'float32', op);
-    copyBuffer(buf, t.offset * 4, staging.buffer(op), 0, t.size * 4);
-    copyBufferToTexture(staging.buffer(op), width * 16, texture);
-    staging.dispose();
-  }
+  const staging = empty([rows * width * 4], 'float32', op);
+  copyBuffer(t.buffer(op), t.offset * 4, staging.buffer(op), 0, t.size * 4);
+  const texture = flatBufferTexture(staging.buffer(op), 0, t.size, op);
+  staging.dispose();
   return texture;
 }
 /**

@@ -12,6 +12,7 @@
 // operand panels, grid order) is chosen per adapter by engine/tune.ts.
 import { copyBufferToTexture, dispatch, type Binding } from '../commands.js';
 import { acquireTexture, releaseTexture, textureView } from '../memory.js';
+import { flatBufferTexture, flatTextureLayout } from './flat_texture.js';
 import { deviceContext } from '../device.js';
 import { kernel, panelBinding, renderTemplate, shaderSource, texturePanelsAt, type Kernel } from '../kernels.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
@@ -84,7 +85,7 @@ export interface GemmSpec {
 }
 
 const ACC = (r: number) => `acc${r}`;
-const HEADER_FIELDS = 16; // M, N, K, kChunk, nb, splits, mOff, splitBase, kOff, K4, MT, NT, texShift, k0, bRows, aRows
+const HEADER_FIELDS = 20; // M, N, K, kChunk, nb, splits, mOff, splitBase, kOff, K4, MT, NT, texShift, k0, bRows, aRows, aStride4, aShift, bStride4, bShift
 
 function paramsDecl(spec: GemmSpec): string {
   const fields = spec.params.map((n) => `  ${n}: u32,`);
@@ -136,7 +137,16 @@ export function sourceOf(v: GemmVariant): GemmSource {
 export type BTexture = 'kn' | 'nk' | 'spec';
 
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
-export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false, store4 = false): string {
+/**
+ * Which operand texture copies are flat (flat_texture.ts: texel t = elements 4t .. 4t + 3 of the
+ * operand's run, wrapped into rows of 2^shift texels) rather than one texture row per matrix row.
+ */
+export interface FlatCopies {
+  a?: boolean;
+  b?: boolean;
+}
+
+export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false, store4 = false, flat: FlatCopies = {}): string {
   if (v.family === 'tiled') return tiledSource(spec, v);
   const s4 = store4 && v.family === 'bcast' ? spec.store4 : undefined;
   const outSpec = s4 ? { ...spec, bindings: [s4.binding, ...spec.bindings.slice(1)] } : spec;
@@ -152,6 +162,12 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const direct = tex ? btex : undefined;
   // packed A read from a texture copy of a plain row-major A: texel (k / 4, batch * aRows + row)
   const aTex = packed && tex && atex;
+  // a copied operand's texel holding elements [4 c, 4 c + 4) of its row r: (c, r), or in a flat copy
+  // t = r * stride4 + c at (t mod 2^shift, t >> shift)
+  const aFlat = aTex && Boolean(flat.a);
+  const bFlat = (direct === 'kn' || direct === 'nk') && Boolean(flat.b);
+  const aCoord = (col: string, row: string) => (aFlat ? `flatCoord((${row}) * p.aStride4 + ${col}, p.aShift)` : `vec2<u32>(${col}, ${row})`);
+  const bCoord = (col: string, row: string) => (bFlat ? `flatCoord((${row}) * p.bStride4 + ${col}, p.bShift)` : `vec2<u32>(${col}, ${row})`);
   const specB = btex === 'spec';
   if (specB && (packed || packB || v.tex || !spec.loadBk4)) throw new Error('gemm: internal: B read by the spec needs A direct, no panels and spec.loadBk4');
   if ((G > 1 || v.tex) && !(packed || packB) && !specB) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
@@ -190,14 +206,14 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   // a panel load of B row `k` (relative to the panel's first k, p.k0 in B) for column group g
   const panelB = (k: string, g: number) =>
     direct === 'kn'
-      ? `bitcast<vec4<f32>>(bt_texel(vec2<u32>(n0 / 4u + ${g * S}u, tbr + p.k0 + ${k})))`
+      ? `bitcast<vec4<f32>>(bt_texel(${bCoord(`n0 / 4u + ${g * S}u`, `tbr + p.k0 + ${k}`)}))`
       : tex
       ? `bitcast<vec4<f32>>(bt_texel(vec2<u32>(((tq + ${k}) & tMask) * ${L}u + tx${g ? ` + ${g * S}u` : ''}, (tq + ${k}) >> p.texShift)))`
       : `bp[pb + ${k} * ${L}u${g ? ` + ${g * S}u` : ''}]`;
   // 'nk': B rows k .. k + 3 of group g from the 4 texels of its 4 columns (k a multiple of 4)
   const nkRows = (k: string, g: number, guard: (q: number, e: string) => string): string[] => {
     const t = (j: number) => `t${j}_${g}`;
-    const rows = [0, 1, 2, 3].map((j) => `let ${t(j)} = bt_texel(vec2<u32>((p.k0 + ${k}) / 4u, tbr + min(n0 + ${j + 4 * S * g}u, p.N - 1u)));`);
+    const rows = [0, 1, 2, 3].map((j) => `let ${t(j)} = bt_texel(${bCoord(`(p.k0 + ${k}) / 4u`, `tbr + min(n0 + ${j + 4 * S * g}u, p.N - 1u)`)});`);
     for (let q = 0; q < 4; q++) {
       const c = 'xyzw'[q];
       rows.push(`let ${bName(q, g)} = ${guard(q, `bitcast<vec4<f32>>(vec4<u32>(${t(0)}.${c}, ${t(1)}.${c}, ${t(2)}.${c}, ${t(3)}.${c}))`)};`);
@@ -208,7 +224,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     const out: string[] = [];
     const kq = (q: number) => (tail ? `kq${q}` : q === 0 ? 'k' : `(k + ${q}u)`);
     if (packed) {
-      for (let j = 0; j < slots; j++) out.push(aTex ? `let a${j} = bitcast<vec4<f32>>(at_texel(vec2<u32>((p.k0 + k) / 4u, ar${j})));` : `let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
+      for (let j = 0; j < slots; j++) out.push(aTex ? `let a${j} = bitcast<vec4<f32>>(at_texel(${aCoord('(p.k0 + k) / 4u', `ar${j}`)}));` : `let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
       for (let g = 0; g < G; g++) {
         if (direct === 'nk') out.push(...nkRows('k', g, (_q, e) => e));
         else for (let q = 0; q < 4; q++) out.push(`let ${bName(q, g)} = ${panelB(kq(q), g)};`);
@@ -279,11 +295,11 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const panels = packed ? [aTex ? 'var at: texture_2d<u32>' : 'var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
   return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
-    SOURCE: [source, aTex ? 'A a texture copy' : '', direct ? `B a texture copy (${direct})` : '', specB ? 'B read down its columns by the op' : ''].filter(Boolean).join(', '),
+    SOURCE: [source, aTex ? `A a ${aFlat ? 'flat ' : ''}texture copy` : '', direct ? `B a ${bFlat ? 'flat ' : ''}texture copy (${direct})` : '', specB ? 'B read down its columns by the op' : ''].filter(Boolean).join(', '),
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(outSpec, panels),
-    FUNCTIONS: spec.functions ?? '',
+    FUNCTIONS: [spec.functions ?? '', aFlat || bFlat ? FLAT_COORD : ''].filter(Boolean).join('\n'),
     WGSIZE: v.family === 'bcast' ? S * v.wg : 8 * v.wg,
     LANE_BUILTIN: v.family === 'bcast' ? ', @builtin(subgroup_invocation_id) sgLane: u32' : '',
     TILE: indent(tile.join('\n'), 2),
@@ -448,10 +464,13 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture, atex = false, store4 = false): Kernel {
+/** The texel coordinates of texel t of a flat texture copy whose rows hold 2^shift texels. */
+const FLAT_COORD = `fn flatCoord(t: u32, shift: u32) -> vec2<u32> { return vec2<u32>(t & ((1u << shift) - 1u), t >> shift); }`;
+
+export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture, atex = false, store4 = false, flat: FlatCopies = {}): Kernel {
   const s4 = store4 && v.family === 'bcast' && spec.store4 !== undefined;
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}:${atex ? 1 : 0}:${s4 ? 1 : 0}`;
-  return kernel(key, () => gemmSource(spec, v, source, btex, atex, s4));
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}${flat.b ? 'f' : ''}:${atex ? 1 : 0}${flat.a ? 'f' : ''}:${s4 ? 1 : 0}`;
+  return kernel(key, () => gemmSource(spec, v, source, btex, atex, s4, flat));
 }
 
 /** Rows covered by one workgroup and columns covered by one workgroup for a variant. */
@@ -521,10 +540,21 @@ export function planGemm(v: GemmVariant, dims: GemmDims, splitK: boolean): GemmP
   return { source, rowChunk, kChunk, kChunks, splits: perChunk, totalSplits: kChunks * perChunk };
 }
 
-function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number, tex: { shift?: number; k0?: number; bRows?: number; aRows?: number } = {}): Uint32Array {
+/** Texture fields of the GEMM's params: B panel wrap, first k of the chunk, copied operands' rows per batch and flat layouts. */
+interface TexParams {
+  shift?: number;
+  k0?: number;
+  bRows?: number;
+  aRows?: number;
+  a?: FlatLayout;
+  b?: FlatLayout;
+}
+
+function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number, tex: TexParams = {}): Uint32Array {
   const pad = (4 - (nExtra % 4)) % 4;
   const params = new Uint32Array(HEADER_FIELDS + nExtra + pad);
   params.set([M, N, K, kChunk, batch, splits, mOff, splitBase, kOff, K4, MT, NT, tex.shift ?? 0, tex.k0 ?? 0, tex.bRows ?? 0, tex.aRows ?? 0]);
+  params.set([tex.a?.stride4 ?? 0, tex.a?.shift ?? 0, tex.b?.stride4 ?? 0, tex.b?.shift ?? 0], 16);
   params.set(extra, HEADER_FIELDS);
   return params;
 }
@@ -545,15 +575,24 @@ export interface BOperand {
 }
 
 let directTexturesOn = true;
-const textureCopies = { A: 0, B: 0, x: 0 };
+const textureCopies = { A: 0, B: 0, x: 0, flatA: 0, flatB: 0 };
 
 /** Tests and benchmarks: allow (default) or forbid copying plain operands straight into textures. */
 export function setDirectTextures(enabled: boolean): void {
   directTexturesOn = enabled;
 }
 
-/** How many operands so far were copied straight into textures: GEMM A and B, conv2d's x (tests). */
-export function textureCopyCounters(): { A: number; B: number; x: number } {
+let flatCopiesOn = true;
+/** Tests and benchmarks: allow (default) or forbid flat texture copies of operands whose rows are not 256 bytes apart (packed instead). */
+export function setFlatCopies(enabled: boolean): void {
+  flatCopiesOn = enabled;
+}
+
+/**
+ * How many operands so far were copied straight into textures: GEMM A and B (flat copies included),
+ * conv2d's x, and of the A and B copies how many were flat (tests).
+ */
+export function textureCopyCounters(): { A: number; B: number; x: number; flatA: number; flatB: number } {
   return { ...textureCopies };
 }
 
@@ -592,16 +631,48 @@ function operandRows(o: AOperand, rows: number, batch: number): number | null {
   return (o.batchRows ? batch : 1) * rows;
 }
 
-/** Whether operandTexture copies this operand. */
-function operandCopies(o: AOperand | undefined, rows: number, cols: number, batch: number): boolean {
-  const r = o ? operandRows(o, rows, batch) : null;
-  return r !== null && copiesAsTexture(o!.offset, r, cols, o!.rowStride);
+/** How the GEMM reads a flat texture copy of an operand: texels from one stored row to the next, log2 of the texture's width. */
+interface FlatLayout {
+  stride4: number;
+  shift: number;
 }
 
-/** A plain operand of `rows` rows per batch copied into a texture (see matrixTexture), or null. */
-function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B'): GPUTexture | null {
-  const r = operandRows(o, rows, batch);
-  return r === null ? null : matrixTexture(buffers[o.binding] as GPUBuffer, o.offset, r, cols, role, 'gemm', o.rowStride);
+/**
+ * How operandTexture copies a plain operand of `rows` rows of `cols` floats per batch: a texture row
+ * per matrix row where the copy allows it (matrixTexture), else flat (flat_texture.ts) where rows
+ * start on whole texels (row stride and offset multiples of 4 floats, whole texels a row), else not
+ * at all (the operand is packed).
+ */
+function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch: number): 'rows' | 'flat' | null {
+  const r = o ? operandRows(o, rows, batch) : null;
+  if (r === null || !directTexturesOn) return null;
+  const stride = o!.rowStride ?? cols;
+  if (copiesAsTexture(o!.offset, r, cols, stride)) return 'rows';
+  const aligned = flatCopiesOn && cols % 4 === 0 && stride % 4 === 0 && stride >= cols && o!.offset % 4 === 0;
+  return aligned && flatTextureLayout((r - 1) * stride + cols) !== null ? 'flat' : null;
+}
+
+/** A plain operand of `rows` rows per batch copied into a texture (operandCopy), with its flat layout if flat, or null. */
+function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B'): { texture: GPUTexture; flat?: FlatLayout } | null {
+  const how = operandCopy(o, rows, cols, batch);
+  const buffer = buffers[o.binding] as GPUBuffer;
+  const r = operandRows(o, rows, batch)!;
+  if (how === 'rows') return { texture: matrixTexture(buffer, o.offset, r, cols, role, 'gemm', o.rowStride)! };
+  if (how === null) return null;
+  const stride = o.rowStride ?? cols;
+  const size = (r - 1) * stride + cols;
+  textureCopies[role]++;
+  textureCopies[role === 'A' ? 'flatA' : 'flatB']++;
+  return { texture: flatBufferTexture(buffer, o.offset, size, 'gemm'), flat: { stride4: stride / 4, shift: Math.log2(flatTextureLayout(size)!.width) } };
+}
+
+/**
+ * Whether B may be copied into a texture at all: a 'kn' B whose K is not a multiple of 4 is not, since
+ * the GEMM's last 4-k step would read rows past K, i.e. the next batch's first rows (or the last
+ * row again), and A's zero padding times an infinity there is NaN; packing pads those rows with zeros.
+ */
+function copiesB(b: BOperand, K: number): boolean {
+  return b.layout !== 'kn' || K % 4 === 0;
 }
 
 /**
@@ -625,7 +696,7 @@ function avoidTextureCrash(v: GemmVariant, dims: GemmDims, aOperand?: AOperand, 
   if (!deviceContext().summary.isSoftware || v.family !== 'bcast' || v.tm !== 64 || groupsOf(v) !== 2 || !readsTextures(v) || sourceOf(v) !== 'packed') return v;
   const { M, N, K, batch } = dims;
   const kn = bOperand?.layout === 'kn';
-  const copied = operandCopies(aOperand, M, K, batch) || operandCopies(bOperand, kn ? K : N, kn ? N : K, batch);
+  const copied = operandCopy(aOperand, M, K, batch) !== null || (bOperand !== undefined && copiesB(bOperand, K) && operandCopy(bOperand, kn ? K : N, kn ? N : K, batch) !== null);
   return copied ? v : { ...v, tm: 48 };
 }
 
@@ -698,12 +769,14 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
   // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
   const bLayout = bOperand?.layout;
-  const bTexture = copies && bOperand ? operandTexture(buffers, bOperand, bLayout === 'kn' ? K : N, bLayout === 'kn' ? N : K, batch, 'B') : null;
+  const bCopy = copies && bOperand && copiesB(bOperand, K) ? operandTexture(buffers, bOperand, bLayout === 'kn' ? K : N, bLayout === 'kn' ? N : K, batch, 'B') : null;
+  const bTexture = bCopy?.texture ?? null;
   const vv: GemmVariant = tex || bTexture || !v.tex ? v : { ...v, tex: false };
-  const aTexture = vv.tex && copies && plan.source === 'packed' && aOperand ? operandTexture(buffers, aOperand, M, K, batch, 'A') : null;
+  const aCopy = vv.tex && copies && plan.source === 'packed' && aOperand ? operandTexture(buffers, aOperand, M, K, batch, 'A') : null;
+  const aTexture = aCopy?.texture ?? null;
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bLayout : undefined, Boolean(aTexture), useStore4);
+  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bLayout : undefined, Boolean(aTexture), useStore4, { a: Boolean(aCopy?.flat), b: Boolean(bCopy?.flat) });
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
@@ -728,7 +801,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
         releaseB = () => bp.dispose();
       }
     }
-    const texParams = { shift: texShift, k0: kOff, bRows: bTexture ? bOperand!.batchRows : 0, aRows: aTexture ? aOperand!.batchRows : 0 };
+    const texParams: TexParams = { shift: texShift, k0: kOff, bRows: bTexture ? bOperand!.batchRows : 0, aRows: aTexture ? aOperand!.batchRows : 0, a: aCopy?.flat, b: bCopy?.flat };
     if (plan.source === 'packB') {
       const splits = plan.splits;
       const kChunk = splits > 1 ? Math.ceil(Kc / splits / 4) * 4 : Kc;

@@ -191,6 +191,100 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     }
   });
 
+  it('operands whose rows start on whole texels but not 256 bytes apart are copied flat into textures; their padding (NaN) never reaches the result', async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const texVariants: GemmVariant[] = [
+      { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true },
+      { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true },
+    ];
+    // `rows` rows of `cols` values at stride `stride` (from element `lead`), the rest NaN: a [.., rows, cols] view and its values
+    const padded = (rows: number, cols: number, stride: number, batch = 1, lead = 0) => {
+      const vals = randomData(batch * rows * cols, seed++);
+      const store = new Float32Array(lead + batch * rows * stride).fill(NaN);
+      for (let r = 0; r < batch * rows; r++) store.set(vals.subarray(r * cols, (r + 1) * cols), lead + r * stride);
+      const flat = E.tensor(store, [store.length]);
+      const body = E.slice(flat, 0, lead, store.length);
+      const base = E.reshape(body, batch === 1 ? [rows, stride] : [batch, rows, stride]);
+      const view = E.slice(base, -1, 0, cols);
+      return { vals, view, dispose: () => [flat, body, base, view].forEach((t) => t.dispose()) };
+    };
+    const [batch, M, K, N] = [2, 9, 40, 52];
+    try {
+      for (const v of texVariants) {
+        setMatmulKernel('gemm', v);
+        const reads = readsTextures(v);
+        // B [batch][K][N]: contiguous rows of 52 floats, then rows of 52 padded to 60 ('kn')
+        for (const stride of [N, 60]) {
+          const A = randomData(batch * M * K, seed++);
+          const b = padded(K, N, stride, batch);
+          const before = textureCopyCounters();
+          const c = E.matmul(E.tensor(A, [batch, M, K]), b.view);
+          const ref = refMatmul(A, b.vals, M, N, K, batch);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} B kn, row stride ${stride}`);
+          expect(textureCopyCounters().flatB - before.flatB, 'B copied flat').to.equal(reads ? 1 : 0);
+          c.dispose();
+          b.dispose();
+        }
+        // B stored [N][K] in rows of 44, read transposed ('nk'); A [M][K] in rows of 44
+        {
+          const bt = padded(N, K, 44);
+          const a = padded(M, K, 44);
+          const B = new Float32Array(K * N);
+          for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) B[k * N + n] = bt.vals[n * K + k];
+          const before = textureCopyCounters();
+          const bView = E.transpose(bt.view, 0, 1);
+          const c = E.matmul(a.view, bView);
+          const ref = refMatmul(a.vals, B, M, N, K);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} A rows of 44, B nk rows of 44`);
+          expect(textureCopyCounters().flatB - before.flatB, 'B copied flat').to.equal(reads ? 1 : 0);
+          expect(textureCopyCounters().flatA - before.flatA, 'A copied flat').to.equal(reads && v.pack === true ? 1 : 0);
+          c.dispose();
+          bView.dispose();
+          [bt, a].forEach((t) => t.dispose());
+        }
+        // rows starting off a texel (offset 1): packed, not copied
+        {
+          const A = randomData(M * K, seed++);
+          const b = padded(K, N, N, 1, 1);
+          const before = textureCopyCounters();
+          const c = E.matmul(E.tensor(A, [M, K]), b.view);
+          const ref = refMatmul(A, b.vals, M, N, K);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} B kn at offset 1`);
+          expect(textureCopyCounters().B - before.B, 'B not copied').to.equal(0);
+          c.dispose();
+          b.dispose();
+        }
+      }
+    } finally {
+      setMatmulKernel('gemm', null);
+    }
+  });
+
+  it('a batched kn B whose K is not a multiple of 4 is packed, so an infinity in one batch stays out of the others', async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const [batch, M, K, N] = [2, 3, 5, 64];
+    const A = randomData(batch * M * K, seed++);
+    const B = randomData(batch * K * N, seed++);
+    B[K * N + 7] = Infinity; // batch 1, row 0, column 7: the row a 4-k step past batch 0's K would reach
+    try {
+      for (const v of [{ family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true }, { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }] as GemmVariant[]) {
+        setMatmulKernel('gemm', v);
+        const before = textureCopyCounters().B;
+        const c = E.matmul(E.tensor(A, [batch, M, K]), E.tensor(B, [batch, K, N]));
+        const got = await c.toArray();
+        expect(textureCopyCounters().B - before, 'B not copied').to.equal(0);
+        const ref = refMatmul(A, B, M, N, K, batch);
+        expect(Array.from(got.subarray(0, M * N)).every(Number.isFinite), 'batch 0 finite').to.equal(true);
+        assertClose(got.subarray(0, M * N), ref.subarray(0, M * N), scaledTol(ref.subarray(0, M * N)), `${JSON.stringify(v)} batch 0`);
+        c.dispose();
+      }
+    } finally {
+      setMatmulKernel('gemm', null);
+    }
+  });
+
   it('more rows than one dispatch reaches (several row chunks), batched', async () => {
     const S = E.deviceContext().features.has('subgroups') ? Math.max(E.deviceContext().summary.subgroupSize, 1) : 1;
     const v: GemmVariant = S >= 4 ? { family: 'bcast', tm: S, wg: 1, subgroup: S } : { family: 'reg', tm: 1, wg: 1, subgroup: 1 };

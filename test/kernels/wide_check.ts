@@ -165,7 +165,9 @@ async function main(): Promise<void> {
     setConvVariants({});
   }
   // B copied as it is into a texture (no pack kernel): row-major B ('kn'), B stored transposed ('nk'),
-  // batched and broadcast B, a K tail, and a B view at an offset the copy cannot start at (packed instead)
+  // batched and broadcast B, rows of whole texels but not 256 bytes (copied flat), and what is packed
+  // instead: a 'kn' B with a K tail (its last 4-k step would read rows past K) and a B view at an
+  // offset the copy cannot start at
   const direct: [string, GemmVariant][] = [
     ['packB texture', { family: 'bcast', tm: S, wg: 2, subgroup: S, pack: 'B', tex: true }],
     ['tn8 packed texture', { family: 'bcast', tm: S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }],
@@ -173,9 +175,12 @@ async function main(): Promise<void> {
   for (const [name, v] of part === 'panels' ? [] : direct) {
     setMatmulKernel('gemm', v);
     const cases: { what: string; batch: number; M: number; N: number; K: number; bBatched: boolean; nk: boolean; offset: number; expectDirect: boolean }[] = [
-      { what: 'kn, K tail', batch: 1, M: 70, N: 192, K: 37, bBatched: false, nk: false, offset: 0, expectDirect: true },
+      { what: 'kn, K tail (packed)', batch: 1, M: 70, N: 192, K: 37, bBatched: false, nk: false, offset: 0, expectDirect: false },
       { what: 'nk, ragged N', batch: 1, M: 33, N: 100, K: 128, bBatched: false, nk: true, offset: 0, expectDirect: true },
-      { what: 'kn, batched B', batch: 3, M: 20, N: 128, K: 9, bBatched: true, nk: false, offset: 0, expectDirect: true },
+      { what: 'kn, batched B, K tail (packed)', batch: 3, M: 20, N: 128, K: 9, bBatched: true, nk: false, offset: 0, expectDirect: false },
+      { what: 'kn, batched B', batch: 3, M: 20, N: 128, K: 12, bBatched: true, nk: false, offset: 0, expectDirect: true },
+      { what: 'kn, batched B in rows of 52 floats (flat)', batch: 2, M: 20, N: 52, K: 24, bBatched: true, nk: false, offset: 0, expectDirect: true },
+      { what: 'nk, rows of 36 floats (flat)', batch: 1, M: 19, N: 30, K: 36, bBatched: false, nk: true, offset: 0, expectDirect: true },
       { what: 'nk, batched B', batch: 2, M: 17, N: 70, K: 64, bBatched: true, nk: true, offset: 0, expectDirect: true },
       { what: 'kn, broadcast B', batch: 2, M: 20, N: 64, K: 64, bBatched: false, nk: false, offset: 0, expectDirect: true },
       { what: 'kn, B at offset 1 (packed)', batch: 1, M: 20, N: 64, K: 30, bBatched: false, nk: false, offset: 1, expectDirect: false },
@@ -199,9 +204,10 @@ async function main(): Promise<void> {
       const before = textureCopyCounters();
       const y = E.matmul(E.tensor(A, [c.batch, c.M, c.K]), bt);
       const tookDirect = textureCopyCounters().B > before.B;
-      // a packed variant copies a plain A straight into a texture too when K is a multiple of 64
+      // a packed variant copies a plain A straight into a texture too when K is a multiple of 4 (flat
+      // unless K is a multiple of 64)
       const tookDirectA = textureCopyCounters().A > before.A;
-      const expectA = v.pack === true && c.K % 64 === 0;
+      const expectA = v.pack === true && c.K % 4 === 0;
       if (tookDirectA !== expectA) results.push({ what: `matmul direct-A ${name} ${c.what}: direct ${tookDirectA}, expected ${expectA}`, maxRelErr: 1 });
       results.push({ what: `matmul direct-B ${name} ${c.what}`, maxRelErr: relErr(await y.toArray(), ref) });
       // a path taken other than the expected one is reported as an error
