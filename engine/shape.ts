@@ -8,6 +8,38 @@ export function numel(shape: Shape): number {
   return n;
 }
 
+/**
+ * Strides that give a tensor of `shape` / `strides` the shape `target` without moving its elements
+ * (PyTorch's view rule), or null when no strides can. Dims are taken in runs that are contiguous
+ * with each other (a run: dims whose stride is the product of the sizes and stride after them); each
+ * run must be split or merged into target dims on its own, and size-1 dims take any stride.
+ */
+export function viewStrides(shape: Shape, strides: Shape, target: Shape): number[] | null {
+  if (numel(shape) === 0 || shape.length === 0) return contiguousStrides(target);
+  const out = new Array<number>(target.length);
+  let t = target.length - 1;
+  let runStride = strides[strides.length - 1];
+  let runSize = 1;
+  let viewSize = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    runSize *= shape[d];
+    const runEnds = d === 0 || (shape[d - 1] !== 1 && strides[d - 1] !== runSize * runStride);
+    if (!runEnds) continue;
+    while (t >= 0 && (viewSize < runSize || target[t] === 1)) {
+      out[t] = viewSize * runStride;
+      viewSize *= target[t];
+      t--;
+    }
+    if (viewSize !== runSize) return null;
+    if (d > 0) {
+      runStride = strides[d - 1];
+      runSize = 1;
+      viewSize = 1;
+    }
+  }
+  return t === -1 ? out : null;
+}
+
 export function contiguousStrides(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;

@@ -3,7 +3,7 @@
 // shaders/gather_rows.wgsl, shaders/scatter_add_rows.wgsl). Every op returns a new handle.
 import { dispatch, groups1d } from '../commands.js';
 import { kernel, shaderSource } from '../kernels.js';
-import { assertValidShape, contiguousStrides, fmtShape, normAxis, numel, sameShape, type Shape } from '../shape.js';
+import { assertValidShape, contiguousStrides, fmtShape, normAxis, numel, sameShape, viewStrides, type Shape } from '../shape.js';
 import { empty, record, Tensor, fromHost } from '../tensor.js';
 import { copy } from './elementwise.js';
 import { MAX_RANK } from './map.js';
@@ -43,8 +43,10 @@ export function contiguous(x: Tensor): Tensor {
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   x.storage('reshape');
   const s = inferShape('reshape', x, shape);
-  const src = x.isContiguous ? x : copy(x);
-  const out = viewOf(src, s, contiguousStrides(s), src.offset);
+  // a view wherever x's strides allow one (PyTorch's rule), else a contiguous copy
+  const strides = x.isContiguous ? contiguousStrides(s) : viewStrides(x.shape, x.strides, s);
+  const src = strides ? x : copy(x);
+  const out = viewOf(src, s, strides ?? contiguousStrides(s), src.offset);
   if (src !== x) src.dispose();
   return record('reshape', [x], out, [], (g) => [reshape(g, x.shape)]);
 }

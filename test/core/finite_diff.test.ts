@@ -276,6 +276,31 @@ describe('core ops vs float64 reference and finite differences', () => {
           return R.nd([12], p.data);
         },
       ));
+    it('reshape of a strided view returns a view where its strides allow one (no kernel), forward and backward', async () => {
+      // [3, 4, 6] sliced to columns 1..4: rows of 4 at a stride of 6, so [3, 4] merge into 12 rows
+      const sliced = (x: R.Nd) => R.nd([3, 4, 4], Array.from({ length: 48 }, (_, i) => x.data[Math.floor(i / 4) * 6 + 1 + (i % 4)]));
+      for (const target of [[12, 4], [1, 12, 1, 4], [3, 4, 2, 2]]) {
+        const x = E.tensor(randomData(72, seed++), [3, 4, 6]);
+        const v = E.slice(x, 2, 1, 5);
+        const before = E.commandStats().dispatches;
+        const r = E.reshape(v, target);
+        expect(E.commandStats().dispatches - before, `reshape to [${target}] dispatched a copy`).to.equal(0);
+        expect(r.isContiguous, 'the result is a strided view').to.equal(false);
+        [x, v, r].forEach((t) => t.dispose());
+        await check(`reshape [${target}]`, [{ shape: [3, 4, 6] }], ([t]) => E.reshape(E.slice(t, 2, 1, 5), target), ([t]) => R.nd(target, sliced(t).data));
+      }
+      // a transposed matrix flattened: no strides give it, so it is copied
+      const x = E.tensor(randomData(12, seed++), [3, 4]);
+      const t = E.transpose(x, 0, 1);
+      const before = E.commandStats().dispatches;
+      const flat = E.reshape(t, [12]);
+      expect(E.commandStats().dispatches - before, 'a transposed flatten copies').to.equal(1);
+      expect(flat.isContiguous).to.equal(true);
+      const want = Array.from({ length: 12 }, (_, i) => (i % 3) * 4 + Math.floor(i / 3));
+      const xs = await x.toArray();
+      assertClose(await flat.toArray(), Float64Array.from(want, (j) => xs[j]), { rtol: 0, atol: 0 }, 'transposed flatten');
+      [x, t, flat].forEach((u) => u.dispose());
+    });
     it('indexSelect with repeated indices', () => {
       const idx = [2, 0, 2, 2, 1];
       return check('indexSelect', [{ shape: [3, 4] }], ([x]) => E.indexSelect(x, idx), ([x]) => R.nd([5, 4], idx.flatMap((r) => Array.from(x.data.subarray(r * 4, r * 4 + 4)))));
