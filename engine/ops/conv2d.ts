@@ -90,15 +90,16 @@ export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
  * y[n][g] = W[g] (Og x Cg) @ x[n][g] (Cg x OH*OW), subsampling a strided x first; input-grad
  * dx[n][g] = W[g]^T @ dy[n][g] when unstrided (a strided one would scatter into zeros), with W^T a small
  * plain copy. The pixel rows are then B, a plain K x N matrix that texture variants copy straight into
- * a texture when a row is a multiple of 64 pixels (else pack), where the implicit GEMM gathers one pixel
- * per lane from channels H*W apart. 'auto' takes the route where interleaved A/Bs measured it faster:
+ * a texture (a texture row per pixel row when a row is a multiple of 64 pixels, else flat when it is
+ * one of 4, else pack), where the implicit GEMM gathers one pixel per lane from channels H*W apart.
+ * 'auto' takes the route where interleaved A/Bs measured it faster:
  * - 16-lane lavapipe, OH*OW % 64 == 0: the 1x1 expand forward 1.5-1.7x, the expand and reduce
  *   input-grads 1.15x and 1.4x; 28x28 and smaller outputs (no texture copy) up to 1.2x slower;
- * - 8-lane lavapipe (storage-texture panels), OH*OW >= 128, input-grads only where Cg >= Og or dy's
- *   rows are copied straight into a texture (OH*OW % 64 == 0): over ResNet-50's 1x1 shapes at batch 2
- *   the forwards at 14x14 and larger ran 1.14-1.65x (one 0.93x), the input-grads with Cg >= Og 1.2-1.6x,
- *   the 64 -> 256 one at 56x56 1.02-1.29x (4 runs), the other Cg < Og ones (dy packed) 0.89-1.05x; at
- *   7x7 all 0.65-0.90x.
+ * - 8-lane lavapipe (storage-texture panels): forwards from 128 output pixels, input-grads from 256.
+ *   Over ResNet-50's 1x1 shapes at batch 2 (scratch/pw.mjs, 2 runs of 5 rounds, Zen 3, after the flat
+ *   copies and the channels-last implicit GEMMs): forwards at 56x56 1.32-1.56x, 28x28 1.07-1.64x, 14x14
+ *   1.08-1.28x, 7x7 0.67-0.76x; input-grads at 56x56 1.16-1.62x, 28x28 1.10-1.45x (128 -> 512, dy copied
+ *   flat, 1.29-1.45x), 14x14 0.92-1.04x, 7x7 0.55-0.66x.
  * The weight-grad stays an implicit GEMM (its K runs across images).
  */
 function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
@@ -107,7 +108,7 @@ function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
   if (pointwiseRoute === 'on') return true;
   const P = g.OH * g.OW;
   if (deviceContext().summary.subgroupSize >= 16) return P % 64 === 0;
-  return storageTexturePanels() && P >= 128 && (kind === 'fwd' || g.Cg >= g.Og || P % 64 === 0);
+  return storageTexturePanels() && P >= (kind === 'fwd' ? 128 : 256);
 }
 
 /**

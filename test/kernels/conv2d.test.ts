@@ -267,11 +267,13 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
     { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false },
     // strided, 12 x 12 outputs: x subsampled into planes of 192 floats (subsample padding)
     { x: [2, 8, 24, 23], w: [12, 8, 1, 1], cfg: { stride: [2, 2] }, bias: true }];
-  it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on CPU drivers: at 16 lanes for rows of 64 pixels, at 8 for rows of 128 or more (input-grads with Cg >= Og or rows of a multiple of 64)", () => {
+  it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on CPU drivers: at 16 lanes for rows of 64 pixels, at 8 for rows of 128 pixels or more (input-grads 256 or more)", () => {
     const x = E.zeros([2, 8, 8, 8]);
     const x7 = E.zeros([2, 8, 7, 7]);
     const x12 = E.zeros([1, 8, 12, 12]);
     const x16 = E.zeros([1, 8, 16, 16]);
+    const x272 = E.zeros([1, 8, 17, 16]);
+    const x255 = E.zeros([1, 8, 17, 15]);
     const w1 = E.zeros([4, 8, 1, 1]);
     const w1x = E.zeros([16, 8, 1, 1]);
     const w3 = E.zeros([4, 8, 3, 3]);
@@ -288,9 +290,12 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       // 144 pixels a row: not a multiple of 64, at least 128
       expect(convTuneOp('fwd', convGeometry('t', x12, w1, {}))).to.equal(narrow ? 'matmul' : 'conv.fwd');
       expect(convTuneOp('fwd', convGeometry('t', x12, w1x, {}))).to.equal(narrow ? 'matmul' : 'conv.fwd');
-      expect(convTuneOp('dx', convGeometry('t', x12, w1, {}))).to.equal(narrow ? 'matmul' : 'conv.dx'); // 8 >= 4 channels
-      expect(convTuneOp('dx', convGeometry('t', x12, w1x, {}))).to.equal('conv.dx'); // 8 < 16
+      expect(convTuneOp('dx', convGeometry('t', x12, w1, {}))).to.equal('conv.dx'); // 144 pixels: below 256
+      expect(convTuneOp('dx', convGeometry('t', x12, w1x, {}))).to.equal('conv.dx');
       expect(convTuneOp('dx', convGeometry('t', x16, w1x, {}))).to.equal(narrow || wide ? 'matmul' : 'conv.dx'); // 256 pixels: dy copied as it is
+      expect(convTuneOp('dx', convGeometry('t', x272, w1x, {}))).to.equal(narrow ? 'matmul' : 'conv.dx'); // 272 pixels (not a multiple of 64), 8 < 16 channels
+      expect(convTuneOp('dx', convGeometry('t', x255, w1, {}))).to.equal('conv.dx'); // 255 pixels
+      expect(convTuneOp('fwd', convGeometry('t', x255, w1, {}))).to.equal(narrow ? 'matmul' : 'conv.fwd');
       expect(convTuneOp('fwd', convGeometry('t', x12, w1, { stride: 2 }))).to.equal('conv.fwd'); // 36 pixels
       setConvPointwise('on');
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { stride: 2 }))).to.equal(useBcast() ? 'matmul' : 'conv.fwd');
@@ -299,7 +304,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { padding: 1 }))).to.equal('conv.fwd');
     } finally {
       setConvPointwise('auto');
-      [x, x7, x12, x16, w1, w1x, w3].forEach((t) => t.dispose());
+      [x, x7, x12, x16, x272, x255, w1, w1x, w3].forEach((t) => t.dispose());
     }
   });
   it('a strided forward subsamples x into planes padded to 64 floats (OW % 4 == 0), which a texture matmul variant copies straight into a texture: same results as packed planes, vs float64', async function () {
