@@ -1,0 +1,82 @@
+// Interleaved A/Bs of two engine switches over shapes the bench's own rows do not cover (one process,
+// the two settings alternating within every round; medians of the rounds):
+//   node dist/bench/ab_shapes.js flat [rounds]
+//     GEMM operands whose rows start on whole texels but not 256 bytes apart copied flat into textures
+//     (engine/ops/flat_texture.ts) or packed (setFlatCopies): matmuls with K or N of 500 / 1000 and the
+//     1x1 convs of ResNet-50 at 28x28 and 14x14 (batch 2), forward and input-grad
+//   node dist/bench/ab_shapes.js pointwise [rounds]
+//     unpadded 1x1 convs as batched matmuls ('on') or implicit GEMMs ('off', setConvPointwise) over
+//     ResNet-50's ten 1x1 shapes at batch 2, forward and input-grad (a strided input-grad has no
+//     matmul form: both settings run the same code there, a measure of the noise)
+import { initDevice } from '../engine/device.js';
+import { conv2d, matmul, randn, transpose, type Tensor } from '../engine/index.js';
+import { convGeometry, convInputGrad, setConvPointwise } from '../engine/ops/conv2d.js';
+import { setFlatCopies } from '../engine/ops/matmul.js';
+import { engineTimer, interleave } from './tfjs.js';
+
+interface Problem {
+  name: string;
+  flops: number;
+  run: () => Tensor;
+}
+
+/** ResNet-50's 1x1 convolutions: [C, H, O, stride]. */
+const RESNET_1X1: [number, number, number, number][] = [
+  [64, 56, 256, 1], [256, 56, 64, 1], [256, 56, 512, 2], [128, 28, 512, 1], [512, 28, 128, 1],
+  [512, 28, 1024, 2], [256, 14, 1024, 1], [1024, 14, 256, 1], [512, 7, 2048, 1], [2048, 7, 512, 1],
+];
+
+function matmulProblem(M: number, K: number, N: number, aTransposed = false): Problem {
+  const a = aTransposed ? transpose(randn([K, M]), 0, 1) : randn([M, K]);
+  const b = randn([K, N]);
+  return { name: `matmul ${M}x${K}x${N}${aTransposed ? ' (A transposed)' : ''}`, flops: 2 * M * N * K, run: () => matmul(a, b) };
+}
+
+function convProblems(shapes: [number, number, number, number][]): Problem[] {
+  const out: Problem[] = [];
+  for (const [C, H, O, s] of shapes) {
+    const x = randn([2, C, H, H]);
+    const w = randn([O, C, 1, 1]);
+    const opts = { stride: s };
+    const g = convGeometry('ab', x, w, opts);
+    const dy = randn([2, O, g.OH, g.OW]);
+    const flops = 2 * 2 * O * C * g.OH * g.OW;
+    const tag = `1x1 ${C}->${O} @${H}${s > 1 ? `/${s}` : ''}`;
+    out.push({ name: `${tag} fwd`, flops, run: () => conv2d(x, w, null, opts) });
+    out.push({ name: `${tag} dx`, flops, run: () => convInputGrad(dy, w, g) });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const [what, roundsArg] = process.argv.slice(2);
+  const rounds = Number(roundsArg ?? 5);
+  if ((what !== 'flat' && what !== 'pointwise') || !(rounds >= 1)) {
+    console.error('ab_shapes: usage: ab_shapes.js <flat|pointwise> [rounds]');
+    process.exit(2);
+  }
+  await initDevice();
+  const problems =
+    what === 'flat'
+      ? [matmulProblem(256, 2048, 1000), matmulProblem(256, 1000, 2048), matmulProblem(2048, 256, 1000, true), matmulProblem(64, 500, 1000), ...convProblems(RESNET_1X1.filter(([, H, , s]) => s === 1 && (H === 28 || H === 14)))]
+      : convProblems(RESNET_1X1);
+  const [on, off] = what === 'flat' ? [() => setFlatCopies(true), () => setFlatCopies(false)] : [() => setConvPointwise('on'), () => setConvPointwise('off')];
+  const names = what === 'flat' ? ['flat copies', 'packed'] : ['matmul', 'implicit'];
+  console.log(`ab_shapes ${what}: ${rounds} interleaved rounds; ${names[0]} against ${names[1]}`);
+  for (const p of problems) {
+    const timer = engineTimer(() => p.run().dispose());
+    const r = await interleave(
+      {
+        a: async (iters) => (on(), timer(iters)),
+        b: async (iters) => (off(), timer(iters)),
+      },
+      { warmup: 1, runs: rounds },
+    );
+    const gf = (ms: number) => (p.flops / ms / 1e6).toFixed(1);
+    console.log(`${p.name.padEnd(34)} ${names[0]} ${r.a.toFixed(2)} ms ${gf(r.a)} GFLOP/s | ${names[1]} ${r.b.toFixed(2)} ms ${gf(r.b)} | ${(r.b / r.a).toFixed(2)}x`);
+  }
+  on();
+  process.exit(0);
+}
+
+await main();
