@@ -209,9 +209,9 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
  */
 function midProduct(op: GemmOp, M: number, N: number, K: number): boolean {
   if (M * N * K < 1 << 22) return false;
-  // at 8 lanes operands copy flat where their rows are whole texels (flat_texture.ts): 64x500x1000,
-  // 128x100x512, 32x1000x2048, 200x300x400 ran 1.13 / 1.64 / 1.95 / 1.29x under storagePanelDefault's
-  // packed texture variant against the small default (`ab.js matmul`, Zen 3, median of 5 rounds)
+  // at 8 lanes operands copy flat where their rows are whole texels (flat_texture.ts): 128x100x512,
+  // 32x1000x2048, 200x300x400 ran 1.44 / 1.79 / 1.66x under storagePanelDefault's variant against the
+  // small default they had (`ab.js matmul`, Zen 3, median of 5 rounds)
   const q = storageTexturePanels() ? 4 : 64;
   return op === 'matmul' ? K % q === 0 && N % q === 0 : K >= 64;
 }
@@ -237,7 +237,7 @@ function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
  */
 function storagePanelDefault(op: GemmOp, M: number, N: number, K: number, S: number): GemmVariant {
   // A from a texture too where K % 4 == 0 (a plain A is then copied, flat unless K % 64 == 0, not
-  // packed), with fewer than 256 rows as well (measured where K % 64 == 0): interleaved against B panels only (`ab.js matmul`, Zen 3, median of 5-7 rounds)
+  // packed), with fewer than 256 rows as well: 64x500x1000 1.13x (A flat); where K % 64 == 0: interleaved against B panels only (`ab.js matmul`, Zen 3, median of 5-7 rounds)
   // 64x256x6272 (the 1x1 expand's input-grad) 1.28x, 128x128x3136 1.32x, 128x512x1568 1.15x,
   // 32x2048x2048 1.45x, 16x1024x1024 1.22x (M x K x N)
   const pack: GemmVariant['pack'] = op === 'matmul' && (M >= 256 || K % 4 === 0) && N > 8 * S ? true : 'B';
