@@ -18,8 +18,9 @@
 //              ('auto') or on NCHW gathers ('off')
 //   dw-splits  weight-grads split over K only to spread their tiles evenly over the CPU driver's threads
 //              ('even') or until the grid has 32 workgroups ('fill', the previous rule)
-//   subsample-pad the strided 1x1 forward's subsampled input in planes padded to 64 floats, copied
-//              straight into a texture ('auto'), or in packed planes that the matmul packs ('off')
+//   flat-copies the 1x1 layers' GEMM operands whose rows start on whole texels but not 256 bytes apart
+//              (the downsample's subsampled 28x28 planes) copied flat into textures, or packed
+//              (engine/ops/matmul.ts setFlatCopies; bench/ab_shapes.ts flat times more such shapes)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
@@ -35,10 +36,10 @@
 // e.g. '{"tm":32,"wg":2}' is the untuned default that mid-size matmuls had before midProduct.
 import { initDevice } from '../engine/device.js';
 import { conv2d, matmul, randn, transpose } from '../engine/index.js';
-import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvSubsamplePadding, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, timeGpu } from './harness.js';
-import { setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
+import { setFlatCopies, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
 import { LAYERS, OPS, type Kind } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
 
@@ -133,12 +134,12 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
       { name: 'fill 32', apply: () => setConvWeightGradSplits('fill') },
     ],
   },
-  'subsample-pad': {
-    layers: LAYERS.flatMap((L, i) => (L.k === 1 && L.stride > 1 ? [i] : [])),
-    kinds: ['fwd'],
+  'flat-copies': {
+    layers: LAYERS.flatMap((L, i) => (L.k === 1 ? [i] : [])),
+    kinds: ['fwd', 'dx'],
     settings: [
-      { name: 'planes padded to 64, texture copy', apply: () => setConvSubsamplePadding('auto') },
-      { name: 'packed planes, B packed', apply: () => setConvSubsamplePadding('off') },
+      { name: 'flat copies', apply: () => setFlatCopies(true) },
+      { name: 'packed', apply: () => setFlatCopies(false) },
     ],
   },
   store4: {

@@ -32,7 +32,7 @@ import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type Gem
 import { col2im } from './conv_col2im.js';
 import { convGeometry, gcd, type Conv2dOptions, type ConvGeometry } from './conv_geometry.js';
 import { flatTextureLayout } from './flat_texture.js';
-import { channelsLastCopy, channelsLastPadded, flatTexture, shiftedCopiesLayout, subsampledPlanes, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
+import { channelsLastCopy, channelsLastPadded, flatTexture, shiftedCopiesLayout, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
 import {
   convParams, DCOL_SPEC, DCOL_TEX_SPEC, DW_SPEC, DW_TEX_SPEC, DW_TEX_YT_SPEC, DW_YT_SPEC, DX_NHWC_SPEC, DX_NHWC_TEX_SPEC, DX_NHWC_TEX_WT_SPEC, DX_SPEC,
   f32bits, FWD_NHWC_SPEC, FWD_NHWC_TEX_SPEC, FWD_NHWC_TEX_WT_SPEC, FWD_NHWC_TEXF_WT_SPEC, FWD_SPEC, i32bits,
@@ -126,35 +126,23 @@ function pointwiseVariant(op: GemmOp): (M: number, N: number, K: number) => Gemm
 
 /**
  * x[:, :, ::sh, ::sw] copied into new memory (x itself when unstrided), each channel's OH*OW pixels
- * starting `plane` floats after the previous channel's: OH*OW, or, when OW is a multiple of 4 (the
- * kernel writes 4 pixels of a row at a time) and OH*OW not of 64, OH*OW rounded up to 64, so the
- * matmul copies the planes straight into a texture (256-byte rows) instead of packing them (the 1x1/2
- * downsample at 28x28: 784 pixels in planes of 832). x is contiguous NCHW, as conv2d makes it.
+ * following the previous channel's: a plain [C][OH*OW] matrix per image that the matmul copies into a
+ * texture (a row per channel where planes are a multiple of 64 pixels, else flat where they are one of
+ * 4) or packs. x is contiguous NCHW, as conv2d makes it.
  */
-function subsample(x: Tensor, g: ConvGeometry): { xs: Tensor; plane: number } {
-  const P = g.OH * g.OW;
-  if (g.sh === 1 && g.sw === 1) return { xs: x, plane: P };
-  if (subsamplePadding === 'auto' && g.OW % 4 === 0 && P % 64 !== 0) {
-    const plane = Math.ceil(P / 64) * 64;
-    return { xs: subsampledPlanes(x, g, plane), plane };
-  }
+function subsample(x: Tensor, g: ConvGeometry): Tensor {
+  if (g.sh === 1 && g.sw === 1) return x;
   const v = x.view([g.N, g.C, g.OH, g.OW], [g.C * g.H * g.W, g.H * g.W, g.sh * g.W, g.sw], x.offset);
   const c = copy(v);
   v.dispose();
-  return { xs: c, plane: P };
-}
-
-let subsamplePadding: 'auto' | 'off' = 'auto';
-
-/** Tests and benchmarks: 'off' subsamples a strided 1x1 conv's input into packed planes (see subsample). */
-export function setConvSubsamplePadding(mode: 'auto' | 'off'): void {
-  subsamplePadding = mode;
+  return c;
 }
 
 function pointwiseForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
-  const { xs, plane } = subsample(x, g);
+  const xs = subsample(x, g);
+  const P = g.OH * g.OW;
   const a = w.view([g.G, g.Og, g.Cg], [g.Og * g.Cg, g.Cg, 1], w.offset);
-  const bm = xs.view([g.N, g.G, g.Cg, g.OH * g.OW], [g.C * plane, g.Cg * plane, plane, 1], xs.offset);
+  const bm = xs.view([g.N, g.G, g.Cg, P], [g.C * P, g.Cg * P, P, 1], xs.offset);
   const prod = matmulProduct(a, bm, pointwiseVariant('conv.fwd')); // [N, G, Og, P] = NCHW
   a.dispose();
   bm.dispose();

@@ -1,6 +1,6 @@
 // Operand layouts for conv2d's GEMMs (engine/ops/conv2d.ts): channels-last copies of x and dy, the
-// weight re-laid out tap-major, a strided 1x1's input subsampled into 64-float aligned planes, and the
-// texture copies the lavapipe texture variants read (flat textures, x's 4 shifted copies).
+// weight re-laid out tap-major, and the texture copies the lavapipe texture variants read (flat
+// textures, x's 4 shifted copies).
 import { copyBuffer, copyBufferToTexture, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { acquireTexture } from '../memory.js';
@@ -116,22 +116,6 @@ export function weightGradTexture(x: Tensor, op: string): { texture: GPUTexture;
   copyBufferToTexture(staging.buffer(op), width * 16, texture);
   staging.dispose();
   return { texture, perCopy };
-}
-
-/**
- * x[:, :, ::sh, ::sw] of a contiguous NCHW x as planes of OH*OW pixels starting `plane` floats apart
- * (plane a multiple of 64 and of 4 at least OH*OW, OW a multiple of 4; shaders/conv_subsample.wgsl):
- * a flat [N * C * plane] tensor whose planes' tails are not written.
- */
-export function subsampledPlanes(x: Tensor, g: ConvGeometry, plane: number): Tensor {
-  const op = 'conv2d';
-  const P = g.OH * g.OW;
-  const out = empty([g.N * g.C * plane], 'float32', op);
-  const n = (g.N * g.C * P) / 4;
-  const k = kernel('conv_subsample', () => renderTemplate(shaderSource('conv_subsample'), { ELEMENT_MAIN: elementMain() }));
-  const [gx, gy] = groups1d(Math.ceil(n / elementTiling().BLOCK));
-  dispatch(k, [out.buffer(op), x.buffer(op)], new Uint32Array([n, gx, x.offset, P / 4, g.OW / 4, g.sh * g.W, g.sw, g.H * g.W, plane / 4, 0, 0, 0]), [gx, gy]);
-  return out;
 }
 
 /**
