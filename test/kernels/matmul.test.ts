@@ -138,123 +138,82 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     setMatmulKernel('gemm', null);
   });
 
-  it('operands whose rows are padded to 256 bytes (row stride a multiple of 64 floats) are copied straight into textures by texture variants; the padding (NaN) never reaches the result', async function () {
-    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
-    if (S < 4) this.skip();
-    const texVariants: GemmVariant[] = [
-      { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true },
-      { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true },
-    ];
-    // `rows` rows of `cols` values at stride `stride`, the rest NaN: [rows, cols] view and its values
-    const padded = (rows: number, cols: number, stride: number, batch = 1) => {
-      const vals = randomData(batch * rows * cols, seed++);
-      const store = new Float32Array(batch * rows * stride).fill(NaN);
-      for (let r = 0; r < batch * rows; r++) store.set(vals.subarray(r * cols, (r + 1) * cols), r * stride);
-      const base = E.tensor(store, batch === 1 ? [rows, stride] : [batch, rows, stride]);
-      return { vals, base, view: E.slice(base, -1, 0, cols) };
-    };
-    const [batch, M, K, N] = [2, 9, 40, 52];
-    try {
-      for (const v of texVariants) {
-        setMatmulKernel('gemm', v);
-        const reads = readsTextures(v);
-        // B [batch][K][N] in rows of 64 ('kn'); A plain
-        {
-          const A = randomData(batch * M * K, seed++);
-          const b = padded(K, N, 64, batch);
-          const before = textureCopyCounters().B;
-          const c = E.matmul(E.tensor(A, [batch, M, K]), b.view);
-          const ref = refMatmul(A, b.vals, M, N, K, batch);
-          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} B kn padded`);
-          expect(textureCopyCounters().B - before, 'B copied as a texture').to.equal(reads ? 1 : 0);
-          [c, b.base, b.view].forEach((t) => t.dispose());
-        }
-        // B stored [N][K] in rows of 64, read transposed ('nk'); A [M][K] in rows of 64
-        {
-          const bt = padded(N, K, 64);
-          const a = padded(M, K, 64);
-          const B = new Float32Array(K * N);
-          for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) B[k * N + n] = bt.vals[n * K + k];
-          const before = textureCopyCounters();
-          const bView = E.transpose(bt.view, 0, 1);
-          const c = E.matmul(a.view, bView);
-          const ref = refMatmul(a.vals, B, M, N, K);
-          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} A padded, B nk padded`);
-          expect(textureCopyCounters().B - before.B, 'B copied as a texture').to.equal(reads ? 1 : 0);
-          // a packed variant copies A too (a B-packed one reads A in place)
-          expect(textureCopyCounters().A - before.A, 'A copied as a texture').to.equal(reads && v.pack === true ? 1 : 0);
-          [c, bView, bt.base, bt.view, a.base, a.view].forEach((t) => t.dispose());
-        }
-      }
-    } finally {
-      setMatmulKernel('gemm', null);
-    }
-  });
+  // the texture variants the operand-copy tests force: B panels only (swapped grid), and both operands packed with 8 columns a lane
+  const textureVariants = (S: number): GemmVariant[] => [
+    { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true },
+    { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true },
+  ];
+  // `rows` rows of `cols` values at stride `stride` (from element `lead`), the rest NaN: a [.., rows, cols] view and its values
+  const padded = (rows: number, cols: number, stride: number, batch = 1, lead = 0) => {
+    const vals = randomData(batch * rows * cols, seed++);
+    const store = new Float32Array(lead + batch * rows * stride).fill(NaN);
+    for (let r = 0; r < batch * rows; r++) store.set(vals.subarray(r * cols, (r + 1) * cols), lead + r * stride);
+    const flat = E.tensor(store, [store.length]);
+    const body = E.slice(flat, 0, lead, store.length);
+    const base = E.reshape(body, batch === 1 ? [rows, stride] : [batch, rows, stride]);
+    const view = E.slice(base, -1, 0, cols);
+    return { vals, view, dispose: () => [flat, body, base, view].forEach((t) => t.dispose()) };
+  };
 
-  it('operands whose rows start on whole texels but not 256 bytes apart are copied flat into textures; their padding (NaN) never reaches the result', async function () {
+  it('operands whose rows lie 256 bytes apart (padded) are copied a texture row each, rows of whole texels otherwise flat, offsets off a texel packed; the padding (NaN) never reaches the result', async function () {
     const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
     if (S < 4) this.skip();
-    const texVariants: GemmVariant[] = [
-      { family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true, swap: true },
-      { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true },
-    ];
-    // `rows` rows of `cols` values at stride `stride` (from element `lead`), the rest NaN: a [.., rows, cols] view and its values
-    const padded = (rows: number, cols: number, stride: number, batch = 1, lead = 0) => {
-      const vals = randomData(batch * rows * cols, seed++);
-      const store = new Float32Array(lead + batch * rows * stride).fill(NaN);
-      for (let r = 0; r < batch * rows; r++) store.set(vals.subarray(r * cols, (r + 1) * cols), lead + r * stride);
-      const flat = E.tensor(store, [store.length]);
-      const body = E.slice(flat, 0, lead, store.length);
-      const base = E.reshape(body, batch === 1 ? [rows, stride] : [batch, rows, stride]);
-      const view = E.slice(base, -1, 0, cols);
-      return { vals, view, dispose: () => [flat, body, base, view].forEach((t) => t.dispose()) };
-    };
     const [batch, M, K, N] = [2, 9, 40, 52];
+    // row strides of B stored [K][N] ('kn'), and of A [M][K] and B stored [N][K] ('nk')
+    const layouts = [
+      { kn: [64], nk: 64, flat: false },
+      { kn: [N, 60], nk: 44, flat: true },
+    ];
     try {
-      for (const v of texVariants) {
+      for (const v of textureVariants(S)) {
         setMatmulKernel('gemm', v);
         const reads = readsTextures(v);
-        // B [batch][K][N]: contiguous rows of 52 floats, then rows of 52 padded to 60 ('kn')
-        for (const stride of [N, 60]) {
-          const A = randomData(batch * M * K, seed++);
-          const b = padded(K, N, stride, batch);
-          const before = textureCopyCounters();
-          const c = E.matmul(E.tensor(A, [batch, M, K]), b.view);
-          const ref = refMatmul(A, b.vals, M, N, K, batch);
-          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} B kn, row stride ${stride}`);
-          expect(textureCopyCounters().flatB - before.flatB, 'B copied flat').to.equal(reads ? 1 : 0);
-          c.dispose();
-          b.dispose();
-        }
-        // B stored [N][K] in rows of 44, read transposed ('nk'); A [M][K] in rows of 44
-        {
-          const bt = padded(N, K, 44);
-          const a = padded(M, K, 44);
+        // counters: copies as textures, of which flat
+        const copies = (before: ReturnType<typeof textureCopyCounters>, role: 'A' | 'B', flat: boolean, what: string, expected: boolean) => {
+          const after = textureCopyCounters();
+          expect(after[role] - before[role], `${what}: ${role} copied as a texture`).to.equal(expected ? 1 : 0);
+          expect(after[role === 'A' ? 'flatA' : 'flatB'] - before[role === 'A' ? 'flatA' : 'flatB'], `${what}: ${role} copied flat`).to.equal(expected && flat ? 1 : 0);
+        };
+        for (const { kn, nk, flat } of layouts) {
+          // B [batch][K][N] ('kn')
+          for (const stride of kn) {
+            const A = randomData(batch * M * K, seed++);
+            const b = padded(K, N, stride, batch);
+            const before = textureCopyCounters();
+            const c = E.matmul(E.tensor(A, [batch, M, K]), b.view);
+            const ref = refMatmul(A, b.vals, M, N, K, batch);
+            const what = `${JSON.stringify(v)} B kn, row stride ${stride}`;
+            assertClose(await c.toArray(), ref, scaledTol(ref), what);
+            copies(before, 'B', flat, what, reads);
+            c.dispose();
+            b.dispose();
+          }
+          // B stored [N][K], read transposed ('nk'); A [M][K]; a packed variant copies A too (a B-packed one reads A in place)
+          const bt = padded(N, K, nk);
+          const a = padded(M, K, nk);
           const B = new Float32Array(K * N);
           for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) B[k * N + n] = bt.vals[n * K + k];
           const before = textureCopyCounters();
           const bView = E.transpose(bt.view, 0, 1);
           const c = E.matmul(a.view, bView);
           const ref = refMatmul(a.vals, B, M, N, K);
-          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} A rows of 44, B nk rows of 44`);
-          expect(textureCopyCounters().flatB - before.flatB, 'B copied flat').to.equal(reads ? 1 : 0);
-          expect(textureCopyCounters().flatA - before.flatA, 'A copied flat').to.equal(reads && v.pack === true ? 1 : 0);
-          c.dispose();
-          bView.dispose();
+          const what = `${JSON.stringify(v)} A and B nk, row stride ${nk}`;
+          assertClose(await c.toArray(), ref, scaledTol(ref), what);
+          copies(before, 'B', flat, what, reads);
+          copies(before, 'A', flat, what, reads && v.pack === true);
+          [c, bView].forEach((t) => t.dispose());
           [bt, a].forEach((t) => t.dispose());
         }
         // rows starting off a texel (offset 1): packed, not copied
-        {
-          const A = randomData(M * K, seed++);
-          const b = padded(K, N, N, 1, 1);
-          const before = textureCopyCounters();
-          const c = E.matmul(E.tensor(A, [M, K]), b.view);
-          const ref = refMatmul(A, b.vals, M, N, K);
-          assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} B kn at offset 1`);
-          expect(textureCopyCounters().B - before.B, 'B not copied').to.equal(0);
-          c.dispose();
-          b.dispose();
-        }
+        const A = randomData(M * K, seed++);
+        const b = padded(K, N, N, 1, 1);
+        const before = textureCopyCounters();
+        const c = E.matmul(E.tensor(A, [M, K]), b.view);
+        const ref = refMatmul(A, b.vals, M, N, K);
+        assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)} B kn at offset 1`);
+        copies(before, 'B', false, 'B at offset 1', false);
+        c.dispose();
+        b.dispose();
       }
     } finally {
       setMatmulKernel('gemm', null);
@@ -269,7 +228,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     const B = randomData(batch * K * N, seed++);
     B[K * N + 7] = Infinity; // batch 1, row 0, column 7: the row a 4-k step past batch 0's K would reach
     try {
-      for (const v of [{ family: 'bcast', tm: S, wg: 1, subgroup: S, pack: 'B', tex: true }, { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true }] as GemmVariant[]) {
+      for (const v of textureVariants(S)) {
         setMatmulKernel('gemm', v);
         const before = textureCopyCounters().B;
         const c = E.matmul(E.tensor(A, [batch, M, K]), E.tensor(B, [batch, K, N]));
