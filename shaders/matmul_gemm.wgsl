@@ -33,6 +33,8 @@
 //  with 256-byte rows): 'kn' (B stored K x N): texel (n / 4, batch * bRows + k); 'nk' (B stored
 //  N x K, e.g. a linear or conv weight): a lane fetches the texels (k / 4, batch * bRows + n + j) of
 //  its 4 columns j, each 4 k values of one column, and regroups them into 4 k rows of 4 columns.
+//  Rows of whole texels that are not 256 bytes apart are copied flat (engine/ops/flat_texture.ts):
+//  texel (c, r) above is then flatCoord(r * stride4 + c, shift), the same for a copied A.
 // K range of a dispatch: [kOff, min(K, kOff + 4 K4)), cut into splits of kChunk.
 // Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)) and
 // stores to partial output splitBase + s, which the op sums afterwards.

@@ -12,13 +12,13 @@
 // operand panels, grid order) is chosen per adapter by engine/tune.ts.
 import { copyBufferToTexture, dispatch, type Binding } from '../commands.js';
 import { acquireTexture, releaseTexture, textureView } from '../memory.js';
-import { flatBufferTexture, flatTextureLayout } from './flat_texture.js';
 import { deviceContext } from '../device.js';
 import { kernel, panelBinding, renderTemplate, shaderSource, texturePanelsAt, type Kernel } from '../kernels.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, type GemmVariant } from '../tune.js';
 import { add, copy } from './elementwise.js';
+import { flatBufferTexture, flatTextureLayout } from './flat_texture.js';
 import { sum, sumTo } from './reduce.js';
 import { expand, reshape, transpose } from './shape.js';
 
@@ -136,7 +136,6 @@ export function sourceOf(v: GemmVariant): GemmSource {
  */
 export type BTexture = 'kn' | 'nk' | 'spec';
 
-/** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
 /**
  * Which operand texture copies are flat (flat_texture.ts: texel t = elements 4t .. 4t + 3 of the
  * operand's run, wrapped into rows of 2^shift texels) rather than one texture row per matrix row.
@@ -146,6 +145,7 @@ export interface FlatCopies {
   b?: boolean;
 }
 
+/** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
 export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = sourceOf(v), btex?: BTexture, atex = false, store4 = false, flat: FlatCopies = {}): string {
   if (v.family === 'tiled') return tiledSource(spec, v);
   const s4 = store4 && v.family === 'bcast' ? spec.store4 : undefined;
