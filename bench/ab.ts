@@ -3,7 +3,8 @@
 //   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js <choice> [rounds]
 // choices (each toggles one switch of engine/ops/conv2d.ts, at the bench's conv layers, batch 2):
 //   pointwise  1x1 convs as batched matmuls wherever possible ('on') or implicit GEMMs ('off'): forward,
-//              input-grad (a strided input-grad has no matmul form: both settings run the same code there)
+//              input-grad (a strided input-grad has no matmul form: both settings run the same code there),
+//              weight-grad
 //   fwd-nhwc   forwards (3x3; 1x1 at 8 lanes, where not matmuls) on a channels-last copy of x ('auto') or NCHW gathers ('off')
 //   dx-nhwc    input-grads (3x3; 1x1 at 8 lanes, where not matmuls) on a channels-last copy of dy ('auto') or NCHW gathers ('off')
 //   dx-col2im  stride-1 3x3 input-grads as dcol = dy x weight then col2im, or as the phase GEMM (weight re-laid out)
@@ -48,7 +49,7 @@ type Setting = { name: string; apply: () => void };
 const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Setting, Setting] }> = {
   pointwise: {
     layers: LAYERS.flatMap((L, i) => (L.k === 1 ? [i] : [])),
-    kinds: ['fwd', 'dx'],
+    kinds: ['fwd', 'dx', 'dw'],
     settings: [
       { name: 'matmul', apply: () => setConvPointwise('on') },
       { name: 'implicit', apply: () => setConvPointwise('off') },

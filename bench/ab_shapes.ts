@@ -3,14 +3,14 @@
 //   node dist/bench/ab_shapes.js flat [rounds]
 //     GEMM operands whose rows start on whole texels but not 256 bytes apart copied flat into textures
 //     (engine/ops/flat_texture.ts) or packed (setFlatCopies): matmuls with K or N of 500 / 1000 and the
-//     1x1 convs of ResNet-50 at 28x28 and 14x14 (batch 2), forward and input-grad
+//     1x1 convs of ResNet-50 at 28x28 and 14x14 (batch 2), forward, input-grad and weight-grad
 //   node dist/bench/ab_shapes.js pointwise [rounds]
 //     unpadded 1x1 convs as batched matmuls ('on') or implicit GEMMs ('off', setConvPointwise) over
-//     ResNet-50's ten 1x1 shapes at batch 2, forward and input-grad (a strided input-grad has no
-//     matmul form: both settings run the same code there, a measure of the noise)
+//     ResNet-50's ten 1x1 shapes at batch 2, forward, input-grad and weight-grad (a strided input-grad
+//     has no matmul form: both settings run the same code there, a measure of the noise)
 import { initDevice } from '../engine/device.js';
 import { conv2d, matmul, randn, transpose, type Tensor } from '../engine/index.js';
-import { convGeometry, convInputGrad, setConvPointwise } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvPointwise } from '../engine/ops/conv2d.js';
 import { setFlatCopies } from '../engine/ops/matmul.js';
 import { engineTimer, interleave } from './tfjs.js';
 
@@ -44,6 +44,7 @@ function convProblems(shapes: [number, number, number, number][]): Problem[] {
     const tag = `1x1 ${C}->${O} @${H}${s > 1 ? `/${s}` : ''}`;
     out.push({ name: `${tag} fwd`, flops, run: () => conv2d(x, w, null, opts) });
     out.push({ name: `${tag} dx`, flops, run: () => convInputGrad(dy, w, g) });
+    out.push({ name: `${tag} dw`, flops, run: () => convWeightGrad(dy, x, g) });
   }
   return out;
 }

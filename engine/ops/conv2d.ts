@@ -78,8 +78,9 @@ function variantFor(op: GemmOp, M: number, N: number, K: number): GemmVariant {
 let pointwiseRoute: 'auto' | 'on' | 'off' = 'auto';
 
 /**
- * Tests and benchmarks: 'on' runs every unpadded 1x1 forward and unstrided 1x1 input-grad as a batched
- * matmul, 'off' none (implicit GEMMs, like every other kernel size), 'auto' where it measured faster.
+ * Tests and benchmarks: 'on' runs every unpadded 1x1 forward and weight-grad and every unstrided 1x1
+ * input-grad as batched matmuls, 'off' none (implicit GEMMs, like every other kernel size), 'auto' where
+ * it measured faster.
  */
 export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
   pointwiseRoute = mode;
@@ -100,14 +101,15 @@ export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
  *   copies and the channels-last implicit GEMMs): forwards at 56x56 1.32-1.56x, 28x28 1.07-1.64x, 14x14
  *   1.08-1.28x, 7x7 0.67-0.76x; input-grads at 56x56 1.16-1.62x, 28x28 1.10-1.45x (128 -> 512, dy copied
  *   flat, 1.29-1.45x), 14x14 0.92-1.04x, 7x7 0.55-0.66x.
- * The weight-grad stays an implicit GEMM (its K runs across images).
+ * The weight-grad (pointwiseWeightGrad) at 8 lanes from 196 output pixels, a multiple of 4.
  */
-function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx'): boolean {
+function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx' | 'dw'): boolean {
   if (pointwiseRoute === 'off' || g.KH !== 1 || g.KW !== 1 || g.ph !== 0 || g.pw !== 0 || g.N * g.G > 65535 || !useBcast()) return false;
   if (kind === 'dx' && (g.sh !== 1 || g.sw !== 1)) return false;
   if (pointwiseRoute === 'on') return true;
   const P = g.OH * g.OW;
-  if (deviceContext().summary.subgroupSize >= 16) return P % 64 === 0;
+  if (deviceContext().summary.subgroupSize >= 16) return kind !== 'dw' && P % 64 === 0;
+  if (kind === 'dw') return storageTexturePanels() && P % 4 === 0 && P >= 196;
   return storageTexturePanels() && P >= (kind === 'fwd' ? 128 : 256);
 }
 
@@ -170,6 +172,31 @@ function pointwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = reshape(prod, [g.N, g.C, g.H, g.W]);
   prod.dispose();
   return dx;
+}
+
+/**
+ * The 1x1 weight-grad as batched matmuls: dW[g] = sum over n of dy[n][g] (Og x P) @ x[n][g]^T (P x Cg),
+ * x subsampled first when strided. Both operands are plain (dy's pixel rows, and x's read transposed),
+ * so texture variants copy them as they are (a texture row each, or flat) where the implicit GEMM packs
+ * dy; the N products are then summed (N * O * Cg floats, small). At 8 lanes over ResNet-50's ten 1x1
+ * shapes at batch 2 (`node dist/bench/ab_shapes.js pointwise 5`, Zen 3) 1.15-1.76x as fast from 14x14
+ * outputs up, the strided ones included (1.57x / 1.46x), 0.70-0.73x at 7x7 (49 pixels a row: packed);
+ * at batch 8 (a scratch A/B) 1.13-1.81x at 28x28 and 14x14.
+ */
+function pointwiseWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
+  const xs = subsample(x, g);
+  const P = g.OH * g.OW;
+  const a = dy.view([g.N, g.G, g.Og, P], [g.O * P, g.Og * P, P, 1], dy.offset);
+  const bt = xs.view([g.N, g.G, P, g.Cg], [g.C * P, g.Cg * P, 1, P], xs.offset);
+  const prod = matmulProduct(a, bt, pointwiseVariant('conv.dw')); // [N, G, Og, Cg]
+  a.dispose();
+  bt.dispose();
+  if (xs !== x) xs.dispose();
+  const total = g.N > 1 ? sum(prod, 0) : prod;
+  const dw = reshape(total, [g.O, g.Cg, 1, 1]);
+  if (total !== prod) total.dispose();
+  prod.dispose();
+  return dw;
 }
 
 /** The longest K a split sums on a CPU driver: longer f32 sums lose accuracy (2.2M terms: 1.6e-5 of the largest). */
@@ -359,7 +386,7 @@ function phaseTaps(a: number, s: number, p: number, d: number, K: number): Phase
 
 /** The GEMM op whose tuned variants a conv product uses: 'matmul' where a 1x1 product runs as one. */
 export function convTuneOp(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): GemmOp {
-  if (kind !== 'dw' && pointwise(g, kind)) return 'matmul';
+  if (pointwise(g, kind)) return 'matmul';
   return kind === 'fwd' ? 'conv.fwd' : kind === 'dx' ? 'conv.dx' : 'conv.dw';
 }
 
@@ -368,6 +395,7 @@ export function convGemmDims(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): [numbe
   const Kg = g.Cg * g.KH * g.KW;
   if (kind === 'fwd' && pointwise(g, 'fwd')) return [g.Og, g.OH * g.OW, g.Cg];
   if (kind === 'dx' && pointwise(g, 'dx')) return [g.Cg, g.OH * g.OW, g.Og];
+  if (kind === 'dw' && pointwise(g, 'dw')) return [g.Og, g.Cg, g.OH * g.OW];
   if (kind === 'fwd') return [g.N * g.OH * g.OW, g.Og, Kg];
   if (kind === 'dw') return [Kg, g.Og, g.N * g.OH * g.OW];
   if (useCol2im(g)) return [g.N * g.OH * g.OW, Kg, g.Og];
@@ -496,6 +524,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
 
 /** Gradient w.r.t. the weight; K = N*OH*OW may be split, partials summed afterwards (chooseSplits). */
 export function convWeightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
+  if (pointwise(g, 'dw')) return pointwiseWeightGrad(dy, x, g);
   const op = 'conv2d.backward';
   const Kg = g.Cg * g.KH * g.KW;
   const K = g.N * g.OH * g.OW;

@@ -266,7 +266,11 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
     { x: [2, 8, 5, 4], w: [12, 8, 1, 1], cfg: {}, bias: true },
     { x: [1, 8, 3, 5], w: [8, 4, 1, 1], cfg: { groups: 2 }, bias: false },
     // strided, 12 x 12 outputs: x subsampled into planes of 144 pixels (copied flat)
-    { x: [2, 8, 24, 23], w: [12, 8, 1, 1], cfg: { stride: [2, 2] }, bias: true }];
+    { x: [2, 8, 24, 23], w: [12, 8, 1, 1], cfg: { stride: [2, 2] }, bias: true },
+    // 256 pixels a plane: 'auto' takes the matmul route for all three products at 8 lanes (strided: the
+    // forward and the weight-grad)
+    { x: [2, 8, 16, 16], w: [12, 8, 1, 1], cfg: {}, bias: true },
+    { x: [1, 8, 32, 31], w: [12, 8, 1, 1], cfg: { stride: [2, 2] }, bias: false }];
   it("'auto' runs unpadded 1x1 forwards and unstrided input-grads as matmuls on CPU drivers: at 16 lanes for rows of 64 pixels, at 8 for rows of 128 pixels or more (input-grads 256 or more)", () => {
     const x = E.zeros([2, 8, 8, 8]);
     const x7 = E.zeros([2, 8, 7, 7]);
@@ -274,6 +278,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
     const x16 = E.zeros([1, 8, 16, 16]);
     const x272 = E.zeros([1, 8, 17, 16]);
     const x255 = E.zeros([1, 8, 17, 15]);
+    const x32 = E.zeros([1, 8, 32, 32]);
     const w1 = E.zeros([4, 8, 1, 1]);
     const w1x = E.zeros([16, 8, 1, 1]);
     const w3 = E.zeros([4, 8, 3, 3]);
@@ -285,7 +290,11 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       expect(convTuneOp('dx', convGeometry('t', x, w1x, {}))).to.equal(wide ? 'matmul' : 'conv.dx');
       expect(convTuneOp('dx', convGeometry('t', x, w1, { stride: 2 }))).to.equal('conv.dx');
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, {}))).to.equal('conv.fwd'); // 49 pixels a row
-      expect(convTuneOp('dw', convGeometry('t', x, w1, {}))).to.equal('conv.dw');
+      expect(convTuneOp('dw', convGeometry('t', x, w1, {}))).to.equal('conv.dw'); // 64 pixels
+      expect(convTuneOp('dw', convGeometry('t', x16, w1x, {}))).to.equal(narrow ? 'matmul' : 'conv.dw'); // 256 pixels, 8 lanes only
+      expect(convTuneOp('dw', convGeometry('t', x12, w1, {}))).to.equal('conv.dw'); // 144 pixels
+      expect(convTuneOp('dw', convGeometry('t', x272, w1, { stride: 2 }))).to.equal('conv.dw'); // strided, 72 pixels
+      expect(convTuneOp('dw', convGeometry('t', x32, w1, { stride: 2 }))).to.equal(narrow ? 'matmul' : 'conv.dw'); // strided, 256 pixels
       expect(convTuneOp('fwd', convGeometry('t', x, w3, { padding: 1 }))).to.equal('conv.fwd');
       // 144 pixels a row: not a multiple of 64, at least 128
       expect(convTuneOp('fwd', convGeometry('t', x12, w1, {}))).to.equal(narrow ? 'matmul' : 'conv.fwd');
@@ -301,10 +310,11 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { stride: 2 }))).to.equal(useBcast() ? 'matmul' : 'conv.fwd');
       expect(convTuneOp('dx', convGeometry('t', x7, w1x, {}))).to.equal(useBcast() ? 'matmul' : 'conv.dx');
       expect(convTuneOp('dx', convGeometry('t', x7, w1, { stride: 2 }))).to.equal('conv.dx');
+      expect(convTuneOp('dw', convGeometry('t', x7, w1, { stride: 2 }))).to.equal(useBcast() ? 'matmul' : 'conv.dw');
       expect(convTuneOp('fwd', convGeometry('t', x7, w1, { padding: 1 }))).to.equal('conv.fwd');
     } finally {
       setConvPointwise('auto');
-      [x, x7, x12, x16, x272, x255, w1, w1x, w3].forEach((t) => t.dispose());
+      [x, x7, x12, x16, x272, x255, x32, w1, w1x, w3].forEach((t) => t.dispose());
     }
   });
   it('a strided forward as a matmul subsamples x into packed planes, which a texture variant copies flat where a plane is whole texels and packs otherwise, vs float64', async function () {
