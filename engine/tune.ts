@@ -237,9 +237,10 @@ function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
  */
 function storagePanelDefault(op: GemmOp, M: number, N: number, K: number, S: number): GemmVariant {
   // A from a texture too where K % 4 == 0 (a plain A is then copied, flat unless K % 64 == 0, not
-  // packed), with fewer than 256 rows as well: 64x500x1000 1.13x (A flat); where K % 64 == 0: interleaved against B panels only (`ab.js matmul`, Zen 3, median of 5-7 rounds)
-  // 64x256x6272 (the 1x1 expand's input-grad) 1.28x, 128x128x3136 1.32x, 128x512x1568 1.15x,
-  // 32x2048x2048 1.45x, 16x1024x1024 1.22x (M x K x N)
+  // packed), with fewer than 256 rows as well; interleaved against B panels only (`ab.js matmul`,
+  // Zen 3, median of 5-7 rounds): 64x500x1000 1.13x (A flat); where K % 64 == 0 64x256x6272 (the 1x1
+  // expand's input-grad) 1.28x, 128x128x3136 1.32x, 128x512x1568 1.15x, 32x2048x2048 1.45x,
+  // 16x1024x1024 1.22x (M x K x N)
   const pack: GemmVariant['pack'] = op === 'matmul' && (M >= 256 || K % 4 === 0) && N > 8 * S ? true : 'B';
   // the most subgroups (4 down to 1) whose tiles pad at most 10% more rows than one subgroup's would:
   // ResNet's stage 5 at batch 2 (98 rows) ran 1.32x as fast with 4 (one 128-row tile) as with 3 (two

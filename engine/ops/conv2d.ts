@@ -97,8 +97,8 @@ export function setConvPointwise(mode: 'auto' | 'on' | 'off'): void {
  * - 16-lane lavapipe, OH*OW % 64 == 0: the 1x1 expand forward 1.5-1.7x, the expand and reduce
  *   input-grads 1.15x and 1.4x; 28x28 and smaller outputs (no texture copy) up to 1.2x slower;
  * - 8-lane lavapipe (storage-texture panels): forwards from 128 output pixels, input-grads from 256.
- *   Over ResNet-50's 1x1 shapes at batch 2 (scratch/pw.mjs, 2 runs of 5 rounds, Zen 3, after the flat
- *   copies and the channels-last implicit GEMMs): forwards at 56x56 1.32-1.56x, 28x28 1.07-1.64x, 14x14
+ *   Over ResNet-50's 1x1 shapes at batch 2 (the A/B of `node dist/bench/ab_shapes.js pointwise`, 3 runs
+ *   of 5 rounds, Zen 3, after the flat copies and the channels-last implicit GEMMs): forwards at 56x56 1.32-1.56x, 28x28 1.07-1.64x, 14x14
  *   1.08-1.28x, 7x7 0.67-0.76x; input-grads at 56x56 1.16-1.62x, 28x28 1.10-1.45x (128 -> 512, dy copied
  *   flat, 1.29-1.45x), 14x14 0.92-1.04x, 7x7 0.55-0.66x.
  * The weight-grad (pointwiseWeightGrad) at 8 lanes from 196 output pixels, a multiple of 4.

@@ -7,7 +7,7 @@ import { acquireTexture } from '../memory.js';
 import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import { empty, type Tensor } from '../tensor.js';
 import type { ConvGeometry } from './conv_geometry.js';
-import { flatBufferTexture, flatTextureLayout, wrapWidth } from './flat_texture.js';
+import { flatBufferTexture, wrapWidth } from './flat_texture.js';
 import { copy } from './elementwise.js';
 import { permute } from './shape.js';
 
@@ -84,14 +84,7 @@ export function channelsLastCopy(t: Tensor): Tensor {
  * in rows of a power-of-2 width (flatBufferTexture); texels past t's end are never read.
  */
 export function flatTexture(t: Tensor, op: string): GPUTexture {
-  if (t.offset % 4 === 0) return flatBufferTexture(t.buffer(op), t.offset, t.size, op);
-  // unaligned start: moved first into a staging buffer that holds the texture's whole rows
-  const { width, rows } = flatTextureLayout(t.size)!;
-  const staging = empty([rows * width * 4], 'float32', op);
-  copyBuffer(t.buffer(op), t.offset * 4, staging.buffer(op), 0, t.size * 4);
-  const texture = flatBufferTexture(staging.buffer(op), 0, t.size, op);
-  staging.dispose();
-  return texture;
+  return flatBufferTexture(t.buffer(op), t.offset, t.size, op);
 }
 /**
  * The texture of weightGradTexture for `size` elements: rows of `width` texels (wrapWidth), and

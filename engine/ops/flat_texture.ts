@@ -28,16 +28,15 @@ export function flatTextureLayout(size: number): { width: number; rows: number }
 }
 
 /**
- * `size` elements of `buffer` from element `offset` (a multiple of 4) in a flat texture
- * (flatTextureLayout, which must fit). Copied straight from the buffer where it holds the texture's
- * whole rows, else through a staging buffer; texels past the run's end hold whatever the copy brought
- * (a kernel must not use them).
+ * `size` elements of `buffer` from element `offset` in a flat texture (flatTextureLayout, which must
+ * fit). Copied straight from the buffer where the run starts on a texel (a 16-byte aligned offset) and
+ * the buffer holds the texture's whole rows, else through a staging buffer; texels past the run's end
+ * hold whatever the copy brought (a kernel must not use them).
  */
 export function flatBufferTexture(buffer: GPUBuffer, offset: number, size: number, op: string): GPUTexture {
   const { width, rows } = flatTextureLayout(size)!;
-  if (offset % 4 !== 0) throw new Error(`${op}: internal: a flat texture copy must start at a multiple of 4 elements, got ${offset}`);
   const texture = acquireTexture(width, rows, op);
-  if (buffer.size >= offset * 4 + rows * width * 16) {
+  if (offset % 4 === 0 && buffer.size >= offset * 4 + rows * width * 16) {
     copyBufferToTexture(buffer, width * 16, texture, offset * 4);
   } else {
     const staging = empty([rows * width * 4], 'float32', op);

@@ -652,27 +652,29 @@ function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch:
   return aligned && flatTextureLayout((r - 1) * stride + cols) !== null ? 'flat' : null;
 }
 
-/** A plain operand of `rows` rows per batch copied into a texture (operandCopy), with its flat layout if flat, or null. */
-function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B'): { texture: GPUTexture; flat?: FlatLayout } | null {
-  const how = operandCopy(o, rows, cols, batch);
+/**
+ * How operandTexture copies B (operandCopy; its rows are K for 'kn', N otherwise), or null. A 'kn' B
+ * whose K is not a multiple of 4 is not copied, since the GEMM's last 4-k step would read rows past K,
+ * i.e. the next batch's first rows (or the last row again), and A's zero padding times an infinity
+ * there is NaN; packing pads those rows with zeros.
+ */
+function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number): 'rows' | 'flat' | null {
+  if (!b) return null;
+  const kn = b.layout === 'kn';
+  if (kn && K % 4 !== 0) return null;
+  return operandCopy(b, kn ? K : N, kn ? N : K, batch);
+}
+
+/** A plain operand of `rows` rows of `cols` floats per batch copied into a texture as operandCopy decided, with its flat layout if flat. */
+function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B', how: 'rows' | 'flat'): { texture: GPUTexture; flat?: FlatLayout } {
   const buffer = buffers[o.binding] as GPUBuffer;
   const r = operandRows(o, rows, batch)!;
   if (how === 'rows') return { texture: matrixTexture(buffer, o.offset, r, cols, role, 'gemm', o.rowStride)! };
-  if (how === null) return null;
   const stride = o.rowStride ?? cols;
-  const size = (r - 1) * stride + cols;
   textureCopies[role]++;
   textureCopies[role === 'A' ? 'flatA' : 'flatB']++;
-  return { texture: flatBufferTexture(buffer, o.offset, size, 'gemm'), flat: { stride4: stride / 4, shift: Math.log2(flatTextureLayout(size)!.width) } };
-}
-
-/**
- * Whether B may be copied into a texture at all: a 'kn' B whose K is not a multiple of 4 is not, since
- * the GEMM's last 4-k step would read rows past K, i.e. the next batch's first rows (or the last
- * row again), and A's zero padding times an infinity there is NaN; packing pads those rows with zeros.
- */
-function copiesB(b: BOperand, K: number): boolean {
-  return b.layout !== 'kn' || K % 4 === 0;
+  const texture = flatBufferTexture(buffer, o.offset, (r - 1) * stride + cols, 'gemm');
+  return { texture, flat: { stride4: stride / 4, shift: Math.log2(texture.width) } };
 }
 
 /**
@@ -695,8 +697,7 @@ export function readsTextures(v: GemmVariant): boolean {
 function avoidTextureCrash(v: GemmVariant, dims: GemmDims, aOperand?: AOperand, bOperand?: BOperand): GemmVariant {
   if (!deviceContext().summary.isSoftware || v.family !== 'bcast' || v.tm !== 64 || groupsOf(v) !== 2 || !readsTextures(v) || sourceOf(v) !== 'packed') return v;
   const { M, N, K, batch } = dims;
-  const kn = bOperand?.layout === 'kn';
-  const copied = operandCopy(aOperand, M, K, batch) !== null || (bOperand !== undefined && copiesB(bOperand, K) && operandCopy(bOperand, kn ? K : N, kn ? N : K, batch) !== null);
+  const copied = operandCopy(aOperand, M, K, batch) !== null || bOperandCopy(bOperand, N, K, batch) !== null;
   return copied ? v : { ...v, tm: 48 };
 }
 
@@ -769,10 +770,12 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
   // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
   const bLayout = bOperand?.layout;
-  const bCopy = copies && bOperand && copiesB(bOperand, K) ? operandTexture(buffers, bOperand, bLayout === 'kn' ? K : N, bLayout === 'kn' ? N : K, batch, 'B') : null;
+  const bHow = copies ? bOperandCopy(bOperand, N, K, batch) : null;
+  const bCopy = bHow ? operandTexture(buffers, bOperand!, bLayout === 'kn' ? K : N, bLayout === 'kn' ? N : K, batch, 'B', bHow) : null;
   const bTexture = bCopy?.texture ?? null;
   const vv: GemmVariant = tex || bTexture || !v.tex ? v : { ...v, tex: false };
-  const aCopy = vv.tex && copies && plan.source === 'packed' && aOperand ? operandTexture(buffers, aOperand, M, K, batch, 'A') : null;
+  const aHow = vv.tex && copies && plan.source === 'packed' ? operandCopy(aOperand, M, K, batch) : null;
+  const aCopy = aHow ? operandTexture(buffers, aOperand!, M, K, batch, 'A', aHow) : null;
   const aTexture = aCopy?.texture ?? null;
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
