@@ -8,9 +8,18 @@
 //     unpadded 1x1 convs as batched matmuls ('on') or implicit GEMMs ('off', setConvPointwise) over
 //     ResNet-50's ten 1x1 shapes at batch 2, forward, input-grad and weight-grad (a strided input-grad
 //     has no matmul form: both settings run the same code there, a measure of the noise)
+//   node dist/bench/ab_shapes.js flat-operands [rounds]
+//     channels-last x (forward) and dy (input-grad) that a matrix texture cannot hold (more pixels than
+//     a texture is high, or channels not a multiple of 64) copied flat into textures ('auto') or read
+//     from their buffers ('off', setConvFlatOperands): 3x3 convs at batches of 8-32, small-channel
+//     layers, the stem's input-grad at batch 2
+//   node dist/bench/ab_shapes.js dw-texture-large [rounds]
+//     weight-grads whose x's 4 shifted copies exceed one storage binding (a batch of 256 28x28x64
+//     activations): shifted texture copies, staged one at a time ('auto'), or gathers ('off',
+//     setConvWeightGradTexture)
 import { initDevice } from '../engine/device.js';
 import { conv2d, matmul, randn, transpose, type Tensor } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvPointwise } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvPointwise, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
 import { setFlatCopies } from '../engine/ops/matmul.js';
 import { engineTimer, interleave } from './tfjs.js';
 
@@ -49,20 +58,59 @@ function convProblems(shapes: [number, number, number, number][]): Problem[] {
   return out;
 }
 
+/** Convolutions [N, C, H, O, k, stride, padding] and which products to time. */
+function kxkProblems(shapes: [number, number, number, number, number, number, number][], kinds: ('fwd' | 'dx' | 'dw')[]): Problem[] {
+  const out: Problem[] = [];
+  for (const [N, C, H, O, k, s, pad] of shapes) {
+    const x = randn([N, C, H, H]);
+    const w = randn([O, C, k, k]);
+    const opts = { stride: s, padding: pad };
+    const g = convGeometry('ab', x, w, opts);
+    const dy = randn([N, O, g.OH, g.OW]);
+    const flops = 2 * N * O * C * k * k * g.OH * g.OW;
+    const tag = `${k}x${k}${s > 1 ? `/${s}` : ''} ${C}->${O} @${H} b${N}`;
+    const runs = { fwd: () => conv2d(x, w, null, opts), dx: () => convInputGrad(dy, w, g), dw: () => convWeightGrad(dy, x, g) };
+    for (const kind of kinds) out.push({ name: `${tag} ${kind}`, flops, run: runs[kind] });
+  }
+  return out;
+}
+
+const SETS: Record<string, { problems: () => Problem[]; names: [string, string]; on: () => void; off: () => void }> = {
+  flat: {
+    problems: () => [matmulProblem(256, 2048, 1000), matmulProblem(256, 1000, 2048), matmulProblem(2048, 256, 1000, true), matmulProblem(64, 500, 1000), ...convProblems(RESNET_1X1.filter(([, H, , s]) => s === 1 && (H === 28 || H === 14)))],
+    names: ['flat copies', 'packed'],
+    on: () => setFlatCopies(true),
+    off: () => setFlatCopies(false),
+  },
+  pointwise: { problems: () => convProblems(RESNET_1X1), names: ['matmul', 'implicit'], on: () => setConvPointwise('on'), off: () => setConvPointwise('off') },
+  'flat-operands': {
+    problems: () => [
+      ...kxkProblems([[8, 64, 56, 64, 3, 1, 1], [32, 64, 28, 64, 3, 1, 1], [32, 16, 28, 16, 3, 1, 1], [32, 32, 14, 32, 3, 1, 1], [32, 32, 28, 64, 3, 2, 1]], ['fwd', 'dx']),
+      ...kxkProblems([[2, 3, 224, 64, 7, 2, 3]], ['dx']),
+    ],
+    names: ['flat textures', 'buffers'],
+    on: () => setConvFlatOperands('auto'),
+    off: () => setConvFlatOperands('off'),
+  },
+  'dw-texture-large': {
+    problems: () => kxkProblems([[256, 64, 28, 64, 3, 1, 1]], ['dw']),
+    names: ['shifted textures', 'gathers'],
+    on: () => setConvWeightGradTexture('auto'),
+    off: () => setConvWeightGradTexture('off'),
+  },
+};
+
 async function main(): Promise<void> {
   const [what, roundsArg] = process.argv.slice(2);
   const rounds = Number(roundsArg ?? 5);
-  if ((what !== 'flat' && what !== 'pointwise') || !(rounds >= 1)) {
-    console.error('ab_shapes: usage: ab_shapes.js <flat|pointwise> [rounds]');
+  const set = SETS[what];
+  if (!set || !(rounds >= 1)) {
+    console.error(`ab_shapes: usage: ab_shapes.js <${Object.keys(SETS).join('|')}> [rounds]`);
     process.exit(2);
   }
   await initDevice();
-  const problems =
-    what === 'flat'
-      ? [matmulProblem(256, 2048, 1000), matmulProblem(256, 1000, 2048), matmulProblem(2048, 256, 1000, true), matmulProblem(64, 500, 1000), ...convProblems(RESNET_1X1.filter(([, H, , s]) => s === 1 && (H === 28 || H === 14)))]
-      : convProblems(RESNET_1X1);
-  const [on, off] = what === 'flat' ? [() => setFlatCopies(true), () => setFlatCopies(false)] : [() => setConvPointwise('on'), () => setConvPointwise('off')];
-  const names = what === 'flat' ? ['flat copies', 'packed'] : ['matmul', 'implicit'];
+  const problems = set.problems();
+  const { on, off, names } = set;
   console.log(`ab_shapes ${what}: ${rounds} interleaved rounds; ${names[0]} against ${names[1]}`);
   for (const p of problems) {
     const timer = engineTimer(() => p.run().dispose());

@@ -34,8 +34,8 @@ import { convGeometry, gcd, type Conv2dOptions, type ConvGeometry } from './conv
 import { flatTextureLayout } from './flat_texture.js';
 import { channelsLastCopy, channelsLastPadded, flatTexture, shiftedCopiesLayout, weightGradTexture, weightRelayout, weightTapsLast, weightTapsLastPadded } from './conv_layouts.js';
 import {
-  convParams, DCOL_SPEC, DCOL_TEX_SPEC, DW_SPEC, DW_TEX_SPEC, DW_TEX_YT_SPEC, DW_YT_SPEC, DX_NHWC_SPEC, DX_NHWC_TEX_SPEC, DX_NHWC_TEX_WT_SPEC, DX_SPEC,
-  f32bits, FWD_NHWC_SPEC, FWD_NHWC_TEX_SPEC, FWD_NHWC_TEX_WT_SPEC, FWD_NHWC_TEXF_WT_SPEC, FWD_SPEC, i32bits,
+  convParams, DCOL_SPEC, DCOL_TEX_SPEC, DCOL_TEXF_SPEC, DW_SPEC, DW_TEX_SPEC, DW_TEX_YT_SPEC, DW_YT_SPEC, DX_NHWC_SPEC, DX_NHWC_TEX_SPEC, DX_NHWC_TEX_WT_SPEC, DX_NHWC_TEXF_SPEC, DX_NHWC_TEXF_WT_SPEC, DX_SPEC,
+  f32bits, FWD_NHWC_SPEC, FWD_NHWC_TEX_SPEC, FWD_NHWC_TEX_WT_SPEC, FWD_NHWC_TEXF_SPEC, FWD_NHWC_TEXF_WT_SPEC, FWD_SPEC, i32bits,
 } from './conv_specs.js';
 import { copiesAsTexture, gemm, gemmTile, matmulProduct, matrixTexture, planGemm, readsTextures, sumSplits, type BOperand, type GemmDims } from './matmul.js';
 import { sum } from './reduce.js';
@@ -313,6 +313,38 @@ function paddedForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, 
   releaseTexture(xf);
 }
 
+let flatOperands: 'auto' | 'off' = 'auto';
+let flatOperandCopies = 0;
+
+/**
+ * Tests and benchmarks: 'off' leaves channels-last operands that matrixTexture cannot copy (more
+ * pixels than a texture's height, or channels not a multiple of 64) in their buffers, as before flat
+ * copies; 'auto' copies them flat into a texture (channelsLastTexture). Measured at 8 lanes, batch 32,
+ * 64 channels at 28x28 (25088 pixels): see the README's "Channels-last operands copied flat".
+ */
+export function setConvFlatOperands(mode: 'auto' | 'off'): void {
+  flatOperands = mode;
+}
+
+/** How many channels-last operands were copied flat into textures since the process started. */
+export function convFlatOperandCopies(): number {
+  return flatOperandCopies;
+}
+
+/**
+ * A texture copy of a channels-last operand (rows x cols, contiguous): as a matrix (texel (c / 4,
+ * row)) where matrixTexture can copy it, else flat (texel (row * cols + c) / 4, rows of 2^shift
+ * texels; the TEXF specs), or null where neither fits (or flat copies are off).
+ */
+function channelsLastTexture(t: Tensor, rows: number, cols: number, op: string): { texture: GPUTexture; flatShift: number | null } | null {
+  const matrix = matrixTexture(t.buffer(op), t.offset, rows, cols, 'x', op);
+  if (matrix) return { texture: matrix, flatShift: null };
+  if (flatOperands === 'off' || cols % 4 !== 0 || flatTextureLayout(t.size) === null) return null;
+  flatOperandCopies++;
+  const texture = flatTexture(t, op);
+  return { texture, flatShift: Math.log2(texture.width) };
+}
+
 function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const op = 'conv2d';
   if (pointwise(g, 'fwd')) return pointwiseForward(x, w, b, g);
@@ -332,20 +364,23 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
     const xl = channelsLastCopy(x);
     const params = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0 });
     const bias = b ? b.buffer(op) : w.buffer(op);
-    // texture variants (16-wide lavapipe) read x from a texture copy of its N*H*W x C rows where they fit one
-    const xt = readsTextures(v) ? matrixTexture(xl.buffer(op), 0, g.N * g.H * g.W, g.C, 'x', op) : null;
+    // texture variants read x from a texture copy of its N*H*W x C rows (a matrix, else flat) where one fits
+    const xt = readsTextures(v) ? channelsLastTexture(xl, g.N * g.H * g.W, g.C, op) : null;
     if (xt) {
+      const flat = xt.flatShift !== null;
+      const shift = flat ? { txShift: xt.flatShift! } : {};
       // the weight re-laid out tap-major is a plain N x K operand, copied straight into a texture too
       const wt = weightRelayout() && w.offset % 4 === 0 ? weightTapsLast(w, g, 'otc') : null;
       if (wt) {
         const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
-        const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0 });
-        gemm(FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), textureView(xt), wt.buffer(op), bias], dims, pw, undefined, wB);
+        const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0, ...shift });
+        gemm(flat ? FWD_NHWC_TEXF_WT_SPEC : FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), textureView(xt.texture), wt.buffer(op), bias], dims, pw, undefined, wB);
         wt.dispose();
       } else {
-        gemm(FWD_NHWC_TEX_SPEC, v, [y.buffer(op), textureView(xt), w.buffer(op), bias], dims, params);
+        const pt = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0, ...shift });
+        gemm(flat ? FWD_NHWC_TEXF_SPEC : FWD_NHWC_TEX_SPEC, v, [y.buffer(op), textureView(xt.texture), w.buffer(op), bias], dims, pt);
       }
-      releaseTexture(xt);
+      releaseTexture(xt.texture);
     } else {
       gemm(FWD_NHWC_SPEC, v, [y.buffer(op), xl.buffer(op), w.buffer(op), bias], dims, params);
     }
@@ -438,21 +473,22 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     const Kgp = Math.ceil(Kg / 4) * 4;
     const perImage = g.G * g.OH * g.OW * Kgp;
     const nChunk = Math.max(1, Math.min(g.N, Math.floor((1 << 24) / perImage)));
-    // dy channels-last in a texture and the weight copied as it is (DCOL_TEX_SPEC), where they apply
-    // (the copy only where its texture can be made: the stem's 25088 dy rows exceed a texture's height)
+    // dy channels-last in a texture (a matrix, else flat) and the weight copied as it is (DCOL_TEX_SPEC), where they apply
     const vFirst = variantFor('conv.dx', Math.min(nChunk, g.N) * g.OH * g.OW, Kg, g.Og);
     const dyRows = g.N * g.OH * g.OW;
-    const dyl = g.G === 1 && readsTextures(vFirst) && copiesAsTexture(0, dyRows, g.O) ? channelsLastCopy(dy) : null;
-    const yt = dyl ? matrixTexture(dyl.buffer(op), 0, dyRows, g.O, 'x', op) : null;
+    const dyTexture = g.G === 1 && g.O % 4 === 0 && readsTextures(vFirst) && (copiesAsTexture(0, dyRows, g.O) || (flatOperands === 'auto' && flatTextureLayout(dy.size) !== null));
+    const dyl = dyTexture ? channelsLastCopy(dy) : null;
+    const yt = dyl ? channelsLastTexture(dyl, dyRows, g.O, op) : null;
     for (let n0 = 0; n0 < g.N; n0 += nChunk) {
       const nc = Math.min(nChunk, g.N - n0);
       const M = nc * g.OH * g.OW;
       const dcol = empty([g.G, M, Kgp], 'float32', op);
       const v = variantFor('conv.dx', M, Kg, g.Og);
       const dims = { M, N: Kg, K: g.Og, batch: g.G, store4: true };
-      const params = convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M, Kgp });
+      const params = convParams(g, { wo: w.offset, yo: dy.offset, pa: n0, HaWa: M, Kgp, txShift: yt?.flatShift ?? 0 });
       if (yt && readsTextures(v)) {
-        gemm(DCOL_TEX_SPEC, v, [dcol.buffer(op), textureView(yt), w.buffer(op)], dims, params, undefined, { binding: 2, offset: w.offset, layout: 'kn', batchRows: 0 });
+        const spec = yt.flatShift !== null ? DCOL_TEXF_SPEC : DCOL_TEX_SPEC;
+        gemm(spec, v, [dcol.buffer(op), textureView(yt.texture), w.buffer(op)], dims, params, undefined, { binding: 2, offset: w.offset, layout: 'kn', batchRows: 0 });
       } else {
         gemm(DCOL_SPEC, v, [dcol.buffer(op), dy.buffer(op), w.buffer(op)], dims, params);
       }
@@ -460,7 +496,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
       dcol.dispose();
     }
     dyl?.dispose();
-    if (yt) releaseTexture(yt);
+    if (yt) releaseTexture(yt.texture);
     return dx;
   }
   dxPathCounts.phase++;
@@ -468,7 +504,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const vMain = variantFor('conv.dx', ...convGemmDims('dx', g));
   const wantNhwc = wantChannelsLast('dx', g);
   let dyl: Tensor | null = null;
-  let yt: GPUTexture | null | undefined;
+  let yt: ReturnType<typeof channelsLastTexture> | undefined;
   let wtDx: Tensor | null | undefined;
   if (g.Og % 4 === 0 && wantNhwc && vMain.family !== 'tiled') {
     dyl = channelsLastCopy(dy);
@@ -487,25 +523,26 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     const Wa = Math.ceil((g.W - bb) / g.sw);
     const M = g.N * Ha * Wa;
     const v = variantFor('conv.dx', M, g.Cg, K);
+    // texture variants read dy from one texture copy of its channels-last rows (a matrix, else flat), shared by the phases
+    if (dyl && v.family !== 'tiled' && readsTextures(v) && yt === undefined) yt = channelsLastTexture(dyl, g.N * g.OH * g.OW, g.O, op);
     const params = convParams(g, {
       wo: w.offset, yo: dy.offset, pa: a, pb: bb, Wa, HaWa: Ha * Wa,
       kh0: th.k0, kw0: tw.k0, stH: th.step, stW: tw.step, TW: tw.T, THW: th.T * tw.T,
       dOh: th.dO, dOw: tw.dO, offh0: i32bits(th.off0), offw0: i32bits(tw.off0),
-      invTHW: f32bits(1 / (th.T * tw.T)), invTW: f32bits(1 / tw.T),
+      invTHW: f32bits(1 / (th.T * tw.T)), invTW: f32bits(1 / tw.T), txShift: yt?.flatShift ?? 0,
     });
     // at stride 1 the one phase's rows are the image's pixels in order: 4 aligned ones form a vec4
     const dims = { M, N: g.Cg, K, batch: g.G, store4: g.sh === 1 && g.sw === 1 && (g.H * g.W) % 4 === 0 };
     if (dyl && v.family !== 'tiled') {
-      // texture variants read dy from one texture copy of its channels-last rows, shared by the phases
-      if (readsTextures(v) && yt === undefined) yt = matrixTexture(dyl.buffer(op), 0, g.N * g.OH * g.OW, g.O, 'x', op);
       if (readsTextures(v) && yt) {
+        const flat = yt.flatShift !== null;
         // stride 1, one group: B is the weight re-laid out [T][O][Cg], copied straight into a texture
         if (wtDx === undefined) wtDx = weightRelayout() && g.sh === 1 && g.sw === 1 && g.G === 1 && g.Cg % 4 === 0 && w.offset % 4 === 0 ? weightTapsLast(w, g, 'toc') : null;
         if (wtDx) {
           const wB: BOperand = { binding: 2, offset: 0, layout: 'kn', batchRows: 0 };
-          gemm(DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), textureView(yt), wtDx.buffer(op)], dims, params, undefined, wB);
+          gemm(flat ? DX_NHWC_TEXF_WT_SPEC : DX_NHWC_TEX_WT_SPEC, v, [dx.buffer(op), textureView(yt.texture), wtDx.buffer(op)], dims, params, undefined, wB);
         } else {
-          gemm(DX_NHWC_TEX_SPEC, v, [dx.buffer(op), textureView(yt), w.buffer(op)], dims, params);
+          gemm(flat ? DX_NHWC_TEXF_SPEC : DX_NHWC_TEX_SPEC, v, [dx.buffer(op), textureView(yt.texture), w.buffer(op)], dims, params);
         }
       } else {
         gemm(DX_NHWC_SPEC, v, [dx.buffer(op), dyl.buffer(op), w.buffer(op)], dims, params);
@@ -518,7 +555,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   }
   dyl?.dispose();
   wtDx?.dispose();
-  if (yt) releaseTexture(yt);
+  if (yt) releaseTexture(yt.texture);
   return dx;
 }
 
@@ -588,15 +625,16 @@ function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
 /**
  * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
  * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's 4
- * copies within one storage binding (the staging buffer; 8.4M elements on lavapipe, e.g. not a batch of
- * 256 28x28x64 activations), and a subgroup-broadcast variant that reads textures (16 lanes and up, and
+ * copies within a texture (one copy at a time staged in a buffer, which a tensor-sized copy fits), and a
+ * subgroup-broadcast variant that reads textures (16 lanes and up, and
  * 8 on lavapipe, as storage textures: there `ab.js dw-texture` ran the weight-grads 1.08-1.39x as fast
  * at stages 2-5 and the 1x1 expand, Zen 3, 2026-11-29).
  */
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
   if (dwTexture === 'off' || v.family !== 'bcast' || !texturePanelsAt(v.subgroup)) return false;
-  const { perCopy } = shiftedCopiesLayout(x.size);
-  return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 64 * perCopy <= deviceContext().limits.maxStorageBufferBindingSize;
+  const { width, perCopy } = shiftedCopiesLayout(x.size);
+  const limits = deviceContext().limits;
+  return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 16 * perCopy <= limits.maxStorageBufferBindingSize && (4 * perCopy) / width <= limits.maxTextureDimension2D;
 }
 
 function asContiguous(t: Tensor): Tensor {

@@ -97,16 +97,21 @@ export function shiftedCopiesLayout(size: number): { width: number; perCopy: num
 /**
  * x's elements (from its offset) in an rgba32uint texture as 4 copies, each shifted so that any 4
  * consecutive elements are one texel of one copy: copy s (s = 0..3) holds x's element j - 4 + s at
- * element j, in perCopy texels (shiftedCopiesLayout). The copies are made by buffer copies into a
- * staging buffer (4-byte offsets, 64 * perCopy bytes), which one copy moves into the texture.
+ * element j, in perCopy texels (shiftedCopiesLayout). Each copy is a buffer copy into a staging buffer
+ * (at a 4-byte offset, which a texture copy cannot start from) that a texture copy then moves into the
+ * copy's rows; one staging buffer of one copy serves the four in turn, so x may be as large as a
+ * storage binding.
  */
 export function weightGradTexture(x: Tensor, op: string): { texture: GPUTexture; perCopy: number } {
   const { width, perCopy } = shiftedCopiesLayout(x.size);
-  const staging = empty([4 * perCopy * 4], 'float32', op);
+  const staging = empty([perCopy * 4], 'float32', op);
   const src = x.buffer(op);
-  for (let sh = 0; sh < 4; sh++) copyBuffer(src, x.offset * 4, staging.buffer(op), (sh * perCopy * 4 + 4 - sh) * 4, x.size * 4);
   const texture = acquireTexture(width, (4 * perCopy) / width, op);
-  copyBufferToTexture(staging.buffer(op), width * 16, texture);
+  const rows = perCopy / width;
+  for (let sh = 0; sh < 4; sh++) {
+    copyBuffer(src, x.offset * 4, staging.buffer(op), (4 - sh) * 4, x.size * 4);
+    copyBufferToTexture(staging.buffer(op), width * 16, texture, 0, sh * rows, rows);
+  }
   staging.dispose();
   return { texture, perCopy };
 }

@@ -175,15 +175,28 @@ export const FWD_NHWC_TEX_WT_SPEC: GemmSpec = {
 };
 
 /**
- * The channels-last forward on a flat texture copy of the NHWC input (flatTexture: texel i = elements
- * 4i .. 4i + 3, rows of 2^txShift texels) and the weight re-laid out tap-major as FWD_NHWC_TEX_WT_SPEC:
- * the stem, its 3 channels padded to 4 (paddedForward), whose N*H*W rows exceed a texture's height.
+ * The texel holding element row * cols + c (c a multiple of 4) of a flat texture copy (flatTexture:
+ * texel i = elements 4i .. 4i + 3, rows of 2^txShift texels): for channels-last operands that
+ * matrixTexture cannot copy (more rows than a texture's height, or rows not 256 bytes apart).
+ */
+const flatTexel = (cols: string) =>
+  `vec2<u32>(((row * ${cols} + c) >> 2u) & ((1u << p.txShift) - 1u), (row * ${cols} + c) >> (2u + p.txShift))`;
+
+/** FWD_NHWC_TEX_SPEC reading x from a flat texture copy of its channels-last rows (flatTexel). */
+export const FWD_NHWC_TEXF_SPEC: GemmSpec = {
+  ...FWD_NHWC_TEX_SPEC,
+  key: 'conv.fwd.nhwc.texf',
+  functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W', flatTexel('p.C')),
+};
+
+/**
+ * FWD_NHWC_TEX_WT_SPEC reading x from a flat texture copy (flatTexel): large batches, and the stem with
+ * its 3 channels padded to 4 (paddedForward).
  */
 export const FWD_NHWC_TEXF_WT_SPEC: GemmSpec = {
   ...FWD_NHWC_TEX_WT_SPEC,
   key: 'conv.fwd.nhwc.texf.wt',
-  // texel t = (row * C + c) / 4 of the flat copy, in rows of 2^txShift texels
-  functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W', 'vec2<u32>(((row * p.C + c) >> 2u) & ((1u << p.txShift) - 1u), (row * p.C + c) >> (2u + p.txShift))'),
+  functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W', flatTexel('p.C')),
 };
 
 /** dx[n][c][pixel]: the phase row m = (n, i, j) is pixel (pa + i * sh, pb + j * sw), starting at u_xb (+ c * HW). */
@@ -279,6 +292,20 @@ export const DX_NHWC_TEX_WT_SPEC: GemmSpec = {
   key: 'conv.dx.nhwc.tex.wt',
   colPrep: '',
   loadB: (_q, k) => `vec4<f32>(w[${k} * p.Cg + nc0], w[${k} * p.Cg + nc1], w[${k} * p.Cg + nc2], w[${k} * p.Cg + nc3])`,
+};
+
+/** DX_NHWC_TEX_SPEC reading dy from a flat texture copy of its channels-last rows (flatTexel). */
+export const DX_NHWC_TEXF_SPEC: GemmSpec = {
+  ...DX_NHWC_TEX_SPEC,
+  key: 'conv.dx.nhwc.texf',
+  functions: maskedTexel4('ldy4', 'yt', 'p.OH', 'p.OW', flatTexel('p.O')),
+};
+
+/** DX_NHWC_TEX_WT_SPEC reading dy from a flat texture copy of its channels-last rows (flatTexel). */
+export const DX_NHWC_TEXF_WT_SPEC: GemmSpec = {
+  ...DX_NHWC_TEX_WT_SPEC,
+  key: 'conv.dx.nhwc.texf.wt',
+  functions: maskedTexel4('ldy4', 'yt', 'p.OH', 'p.OW', flatTexel('p.O')),
 };
 
 export const DW_SPEC: GemmSpec = {
@@ -417,4 +444,13 @@ export const DCOL_TEX_SPEC: GemmSpec = {
   kPrep: (q, k) => `let u_wk${q} = p.wo + ${k} * p.Kg;`,
   loadA4: (j, k) => `bitcast<vec4<f32>>(yt_texel(vec2<u32>(${k} / 4u, u_yr${j})))`,
   loadA: (j, _q, k) => `bitcast<vec4<f32>>(yt_texel(vec2<u32>(${k} / 4u, u_yr${j})))[${k} % 4u]`,
+};
+
+/** DCOL_TEX_SPEC reading dy from a flat texture copy of its channels-last rows (flatTexel; k = o). */
+export const DCOL_TEXF_SPEC: GemmSpec = {
+  ...DCOL_TEX_SPEC,
+  key: 'conv.dcol.texf',
+  functions: `fn dyFlat(row: u32, c: u32) -> vec4<f32> { return bitcast<vec4<f32>>(yt_texel(${flatTexel('p.O')})); }`,
+  loadA4: (j, k) => `dyFlat(u_yr${j}, ${k})`,
+  loadA: (j, _q, k) => `dyFlat(u_yr${j}, ${k} - ${k} % 4u)[${k} % 4u]`,
 };

@@ -4,7 +4,7 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { convGeometry, convInputGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
+import { convFlatOperandCopies, convGeometry, convInputGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvFlatOperands, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
 import { convNaive } from '../../engine/ops/conv_naive.js';
 import { gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
@@ -443,6 +443,52 @@ describe('conv2d forward and input-grad, channels-last and NCHW gathers', () => 
       after(() => setConvChannelsLast('auto'));
       for (const c of [CASES[10], CASES[11], CASES[1], CASES[15]]) it(label(c), () => checkAgainstRef(c));
     });
+  }
+});
+
+describe('conv2d channels-last operands a matrix texture cannot hold, copied flat into textures', () => {
+  // texture-reading variants for the forward and the input-grad; the matrix copy wants rows 256 bytes
+  // apart (channels a multiple of 64) and no more pixels than a texture's height
+  const variants = (): Partial<Record<'conv.fwd' | 'conv.dx', GemmVariant>> => {
+    const S = E.deviceContext().summary.subgroupSize;
+    return { 'conv.fwd': { family: 'bcast', tm: 2 * S, tn: 8, wg: 2, subgroup: S, pack: 'B', tex: true }, 'conv.dx': { family: 'bcast', tm: S, wg: 2, subgroup: S, pack: 'B', tex: true } };
+  };
+  // each input-grad route reads dy from the texture: the phase GEMM, and dcol = dy x weight before col2im (groups = 1)
+  const flatCases: [string, 'phase' | 'col2im', Case][] = [
+    ['8 channels, 12 output channels', 'col2im', { x: [2, 8, 7, 5], w: [12, 8, 3, 3], cfg: { padding: [1, 1] }, bias: true }],
+    ['8 channels, 12 output channels', 'phase', { x: [2, 8, 7, 5], w: [12, 8, 3, 3], cfg: { padding: [1, 1] }, bias: false }],
+    ['2 groups of 4, strided', 'phase', { x: [1, 8, 6, 7], w: [8, 4, 3, 3], cfg: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: false }],
+    ['64 channels but more pixels than a texture is high', 'phase', { x: [1, 64, 131, 130], w: [4, 64, 3, 3], cfg: { padding: [1, 1] }, bias: false }],
+  ];
+  for (const mode of ['auto', 'off'] as const) {
+    for (const [name, dxPath, c] of flatCases) {
+      it(`${mode === 'auto' ? 'flat copies' : 'buffers (flat copies off)'}: ${name}, ${dxPath} input-grad: ${label(c)} vs float64`, async function () {
+        if (!E.deviceContext().features.has('subgroups')) this.skip();
+        const { X, W, B, d, GY, x, w, b } = caseOperands(c, c.bias);
+        setConvVariants(variants());
+        setConvChannelsLast('on');
+        setConvFlatOperands(mode);
+        setConvInputGradPath(dxPath);
+        try {
+          const before = convFlatOperandCopies();
+          const y = E.conv2d(x, w, b, c.cfg);
+          const dx = convInputGrad(E.tensor(GY, [d.N, d.O, d.OH, d.OW]), w, convGeometry('t', x, w, c.cfg));
+          // x (forward) and dy (input-grad): each copied flat once under 'auto'
+          expect(convFlatOperandCopies() - before, 'flat copies').to.equal(mode === 'auto' ? 2 : 0);
+          const ref = conv2dRef(X, W, B, d);
+          assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
+          const g = conv2dGradRef(X, W, GY, d);
+          assertClose(await dx.toArray(), g.dx, scaledTol(g.dx), 'input grad');
+          [y, dx].forEach((t) => t.dispose());
+        } finally {
+          setConvVariants({});
+          setConvChannelsLast('auto');
+          setConvFlatOperands('auto');
+          setConvInputGradPath('auto');
+          [x, w, b].forEach((t) => t?.dispose());
+        }
+      });
+    }
   }
 });
 

@@ -34,8 +34,8 @@ describe('GEMM variants at 16-wide subgroups (child processes at 512-bit lavapip
     // conv results; direct: per variant 9 matmul cases and 5 1x1 conv results; the packB one adds the
     // 3x3 forward on a texture and 3 forward/input-grad pairs (strided; stride 1 as the phase GEMM and as dcol +
     // col2im); then 6 weight-grads reading x from texture copies, 3 reading dy from its flat texture
-    // copy, the stem's input-grad with more dy rows than a texture holds, and a weight-grad whose x is
-    // too large for the copies; a texture matmul run twice (its bind group reused); and 3 forwards
+    // copy, the stem's input-grad with more dy rows than a texture holds, and a weight-grad whose x's
+    // 4 copies exceed a storage binding; a texture matmul run twice (its bind group reused); and 3 forwards
     // with their channels padded to 4
     const expected = { panels: 1 + 1 + 3 + 3 * 6 + 3, direct: 2 * (9 + 5) + 1 + 3 * 2 + 6 + 3 + 1 + 1 + 1 + 3 };
     const outs = await Promise.all((['panels', 'direct'] as const).map(runChild));
