@@ -19,7 +19,7 @@
 //     setConvWeightGradTexture)
 import { initDevice } from '../engine/device.js';
 import { conv2d, matmul, randn, transpose, type Tensor } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvPointwise, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
 import { setFlatCopies } from '../engine/ops/matmul.js';
 import { engineTimer, interleave } from './tfjs.js';
 
@@ -91,6 +91,12 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     names: ['flat textures', 'buffers'],
     on: () => setConvFlatOperands('auto'),
     off: () => setConvFlatOperands('off'),
+  },
+  'dw-dy-texture': {
+    problems: () => kxkProblems([[2, 64, 56, 64, 3, 1, 1], [8, 64, 56, 64, 3, 1, 1], [32, 64, 28, 64, 3, 1, 1], [32, 16, 28, 16, 3, 1, 1], [8, 256, 14, 256, 3, 1, 1]], ['dw']),
+    names: ['dy texture', 'dy panel'],
+    on: () => setConvWeightGradDyTexture('on'),
+    off: () => setConvWeightGradDyTexture('auto'),
   },
   'dw-texture-large': {
     problems: () => kxkProblems([[256, 64, 28, 64, 3, 1, 1]], ['dw']),

@@ -605,10 +605,13 @@ export function setConvWeightGradTexture(mode: 'auto' | 'off'): void {
   dwTexture = mode;
 }
 
-let dyTexture: 'auto' | 'off' = 'auto';
+let dyTexture: 'auto' | 'on' | 'off' = 'auto';
 
-/** Tests and benchmarks: let the weight-grad read dy from a flat texture copy where it can ('auto'), or never. */
-export function setConvWeightGradDyTexture(mode: 'auto' | 'off'): void {
+/**
+ * Tests and benchmarks: let the weight-grad read dy from a flat texture copy where 'auto' takes it
+ * (wantDyTexture), wherever it can at any subgroup width ('on'), or never ('off').
+ */
+export function setConvWeightGradDyTexture(mode: 'auto' | 'on' | 'off'): void {
   dyTexture = mode;
 }
 
@@ -619,7 +622,8 @@ export function setConvWeightGradDyTexture(mode: 'auto' | 'off'): void {
  * and a copy that fits a texture.
  */
 function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
-  return dyTexture === 'auto' && v.family === 'bcast' && v.subgroup >= 16 && (g.OH * g.OW) % 4 === 0 && flatTextureLayout(dy.size) !== null;
+  if (dyTexture === 'off' || v.family !== 'bcast' || (dyTexture === 'auto' && v.subgroup < 16)) return false;
+  return (g.OH * g.OW) % 4 === 0 && flatTextureLayout(dy.size) !== null;
 }
 
 /**

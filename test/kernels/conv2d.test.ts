@@ -4,7 +4,7 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { convFlatOperandCopies, convGeometry, convInputGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvFlatOperands, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
+import { convFlatOperandCopies, convGeometry, convInputGrad, convWeightGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvFlatOperands, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
 import { convNaive } from '../../engine/ops/conv_naive.js';
 import { gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
@@ -544,6 +544,36 @@ describe('conv2d channels-last copy (4 x 4 block kernel and the generic strided 
         [xAll, x, w, y, gyAll, gy, dx].forEach((t) => t.dispose());
       });
     }
+  }
+});
+
+describe("conv2d weight-grad reading dy from a flat texture copy ('on': at any subgroup width)", () => {
+  // 'auto' takes it at 16 lanes only (wide_check.ts checks it there); 'on' runs it at this process's width
+  const dyCases: [Case, string][] = [
+    [{ x: [2, 8, 6, 6], w: [12, 8, 3, 3], cfg: { padding: [1, 1] }, bias: false }, 'gemm:conv.dw.tex.yt:'],
+    [{ x: [1, 6, 8, 7], w: [8, 6, 3, 3], cfg: { stride: [2, 1], padding: [1, 1] }, bias: false }, 'gemm:conv.dw.yt:'],
+  ];
+  for (const [c, kind] of dyCases) {
+    it(`${label(c)}: ${kind.slice(5, -1)} vs float64`, async function () {
+      if (!E.deviceContext().features.has('subgroups')) this.skip();
+      const { X, W, d, GY, x, w } = caseOperands(c, false);
+      const S = E.deviceContext().summary.subgroupSize;
+      setConvVariants({ 'conv.dw': { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: 'B', tex: true } });
+      setConvWeightGradDyTexture('on');
+      try {
+        E.startProfile();
+        const dw = convWeightGrad(E.tensor(GY, [d.N, d.O, d.OH, d.OW]), x, convGeometry('t', x, w, c.cfg));
+        const kernels = (await E.stopProfile()).map((r) => r.kernel);
+        expect(kernels.some((k) => k.startsWith(kind)), kernels.join(', ')).to.equal(true);
+        const g = conv2dGradRef(X, W, GY, d);
+        assertClose(await dw.toArray(), g.dw, scaledTol(g.dw), 'weight grad');
+        dw.dispose();
+      } finally {
+        setConvVariants({});
+        setConvWeightGradDyTexture('auto');
+        [x, w].forEach((t) => t.dispose());
+      }
+    });
   }
 });
 
