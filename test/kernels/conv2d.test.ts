@@ -490,6 +490,29 @@ describe('conv2d channels-last operands a matrix texture cannot hold, copied fla
       });
     }
   }
+  it('flat copies go back to the pools: live bytes flat over repeated forwards and input-grads', async function () {
+    if (!E.deviceContext().features.has('subgroups')) this.skip();
+    const c = flatCases[0][2];
+    const { d, GY, x, w } = caseOperands(c, false);
+    const dy = E.tensor(GY, [d.N, d.O, d.OH, d.OW]);
+    const g = convGeometry('t', x, w, c.cfg);
+    setConvVariants(variants());
+    setConvChannelsLast('on');
+    setConvInputGradPath('phase');
+    try {
+      const before = convFlatOperandCopies();
+      await expectFlatMemory(() => {
+        E.conv2d(x, w, null, c.cfg).dispose();
+        convInputGrad(dy, w, g).dispose();
+      }, 3, 'liveBytes');
+      expect(convFlatOperandCopies() - before, 'flat copies').to.equal(8);
+    } finally {
+      setConvVariants({});
+      setConvChannelsLast('auto');
+      setConvInputGradPath('auto');
+      [x, w, dy].forEach((t) => t.dispose());
+    }
+  });
 });
 
 describe('conv2d channels-last copy (4 x 4 block kernel and the generic strided copy)', () => {
