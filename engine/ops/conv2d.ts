@@ -14,8 +14,8 @@
 //                stride 1 with OH = H, OW = W it reads x from 4 shifted texture copies (DW_TEX_SPEC)
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
 // GEMM variant serves every conv shape. Kernels larger than 1x1 read channels-last copies of x (forward)
-// and dy (input-grad) when channels per group are multiples of 4 (at 16 lanes the stem's 3 channels
-// are padded to 4 for it: paddedForward); on CPU drivers some unpadded 1x1 products run as batched
+// and dy (input-grad) when channels per group are multiples of 4, texture variants from a texture copy
+// of them (channelsLastTexture; the stem's 3 channels are padded to 4 for it: paddedForward); on CPU drivers some unpadded 1x1 products run as batched
 // matmuls instead (see pointwise()).
 // This file holds the op, its gradient and the choice of route and variant for each product; beside
 // it: conv_geometry.ts (argument checks, output size), conv_specs.ts (the GEMM specs: how each
