@@ -182,22 +182,18 @@ export const FWD_NHWC_TEX_WT_SPEC: GemmSpec = {
 const flatTexel = (cols: string) =>
   `vec2<u32>(((row * ${cols} + c) >> 2u) & ((1u << p.txShift) - 1u), (row * ${cols} + c) >> (2u + p.txShift))`;
 
-/** FWD_NHWC_TEX_SPEC reading x from a flat texture copy of its channels-last rows (flatTexel). */
-export const FWD_NHWC_TEXF_SPEC: GemmSpec = {
-  ...FWD_NHWC_TEX_SPEC,
-  key: 'conv.fwd.nhwc.texf',
-  functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W', flatTexel('p.C')),
-};
+/** A channels-last texture spec reading its operand (`fn` from `tex`, h x w pixels, `cols` channels) from a flat copy. */
+const flatTextureSpec = (spec: GemmSpec, fn: string, tex: string, h: string, w: string, cols: string): GemmSpec => ({
+  ...spec,
+  key: spec.key.replace('.tex', '.texf'),
+  functions: maskedTexel4(fn, tex, h, w, flatTexel(cols)),
+});
 
-/**
- * FWD_NHWC_TEX_WT_SPEC reading x from a flat texture copy (flatTexel): large batches, and the stem with
- * its 3 channels padded to 4 (paddedForward).
- */
-export const FWD_NHWC_TEXF_WT_SPEC: GemmSpec = {
-  ...FWD_NHWC_TEX_WT_SPEC,
-  key: 'conv.fwd.nhwc.texf.wt',
-  functions: maskedTexel4('ldx4', 'xt', 'p.H', 'p.W', flatTexel('p.C')),
-};
+/** FWD_NHWC_TEX_SPEC reading x from a flat texture copy of its channels-last rows (large batches, channels not a multiple of 64). */
+export const FWD_NHWC_TEXF_SPEC = flatTextureSpec(FWD_NHWC_TEX_SPEC, 'ldx4', 'xt', 'p.H', 'p.W', 'p.C');
+
+/** FWD_NHWC_TEX_WT_SPEC on a flat copy of x, as FWD_NHWC_TEXF_SPEC; also the stem with its 3 channels padded to 4 (paddedForward). */
+export const FWD_NHWC_TEXF_WT_SPEC = flatTextureSpec(FWD_NHWC_TEX_WT_SPEC, 'ldx4', 'xt', 'p.H', 'p.W', 'p.C');
 
 /** dx[n][c][pixel]: the phase row m = (n, i, j) is pixel (pa + i * sh, pb + j * sw), starting at u_xb (+ c * HW). */
 const DX_STORE_ROW = (m: string) => `
@@ -294,19 +290,9 @@ export const DX_NHWC_TEX_WT_SPEC: GemmSpec = {
   loadB: (_q, k) => `vec4<f32>(w[${k} * p.Cg + nc0], w[${k} * p.Cg + nc1], w[${k} * p.Cg + nc2], w[${k} * p.Cg + nc3])`,
 };
 
-/** DX_NHWC_TEX_SPEC reading dy from a flat texture copy of its channels-last rows (flatTexel). */
-export const DX_NHWC_TEXF_SPEC: GemmSpec = {
-  ...DX_NHWC_TEX_SPEC,
-  key: 'conv.dx.nhwc.texf',
-  functions: maskedTexel4('ldy4', 'yt', 'p.OH', 'p.OW', flatTexel('p.O')),
-};
-
-/** DX_NHWC_TEX_WT_SPEC reading dy from a flat texture copy of its channels-last rows (flatTexel). */
-export const DX_NHWC_TEXF_WT_SPEC: GemmSpec = {
-  ...DX_NHWC_TEX_WT_SPEC,
-  key: 'conv.dx.nhwc.texf.wt',
-  functions: maskedTexel4('ldy4', 'yt', 'p.OH', 'p.OW', flatTexel('p.O')),
-};
+/** DX_NHWC_TEX_SPEC and DX_NHWC_TEX_WT_SPEC reading dy from a flat texture copy of its channels-last rows. */
+export const DX_NHWC_TEXF_SPEC = flatTextureSpec(DX_NHWC_TEX_SPEC, 'ldy4', 'yt', 'p.OH', 'p.OW', 'p.O');
+export const DX_NHWC_TEXF_WT_SPEC = flatTextureSpec(DX_NHWC_TEX_WT_SPEC, 'ldy4', 'yt', 'p.OH', 'p.OW', 'p.O');
 
 export const DW_SPEC: GemmSpec = {
   key: 'conv.dw',
