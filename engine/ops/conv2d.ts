@@ -15,8 +15,8 @@
 // Groups are the GEMM's batch dimension. All shape values are uniforms, so one compiled kernel per
 // GEMM variant serves every conv shape. Kernels larger than 1x1 read channels-last copies of x (forward)
 // and dy (input-grad) when channels per group are multiples of 4, texture variants from a texture copy
-// of them (channelsLastTexture; the stem's 3 channels are padded to 4 for it: paddedForward); on CPU drivers some unpadded 1x1 products run as batched
-// matmuls instead (see pointwise()).
+// of them (channelsLastTexture; the stem's 3 channels are padded to 4 for it: paddedForward); on CPU
+// drivers some unpadded 1x1 products run as batched matmuls instead (see pointwise()).
 // This file holds the op, its gradient and the choice of route and variant for each product; beside
 // it: conv_geometry.ts (argument checks, output size), conv_specs.ts (the GEMM specs: how each
 // product loads and stores), conv_layouts.ts (channels-last and texture copies of the operands),
@@ -331,15 +331,20 @@ export function convFlatOperandCopies(): number {
   return flatOperandCopies;
 }
 
+/** Whether channelsLastTexture can copy a contiguous channels-last operand of rows x cols. */
+function channelsLastTextureFits(rows: number, cols: number): boolean {
+  return copiesAsTexture(0, rows, cols) || (flatOperands === 'auto' && cols % 4 === 0 && flatTextureLayout(rows * cols) !== null);
+}
+
 /**
  * A texture copy of a channels-last operand (rows x cols, contiguous): as a matrix (texel (c / 4,
  * row)) where matrixTexture can copy it, else flat (texel (row * cols + c) / 4, rows of 2^shift
- * texels; the TEXF specs), or null where neither fits (or flat copies are off).
+ * texels; the TEXF specs), or null where neither fits (channelsLastTextureFits).
  */
 function channelsLastTexture(t: Tensor, rows: number, cols: number, op: string): { texture: GPUTexture; flatShift: number | null } | null {
   const matrix = matrixTexture(t.buffer(op), t.offset, rows, cols, 'x', op);
   if (matrix) return { texture: matrix, flatShift: null };
-  if (flatOperands === 'off' || cols % 4 !== 0 || flatTextureLayout(t.size) === null) return null;
+  if (!channelsLastTextureFits(rows, cols)) return null;
   flatOperandCopies++;
   const texture = flatTexture(t, op);
   return { texture, flatShift: Math.log2(texture.width) };
@@ -476,8 +481,7 @@ export function convInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     // dy channels-last in a texture (a matrix, else flat) and the weight copied as it is (DCOL_TEX_SPEC), where they apply
     const vFirst = variantFor('conv.dx', Math.min(nChunk, g.N) * g.OH * g.OW, Kg, g.Og);
     const dyRows = g.N * g.OH * g.OW;
-    const dyTexture = g.G === 1 && g.O % 4 === 0 && readsTextures(vFirst) && (copiesAsTexture(0, dyRows, g.O) || (flatOperands === 'auto' && flatTextureLayout(dy.size) !== null));
-    const dyl = dyTexture ? channelsLastCopy(dy) : null;
+    const dyl = g.G === 1 && readsTextures(vFirst) && channelsLastTextureFits(dyRows, g.O) ? channelsLastCopy(dy) : null;
     const yt = dyl ? channelsLastTexture(dyl, dyRows, g.O, op) : null;
     for (let n0 = 0; n0 < g.N; n0 += nChunk) {
       const nc = Math.min(nChunk, g.N - n0);
@@ -630,9 +634,9 @@ function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
  * Whether the weight-grad reads x from a texture copy (DW_TEX_SPEC): stride 1 with OH = H and OW = W
  * (so 4 consecutive output pixels of an image read 4 consecutive elements of each input plane), x's 4
  * copies within a texture (one copy at a time staged in a buffer, which a tensor-sized copy fits), and a
- * subgroup-broadcast variant that reads textures (16 lanes and up, and
- * 8 on lavapipe, as storage textures: there `ab.js dw-texture` ran the weight-grads 1.08-1.39x as fast
- * at stages 2-5 and the 1x1 expand, Zen 3, 2026-11-29).
+ * subgroup-broadcast variant that reads textures (16 lanes and up, and 8 on lavapipe, as storage
+ * textures: there `ab.js dw-texture` ran the weight-grads 1.08-1.39x as fast at stages 2-5 and the 1x1
+ * expand, Zen 3, 2026-11-29).
  */
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
   if (dwTexture === 'off' || v.family !== 'bcast' || !texturePanelsAt(v.subgroup)) return false;
