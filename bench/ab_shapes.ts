@@ -12,13 +12,13 @@
 //     channels-last x (forward) and dy (input-grad) that a matrix texture cannot hold (more pixels than
 //     a texture is high, or channels not a multiple of 64) copied flat into textures ('auto') or read
 //     from their buffers ('off', setConvFlatOperands): 3x3 convs at batches of 8-32, small-channel
-//     layers, the stem's input-grad at batch 2
+//     layers, the stem's input-grad at batch 2, and bench/block.ts's basic block at 28x28, batch 32
 //   node dist/bench/ab_shapes.js dw-texture-large [rounds]
 //     weight-grads whose x's 4 shifted copies exceed one storage binding (a batch of 256 28x28x64
 //     activations): shifted texture copies, staged one at a time ('auto'), or gathers ('off',
 //     setConvWeightGradTexture)
 import { initDevice } from '../engine/device.js';
-import { conv2d, matmul, randn, transpose, type Tensor } from '../engine/index.js';
+import { add, batchNorm2d, batchNorm2dRelu, conv2d, matmul, ones, randn, relu, tidy, transpose, zeros, type Tensor } from '../engine/index.js';
 import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
 import { setFlatCopies } from '../engine/ops/matmul.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -26,7 +26,8 @@ import { engineTimer, interleave } from './tfjs.js';
 interface Problem {
   name: string;
   flops: number;
-  run: () => Tensor;
+  /** One run; a returned tensor is disposed. */
+  run: () => Tensor | void;
 }
 
 /** ResNet-50's 1x1 convolutions: [C, H, O, stride]. */
@@ -75,6 +76,27 @@ function kxkProblems(shapes: [number, number, number, number, number, number, nu
   return out;
 }
 
+/** bench/block.ts's basic residual block (3x3 conv, BN+ReLU, 3x3 conv, BN, skip add, ReLU), forward and backward. */
+function blockProblem(N: number, C: number, H: number): Problem {
+  const x = randn([N, C, H, H], { requiresGrad: true });
+  const w1 = randn([C, C, 3, 3], { requiresGrad: true });
+  const w2 = randn([C, C, 3, 3], { requiresGrad: true });
+  const [g1, b1, g2, b2] = [ones([C], { requiresGrad: true }), zeros([C], { requiresGrad: true }), ones([C], { requiresGrad: true }), zeros([C], { requiresGrad: true })];
+  const stats = [zeros([C]), ones([C]), zeros([C]), ones([C])];
+  const gy = randn([N, C, H, H]);
+  const params = [x, w1, w2, g1, b1, g2, b2];
+  const run = () => {
+    tidy(() => {
+      const h = batchNorm2dRelu(conv2d(x, w1, null, { padding: 1 }), stats[0], stats[1], g1, b1, { training: true });
+      const h2 = batchNorm2d(conv2d(h, w2, null, { padding: 1 }), stats[2], stats[3], g2, b2, { training: true });
+      relu(add(h2, x)).backward(gy);
+    });
+    params.forEach((t) => t.zeroGrad());
+  };
+  // the two convolutions' forward, input-grad and weight-grad
+  return { name: `basic block ${C} ch @${H} b${N} fwd+bwd`, flops: 3 * 2 * (2 * N * C * C * 9 * H * H), run };
+}
+
 const SETS: Record<string, { problems: () => Problem[]; names: [string, string]; on: () => void; off: () => void }> = {
   flat: {
     problems: () => [matmulProblem(256, 2048, 1000), matmulProblem(256, 1000, 2048), matmulProblem(2048, 256, 1000, true), matmulProblem(64, 500, 1000), ...convProblems(RESNET_1X1.filter(([, H, , s]) => s === 1 && (H === 28 || H === 14)))],
@@ -87,6 +109,7 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     problems: () => [
       ...kxkProblems([[8, 64, 56, 64, 3, 1, 1], [32, 64, 28, 64, 3, 1, 1], [32, 16, 28, 16, 3, 1, 1], [32, 32, 14, 32, 3, 1, 1], [32, 32, 28, 64, 3, 2, 1]], ['fwd', 'dx']),
       ...kxkProblems([[2, 3, 224, 64, 7, 2, 3]], ['dx']),
+      blockProblem(32, 64, 28),
     ],
     names: ['flat textures', 'buffers'],
     on: () => setConvFlatOperands('auto'),
@@ -119,7 +142,7 @@ async function main(): Promise<void> {
   const { on, off, names } = set;
   console.log(`ab_shapes ${what}: ${rounds} interleaved rounds; ${names[0]} against ${names[1]}`);
   for (const p of problems) {
-    const timer = engineTimer(() => p.run().dispose());
+    const timer = engineTimer(() => p.run()?.dispose());
     const r = await interleave(
       {
         a: async (iters) => (on(), timer(iters)),
