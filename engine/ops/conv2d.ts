@@ -367,23 +367,21 @@ function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): T
   const wantNhwc = wantChannelsLast('fwd', g);
   if (g.Cg % 4 === 0 && wantNhwc && v.family !== 'tiled') {
     const xl = channelsLastCopy(x);
-    const params = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0 });
     const bias = b ? b.buffer(op) : w.buffer(op);
     // texture variants read x from a texture copy of its N*H*W x C rows (a matrix, else flat) where one fits
     const xt = readsTextures(v) ? channelsLastTexture(xl, g.N * g.H * g.W, g.C, op) : null;
+    const flat = xt !== null && xt.flatShift !== null;
+    const params = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0, txShift: xt?.flatShift ?? 0 });
     if (xt) {
-      const flat = xt.flatShift !== null;
-      const shift = flat ? { txShift: xt.flatShift! } : {};
       // the weight re-laid out tap-major is a plain N x K operand, copied straight into a texture too
       const wt = weightRelayout() && w.offset % 4 === 0 ? weightTapsLast(w, g, 'otc') : null;
       if (wt) {
         const wB: BOperand = { binding: 2, offset: 0, layout: 'nk', batchRows: g.G > 1 ? g.Og : 0 };
-        const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0, ...shift });
+        const pw = convParams(g, { hasBias: b ? 1 : 0, wo: 0, bo: b ? b.offset : 0, txShift: xt.flatShift ?? 0 });
         gemm(flat ? FWD_NHWC_TEXF_WT_SPEC : FWD_NHWC_TEX_WT_SPEC, v, [y.buffer(op), textureView(xt.texture), wt.buffer(op), bias], dims, pw, undefined, wB);
         wt.dispose();
       } else {
-        const pt = convParams(g, { hasBias: b ? 1 : 0, wo: w.offset, bo: b ? b.offset : 0, ...shift });
-        gemm(flat ? FWD_NHWC_TEXF_SPEC : FWD_NHWC_TEX_SPEC, v, [y.buffer(op), textureView(xt.texture), w.buffer(op), bias], dims, pt);
+        gemm(flat ? FWD_NHWC_TEXF_SPEC : FWD_NHWC_TEX_SPEC, v, [y.buffer(op), textureView(xt.texture), w.buffer(op), bias], dims, params);
       }
       releaseTexture(xt.texture);
     } else {

@@ -659,10 +659,13 @@ function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch:
  * there is NaN; packing pads those rows with zeros.
  */
 function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number): 'rows' | 'flat' | null {
-  if (!b) return null;
-  const kn = b.layout === 'kn';
-  if (kn && K % 4 !== 0) return null;
-  return operandCopy(b, kn ? K : N, kn ? N : K, batch);
+  if (!b || (b.layout === 'kn' && K % 4 !== 0)) return null;
+  return operandCopy(b, ...bStoredShape(b, N, K), batch);
+}
+
+/** Rows and columns of B as stored: K x N for 'kn', N x K otherwise. */
+function bStoredShape(b: BOperand, N: number, K: number): [number, number] {
+  return b.layout === 'kn' ? [K, N] : [N, K];
 }
 
 /** A plain operand of `rows` rows of `cols` floats per batch copied into a texture as operandCopy decided, with its flat layout if flat. */
@@ -769,9 +772,8 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const copies = readsTextures(v);
   const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
   // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
-  const bLayout = bOperand?.layout;
   const bHow = copies ? bOperandCopy(bOperand, N, K, batch) : null;
-  const bCopy = bHow ? operandTexture(buffers, bOperand!, bLayout === 'kn' ? K : N, bLayout === 'kn' ? N : K, batch, 'B', bHow) : null;
+  const bCopy = bHow ? operandTexture(buffers, bOperand!, ...bStoredShape(bOperand!, N, K), batch, 'B', bHow) : null;
   const bTexture = bCopy?.texture ?? null;
   const vv: GemmVariant = tex || bTexture || !v.tex ? v : { ...v, tex: false };
   const aHow = vv.tex && copies && plan.source === 'packed' ? operandCopy(aOperand, M, K, batch) : null;
@@ -779,7 +781,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const aTexture = aCopy?.texture ?? null;
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bLayout : undefined, Boolean(aTexture), useStore4, { a: Boolean(aCopy?.flat), b: Boolean(bCopy?.flat) });
+  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bOperand?.layout : undefined, Boolean(aTexture), useStore4, { a: Boolean(aCopy?.flat), b: Boolean(bCopy?.flat) });
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);

@@ -86,6 +86,14 @@ async function checkAgainstRef(c: Case): Promise<void> {
   }
 }
 
+/** A forward and an input-grad of a case's operands (caseOperands) vs the float64 reference. */
+async function expectForwardAndInputGrad(o: ReturnType<typeof caseOperands>, y: E.Tensor, dx: E.Tensor): Promise<void> {
+  const ref = conv2dRef(o.X, o.W, o.B, o.d);
+  assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
+  const g = conv2dGradRef(o.X, o.W, o.GY, o.d);
+  assertClose(await dx.toArray(), g.dx, scaledTol(g.dx), 'input grad');
+}
+
 describe('conv2d vs float64 reference (default kernels)', () => {
   for (const c of CASES) it(label(c), () => checkAgainstRef(c));
 });
@@ -347,7 +355,8 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
   });
   it('1x1 implicit GEMMs read channels-last copies of x and dy at 8 lanes (storage-texture panels) and NCHW elsewhere, vs float64', async () => {
     const c: Case = { x: [2, 8, 6, 4], w: [12, 8, 1, 1], cfg: { stride: [2, 1] }, bias: false };
-    const { X, W, d, GY, x, w } = caseOperands(c, false);
+    const o = caseOperands(c, false);
+    const { d, GY, x, w } = o;
     setConvPointwise('off');
     try {
       E.startProfile();
@@ -355,10 +364,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       const dx = convInputGrad(E.tensor(GY, [d.N, d.O, d.OH, d.OW]), w, convGeometry('t', x, w, c.cfg));
       const copies = (await E.stopProfile()).filter((r) => r.kernel.startsWith('nchw_to_nhwc')).reduce((n, r) => n + r.calls, 0);
       expect(copies, 'channels-last copies (x, dy)').to.equal(useBcast() && storageTexturePanels() ? 2 : 0);
-      const ref = conv2dRef(X, W, null, d);
-      assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
-      const g = conv2dGradRef(X, W, GY, d);
-      assertClose(await dx.toArray(), g.dx, scaledTol(g.dx), 'input grad');
+      await expectForwardAndInputGrad(o, y, dx);
       [y, dx].forEach((t) => t.dispose());
     } finally {
       setConvPointwise('auto');
@@ -464,7 +470,8 @@ describe('conv2d channels-last operands a matrix texture cannot hold, copied fla
     for (const [name, dxPath, c] of flatCases) {
       it(`${mode === 'auto' ? 'flat copies' : 'buffers (flat copies off)'}: ${name}, ${dxPath} input-grad: ${label(c)} vs float64`, async function () {
         if (!E.deviceContext().features.has('subgroups')) this.skip();
-        const { X, W, B, d, GY, x, w, b } = caseOperands(c, c.bias);
+        const o = caseOperands(c, c.bias);
+        const { d, GY, x, w, b } = o;
         setConvVariants(variants());
         setConvChannelsLast('on');
         setConvFlatOperands(mode);
@@ -475,10 +482,7 @@ describe('conv2d channels-last operands a matrix texture cannot hold, copied fla
           const dx = convInputGrad(E.tensor(GY, [d.N, d.O, d.OH, d.OW]), w, convGeometry('t', x, w, c.cfg));
           // x (forward) and dy (input-grad): each copied flat once under 'auto'
           expect(convFlatOperandCopies() - before, 'flat copies').to.equal(mode === 'auto' ? 2 : 0);
-          const ref = conv2dRef(X, W, B, d);
-          assertClose(await y.toArray(), ref, scaledTol(ref), 'forward');
-          const g = conv2dGradRef(X, W, GY, d);
-          assertClose(await dx.toArray(), g.dx, scaledTol(g.dx), 'input grad');
+          await expectForwardAndInputGrad(o, y, dx);
           [y, dx].forEach((t) => t.dispose());
         } finally {
           setConvVariants({});
