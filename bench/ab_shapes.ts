@@ -13,14 +13,18 @@
 //     a texture is high, or channels not a multiple of 64) copied flat into textures ('auto') or read
 //     from their buffers ('off', setConvFlatOperands): 3x3 convs at batches of 8-32, small-channel
 //     layers, the stem's input-grad at batch 2, and bench/block.ts's basic block at 28x28, batch 32
+//   node dist/bench/ab_shapes.js dx-col2im-few [rounds]
+//     stride-1 3x3 input-grads of few output pixels (N * OH * OW of 49-245) as dcol + col2im or as
+//     the phase GEMM (setConvInputGradPath), the choice useCol2im makes by the pixel count
 //   node dist/bench/ab_shapes.js dw-texture-large [rounds]
 //     weight-grads whose x's 4 shifted copies exceed one storage binding (a batch of 256 28x28x64
 //     activations): shifted texture copies, staged one at a time ('auto'), or gathers ('off',
 //     setConvWeightGradTexture)
 import { initDevice } from '../engine/device.js';
 import { add, batchNorm2d, batchNorm2dRelu, conv2d, matmul, ones, randn, relu, tidy, transpose, zeros, type Tensor } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
+import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
 import { setFlatCopies } from '../engine/ops/matmul.js';
+import { setRowTilesFirst } from '../engine/tune.js';
 import { engineTimer, interleave } from './tfjs.js';
 
 interface Problem {
@@ -120,6 +124,22 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     names: ['dy texture', 'dy panel'],
     on: () => setConvWeightGradDyTexture('on'),
     off: () => setConvWeightGradDyTexture('auto'),
+  },
+  'dx-col2im-few': {
+    problems: () => kxkProblems([[1, 512, 7, 512, 3, 1, 1], [2, 512, 7, 512, 3, 1, 1], [3, 512, 7, 512, 3, 1, 1], [4, 512, 7, 512, 3, 1, 1], [5, 512, 7, 512, 3, 1, 1], [1, 256, 14, 256, 3, 1, 1], [2, 256, 10, 256, 3, 1, 1]], ['dx']),
+    names: ['col2im', 'phase'],
+    on: () => setConvInputGradPath('col2im'),
+    off: () => setConvInputGradPath('phase'),
+  },
+  'row-tiles-first': {
+    problems: () => [
+      ...kxkProblems([[2, 512, 7, 512, 3, 1, 1], [3, 512, 7, 512, 3, 1, 1], [4, 512, 7, 512, 3, 1, 1], [5, 512, 7, 512, 3, 1, 1]], ['fwd', 'dx']),
+      matmulProblem(196, 512, 4608), matmulProblem(1024, 1024, 1024),
+      blockProblem(4, 512, 7), blockProblem(2, 512, 7),
+    ],
+    names: ['rule', 'column tiles first'],
+    on: () => setRowTilesFirst('auto'),
+    off: () => setRowTilesFirst('off'),
   },
   'dw-texture-large': {
     problems: () => kxkProblems([[256, 64, 28, 64, 3, 1, 1]], ['dw']),

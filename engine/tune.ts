@@ -247,7 +247,30 @@ function storagePanelDefault(op: GemmOp, M: number, N: number, K: number, S: num
   // of 96), stage 4 (392 rows) 1.09-1.14x with 2 (448 rows) as with 4 (512) (`ab.js variant`, Zen 3)
   const padded = (wg: number) => Math.ceil(M / (32 * wg)) * 32 * wg;
   const wg = [4, 3, 2, 1].find((w) => padded(w) <= 1.1 * padded(1)) ?? 1;
-  return { family: 'bcast', tm: 32, ...(N >= 8 * S ? { tn: 8 } : {}), wg, subgroup: S, pack, tex: true };
+  const tn = N >= 8 * S ? 8 : 4;
+  const swap = rowTilesFirst(M, N, K, 32 * wg, tn * S);
+  return { family: 'bcast', tm: 32, ...(tn === 8 ? { tn: 8 } : {}), wg, subgroup: S, pack, tex: true, ...(swap ? { swap } : {}) };
+}
+
+let rowTilesFirstMode: 'auto' | 'on' | 'off' = 'auto';
+
+/** Benchmarks and tests: the untuned 8-lane GEMMs' grid order by rowTilesFirst ('auto'), always row tiles first ('on') or never ('off'). */
+export function setRowTilesFirst(mode: 'auto' | 'on' | 'off'): void {
+  rowTilesFirstMode = mode;
+}
+
+/**
+ * Whether a GEMM of rows x cols tiles should walk its row tiles first (variant `swap`): then the
+ * workgroups that run one after another on a driver thread share B's column tile and stream A, instead of
+ * sharing A's row tile and streaming all of B once per row tile.
+ */
+export function rowTilesFirst(M: number, N: number, K: number, rows: number, cols: number): boolean {
+  if (rowTilesFirstMode !== 'auto') return rowTilesFirstMode === 'on';
+  const gm = Math.ceil(M / rows);
+  const gn = Math.ceil(N / cols);
+  // floats read from memory under each order: B once per row tile, or A once per column tile; only
+  // where B is far larger than a core's caches (8 MB): below that the order measured level
+  return gm > 1 && K * N >= 1 << 21 && (gm - 1) * K * N > (gn - 1) * M * K;
 }
 
 /** Rows that a variant's tiles cover for M rows (a fit variant's tiles as short as its row count allows). */

@@ -8,7 +8,7 @@ import * as E from '../../engine/index.js';
 import { parseCpuinfo } from '../../engine/host_cpu.js';
 import { panelBinding, storageTexturePanels } from '../../engine/kernels.js';
 import { readsTextures } from '../../engine/ops/matmul.js';
-import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
+import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, rowTilesFirst, setRowTilesFirst, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
 
 describe('autotuner', () => {
   let dir: string;
@@ -157,5 +157,27 @@ describe('autotuner', () => {
     expect(defaultGemmVariant('conv.fwd', 196, 512, 4608).wg, '196 rows: 224').to.equal(1);
     // small products keep the buffer variants
     expect(defaultGemmVariant('matmul', 16, 16, 16).tex).to.equal(undefined);
+    // row tiles first where B (8 MB and more) is streamed once per row tile: stage 5's dcol input-grad at batch 4
+    expect(defaultGemmVariant('conv.dx', 196, 4608, 512).swap, 'dcol 196 x 4608, K 512').to.equal(true);
+    expect(defaultGemmVariant('conv.fwd', 98, 512, 4608).swap, 'one row tile').to.equal(undefined);
+    expect(defaultGemmVariant('matmul', 1024, 1024, 1024).swap, '1024^3').to.equal(undefined);
+  });
+
+  it('the grid walks row tiles first only where streaming B once per row tile outweighs A once per column tile, and B exceeds 8 MB', () => {
+    // M, N, K, tile rows, tile columns
+    expect(rowTilesFirst(196, 4608, 512, 32, 64), 'stage 5 dcol, batch 4: 7 row tiles x 9.4 MB of B against 72 x 0.4 MB of A').to.equal(true);
+    expect(rowTilesFirst(196, 512, 4608, 32, 64), 'stage 5 forward, batch 4: 7 x 9.4 MB against 8 x 3.6 MB').to.equal(true);
+    expect(rowTilesFirst(98, 4608, 512, 128, 64), 'one row tile').to.equal(false);
+    expect(rowTilesFirst(392, 256, 2304, 64, 64), 'B of 2.4 MB: caches hold it').to.equal(false);
+    expect(rowTilesFirst(2048, 2048, 2048, 128, 64), '2048^3: A would be streamed 31 times, B 15').to.equal(false);
+    expect(rowTilesFirst(4608, 512, 4096, 128, 64), 'a tall A streamed per column tile').to.equal(false);
+    try {
+      setRowTilesFirst('on');
+      expect(rowTilesFirst(98, 64, 64, 128, 64)).to.equal(true);
+      setRowTilesFirst('off');
+      expect(rowTilesFirst(196, 4608, 512, 32, 64)).to.equal(false);
+    } finally {
+      setRowTilesFirst('auto');
+    }
   });
 });
