@@ -126,7 +126,7 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     off: () => setConvWeightGradDyTexture('auto'),
   },
   'dx-col2im-few': {
-    problems: () => kxkProblems([[1, 512, 7, 512, 3, 1, 1], [2, 512, 7, 512, 3, 1, 1], [3, 512, 7, 512, 3, 1, 1], [4, 512, 7, 512, 3, 1, 1], [5, 512, 7, 512, 3, 1, 1], [1, 256, 14, 256, 3, 1, 1], [2, 256, 10, 256, 3, 1, 1]], ['dx']),
+    problems: () => kxkProblems([[1, 512, 7, 512, 3, 1, 1], [2, 512, 7, 512, 3, 1, 1], [3, 512, 7, 512, 3, 1, 1], [4, 512, 7, 512, 3, 1, 1], [5, 512, 7, 512, 3, 1, 1], [1, 256, 14, 256, 3, 1, 1], [2, 256, 10, 256, 3, 1, 1], [2, 256, 7, 256, 3, 1, 1], [1, 128, 14, 128, 3, 1, 1], [1, 512, 14, 512, 3, 1, 1], [2, 1024, 7, 1024, 3, 1, 1]], ['dx']),
     names: ['col2im', 'phase'],
     on: () => setConvInputGradPath('col2im'),
     off: () => setConvInputGradPath('phase'),

@@ -4,7 +4,7 @@
 // variants with other tile shapes); argument errors name what is wrong.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { convFlatOperandCopies, convGeometry, convInputGrad, convWeightGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvFlatOperands, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
+import { convFlatOperandCopies, convGeometry, convInputGrad, convInputGradPathCounts, convWeightGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvFlatOperands, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
 import { convNaive } from '../../engine/ops/conv_naive.js';
 import { gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
@@ -266,6 +266,32 @@ describe('conv2d input gradient, both formulations', () => {
       setConvInputGradPath('auto');
     }
   });
+});
+
+describe('conv2d input gradient: the route for few pixels (lavapipe, 8 lanes)', () => {
+  // dcol + col2im up to 128 pixels, and up to 256 where the weight is 8 MB or more; the phase GEMM otherwise
+  const routes: [number[], string, 'col2im' | 'phase'][] = [
+    [[1, 512, 7, 7], '512 channels, 49 pixels', 'col2im'],
+    [[4, 512, 7, 7], '512 channels, 196 pixels (a 9.4 MB weight)', 'col2im'],
+    [[2, 256, 7, 7], '256 channels, 98 pixels', 'col2im'],
+    [[1, 256, 14, 14], '256 channels, 196 pixels (a 2.4 MB weight)', 'phase'],
+    [[6, 512, 7, 7], '512 channels, 294 pixels', 'phase'],
+  ];
+  for (const [xs, name, want] of routes) {
+    it(`${name}: ${want}`, async function () {
+      if (!useBcast() || !storageTexturePanels()) this.skip();
+      const C = xs[1];
+      const dy = E.randn([xs[0], C, xs[2], xs[3]]);
+      const w = E.randn([C, C, 3, 3]);
+      const x = E.zeros(xs);
+      const g = convGeometry('test', x, w, { padding: 1 });
+      const before = convInputGradPathCounts();
+      convInputGrad(dy, w, g).dispose();
+      const after = convInputGradPathCounts();
+      expect({ col2im: after.col2im - before.col2im, phase: after.phase - before.phase }).to.deep.equal(want === 'col2im' ? { col2im: 1, phase: 0 } : { col2im: 0, phase: 1 });
+      [x, dy, w].forEach((t) => t.dispose());
+    });
+  }
 });
 
 describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
