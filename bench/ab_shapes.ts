@@ -13,6 +13,10 @@
 //     a texture is high, or channels not a multiple of 64) copied flat into textures ('auto') or read
 //     from their buffers ('off', setConvFlatOperands): 3x3 convs at batches of 8-32, small-channel
 //     layers, the stem's input-grad at batch 2, and bench/block.ts's basic block at 28x28, batch 32
+//   node dist/bench/ab_shapes.js row-tiles-first [rounds]
+//     the untuned 8-lane GEMMs' grid order by rowTilesFirst (engine/tune.ts; 'auto') or column tiles
+//     first ('off'): stage 5's 3x3 forward and input-grad at batches 2-5, two matmuls, the 512-channel
+//     basic block at batches 4 and 2
 //   node dist/bench/ab_shapes.js dx-col2im-few [rounds]
 //     stride-1 3x3 input-grads of few output pixels (N * OH * OW of 49-245) as dcol + col2im or as
 //     the phase GEMM (setConvInputGradPath), the choice useCol2im makes by the pixel count
