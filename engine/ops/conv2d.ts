@@ -446,14 +446,15 @@ export function convGemmDims(kind: 'fwd' | 'dx' | 'dw', g: ConvGeometry): [numbe
  * The input-grad as dcol = dy x weight, then col2im: where the input has few channels per group (the
  * stem: its columns (c, kh, kw) fill the GEMM's column tiles where the c columns alone would not), and
  * on CPU drivers' texture GEMMs for a stride-1 product of few pixels (N * OH * OW <= 128, or <= 256 with
- * a weight of 8 MB or more, e.g. ResNet stage 5 at batch 1-5; one group, O a multiple of 64). There the phase GEMM's weight re-layout, shared by
- * at most 2 row tiles, cost about a third of the row (2.8-3.3 ms of 10-12 at stage 5), while dcol's B is
- * the weight as it is stored (copied into a texture) and dy is read from a channels-last texture:
- * interleaved at stage 5, 9.1 against 11.6 ms (`ab.js dx-col2im`); at stage 4 (392 pixels) the phase
- * GEMM stayed faster (8.5 against 9.5 ms), its col2im costing 1.1 ms. At 8 lanes, with dcol's row tiles
- * first (tune.ts rowTilesFirst), `ab_shapes.js dx-col2im-few` ran dcol + col2im 1.09-1.32x as fast as
- * the phase GEMM for 512 channels at 7x7, batches 1-5 (49-245 pixels), 1.07x for 256 channels at 7x7,
- * batch 2 (98), but 0.85x for 256 at 14x14, batch 1 (196) and 0.89x for 128 channels (196).
+ * a weight of 8 MB or more, e.g. ResNet stage 5 at batch 1-5; one group, O a multiple of 64). There the
+ * phase GEMM's weight re-layout, shared by at most 2 row tiles, cost about a third of the row (2.8-3.3 ms
+ * of 10-12 at stage 5), while dcol's B is the weight as it is stored (copied into a texture) and dy is
+ * read from a channels-last texture: interleaved at stage 5, 9.1 against 11.6 ms (`ab.js dx-col2im`); at
+ * stage 4 (392 pixels) the phase GEMM stayed faster (8.5 against 9.5 ms), its col2im costing 1.1 ms.
+ * At 8 lanes, with dcol's row tiles first (tune.ts rowTilesFirst), `ab_shapes.js dx-col2im-few` ran
+ * dcol + col2im 1.09-1.32x as fast as the phase GEMM for 512 channels at 7x7, batches 1-5 (49-245
+ * pixels), 1.07x for 256 channels at 7x7, batch 2 (98), but 0.85x for 256 at 14x14, batch 1 (196) and
+ * 0.89x for 128 channels (196).
  */
 function useCol2im(g: ConvGeometry): boolean {
   if (dxPath !== 'auto') return dxPath === 'col2im';
