@@ -25,10 +25,11 @@
 //     activations): shifted texture copies, staged one at a time ('auto'), or gathers ('off',
 //     setConvWeightGradTexture)
 import { initDevice } from '../engine/device.js';
-import { add, batchNorm2d, batchNorm2dRelu, conv2d, matmul, ones, randn, relu, tidy, transpose, zeros, type Tensor } from '../engine/index.js';
+import { conv2d, matmul, randn, tidy, transpose, type Tensor } from '../engine/index.js';
 import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
 import { setFlatCopies } from '../engine/ops/matmul.js';
 import { setRowTilesFirst } from '../engine/tune.js';
+import { basicBlock } from './block.js';
 import { engineTimer, interleave } from './tfjs.js';
 
 interface Problem {
@@ -86,20 +87,10 @@ function kxkProblems(shapes: [number, number, number, number, number, number, nu
 
 /** bench/block.ts's basic residual block (3x3 conv, BN+ReLU, 3x3 conv, BN, skip add, ReLU), forward and backward. */
 function blockProblem(N: number, C: number, H: number): Problem {
-  const x = randn([N, C, H, H], { requiresGrad: true });
-  const w1 = randn([C, C, 3, 3], { requiresGrad: true });
-  const w2 = randn([C, C, 3, 3], { requiresGrad: true });
-  const [g1, b1, g2, b2] = [ones([C], { requiresGrad: true }), zeros([C], { requiresGrad: true }), ones([C], { requiresGrad: true }), zeros([C], { requiresGrad: true })];
-  const stats = [zeros([C]), ones([C]), zeros([C]), ones([C])];
-  const gy = randn([N, C, H, H]);
-  const params = [x, w1, w2, g1, b1, g2, b2];
+  const blk = basicBlock(N, C, H);
   const run = () => {
-    tidy(() => {
-      const h = batchNorm2dRelu(conv2d(x, w1, null, { padding: 1 }), stats[0], stats[1], g1, b1, { training: true });
-      const h2 = batchNorm2d(conv2d(h, w2, null, { padding: 1 }), stats[2], stats[3], g2, b2, { training: true });
-      relu(add(h2, x)).backward(gy);
-    });
-    params.forEach((t) => t.zeroGrad());
+    tidy(blk.fwdBwd);
+    blk.params.forEach((t) => t.zeroGrad());
   };
   // the two convolutions' forward, input-grad and weight-grad
   return { name: `basic block ${C} ch @${H} b${N} fwd+bwd`, flops: 3 * 2 * (2 * N * C * C * 9 * H * H), run };

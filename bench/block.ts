@@ -42,25 +42,10 @@ export async function runSection(): Promise<BenchRow[]> {
   const tf: Any = typeof peer === 'string' ? null : peer.tf;
   for (const B of BLOCKS) {
     const { N, C, H } = B;
-    const std = Math.sqrt(2 / (9 * C));
-    const x = E.randn([N, C, H, H], { requiresGrad: true });
-    const w1 = E.tidy(() => E.mul(E.randn([C, C, 3, 3]), std));
-    const w2 = E.tidy(() => E.mul(E.randn([C, C, 3, 3]), std));
-    w1.requiresGrad = true;
-    w2.requiresGrad = true;
-    const g1 = E.ones([C], { requiresGrad: true });
-    const b1 = E.zeros([C], { requiresGrad: true });
-    const g2 = E.ones([C], { requiresGrad: true });
-    const b2 = E.zeros([C], { requiresGrad: true });
-    const stats = [E.zeros([C]), E.ones([C]), E.zeros([C]), E.ones([C])];
-    const gy = E.randn([N, C, H, H]);
-    const params = [x, w1, w2, g1, b1, g2, b2];
+    const blk = basicBlock(N, C, H);
+    const { x, w1, w2, g1, b1, g2, b2, gy, params, std } = blk;
     const g = convGeometry('bench', x, w1, { padding: 1 });
-    const ours = () => {
-      const h = E.batchNorm2dRelu(E.conv2d(x, w1, null, { padding: 1 }), stats[0], stats[1], g1, b1, { training: true });
-      const h2 = E.batchNorm2d(E.conv2d(h, w2, null, { padding: 1 }), stats[2], stats[3], g2, b2, { training: true });
-      E.relu(E.add(h2, x)).backward(gy);
-    };
+    const ours = blk.fwdBwd;
     const naive = () => {
       const h = E.relu(composedBatchNorm(naiveConv2d(x, w1, g), g1, b1, 1e-5));
       const h2 = composedBatchNorm(naiveConv2d(h, w2, g), g2, b2, 1e-5);
@@ -96,10 +81,38 @@ export async function runSection(): Promise<BenchRow[]> {
       tf.dispose(tfData);
     }
     rows.push({ section: 'block', name: `basic block fwd+bwd, ${B.name}, batch ${N}`, ms, value: (N * 1000) / ms, unit: 'images/s', compare, extra, kernels: await kernelProfile(step, 1) });
-    [...params, ...stats, gy].forEach((t: Tensor) => t.dispose());
+    blk.dispose();
   }
   if (typeof peer === 'string') rows.push({ section: 'block', name: `(tfjs column: ${peer})`, ms: 0, value: 0, unit: '' });
   return rows;
+}
+
+/**
+ * The basic block's tensors at batch N, C channels, H x H (He-scaled weights, batch norm starting at
+ * the identity) and its forward and backward (fwdBwd, to run inside a tidy; gradients accumulate on
+ * `params`): the section's rows and bench/ab_shapes.ts time the same block.
+ */
+export function basicBlock(N: number, C: number, H: number) {
+  const std = Math.sqrt(2 / (9 * C));
+  const x = E.randn([N, C, H, H], { requiresGrad: true });
+  const w1 = E.tidy(() => E.mul(E.randn([C, C, 3, 3]), std));
+  const w2 = E.tidy(() => E.mul(E.randn([C, C, 3, 3]), std));
+  w1.requiresGrad = true;
+  w2.requiresGrad = true;
+  const g1 = E.ones([C], { requiresGrad: true });
+  const b1 = E.zeros([C], { requiresGrad: true });
+  const g2 = E.ones([C], { requiresGrad: true });
+  const b2 = E.zeros([C], { requiresGrad: true });
+  const stats = [E.zeros([C]), E.ones([C]), E.zeros([C]), E.ones([C])];
+  const gy = E.randn([N, C, H, H]);
+  const params = [x, w1, w2, g1, b1, g2, b2];
+  const fwdBwd = () => {
+    const h = E.batchNorm2dRelu(E.conv2d(x, w1, null, { padding: 1 }), stats[0], stats[1], g1, b1, { training: true });
+    const h2 = E.batchNorm2d(E.conv2d(h, w2, null, { padding: 1 }), stats[2], stats[3], g2, b2, { training: true });
+    E.relu(E.add(h2, x)).backward(gy);
+  };
+  const dispose = () => [...params, ...stats, gy].forEach((t: Tensor) => t.dispose());
+  return { x, w1, w2, g1, b1, g2, b2, stats, gy, params, std, fwdBwd, dispose };
 }
 
 /** The largest difference between the input gradients of two forms of the block, over the reference's largest magnitude. */
