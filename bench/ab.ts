@@ -1,4 +1,4 @@
-// Interleaved A/B runs of one engine choice in one process, the way the README's A/B figures were
+// Interleaved A/B runs of one engine choice in one process, the way the A/B figures of bench/NOTES.md were
 // measured (on a shared machine whose speed drifts by tens of percent, only interleaved runs compare):
 //   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js <choice> [rounds]
 // choices (each toggles one switch of engine/ops/conv2d.ts, at the bench's conv layers, batch 2):

@@ -94,7 +94,7 @@ function cpuInfo(): { model: string; cores: number; family?: number; modelNumber
  * lavapipe's vector width for the GEMM-bound sections: 512 bits (16-wide subgroups, sampled texture
  * panels) on AVX-512 cores, where it ran the GEMMs ~50% faster than 256; the default 256 (8-wide, storage
  * texture panels) on AVX2-only cores, where 512-bit vectors are pairs of 256-bit registers and the 8-wide
- * storage-texture GEMM ran 1024^3 at 25 GFLOP/s against 15-17 at 16 lanes (README, "Storage-texture panels").
+ * storage-texture GEMM ran 1024^3 at 25 GFLOP/s against 15-17 at 16 lanes (bench/NOTES.md, "Storage-texture panels at 8 lanes").
  */
 function gemmWidth(c: ReturnType<typeof cpuInfo>): '256' | '512' {
   return c.vector === 'AVX-512' ? '512' : '256';

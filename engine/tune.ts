@@ -175,7 +175,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     let pack: GemmVariant['pack'] = false;
     if (big && M >= 4 * tm * wg) pack = op === 'matmul' && N > 8 * S ? true : 'B';
     // at 16 lanes (512-bit lavapipe) large matmuls keep 8 columns a lane and read B panels from a
-    // texture: 2048^3 went from 58 to 74 GFLOP/s, 1024^3 from 50 to 65 (bench/README)
+    // texture: 2048^3 went from 58 to 74 GFLOP/s, 1024^3 from 50 to 65 (commit 90045b3)
     if (pack === true && S >= 16 && tm === 64 && N >= 16 * S) return { family: 'bcast', tm, tn: 8, wg, subgroup: S, pack, tex: true };
     // the tuner picked texture B panels for 14 of the 21 conv rows of the bench at 16 lanes
     const tex = pack === 'B' && S >= 16;
@@ -200,7 +200,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
  *   128x128x512, 64x512x256, 128x128x256 (M x K x N) 1.56 / 1.37 / 1.65 / 1.55x by median
  *   (`ab.js matmul`); a 96x200x300 one, which must be packed first, ran 0.78x;
  * - a conv product with K >= 64: the 13 such products of 3x3 and 1x1 layers at 7x7 and 14x14 (batches
- *   2-8, 4.8-13.8M) 1.00-1.85x by median against the old default forced (README); with K < 64 (3 or 36
+ *   2-8, 4.8-13.8M) 1.00-1.85x by median against the old default forced (bench/NOTES.md); with K < 64 (3 or 36
  *   channels) 0.79-1.39x, and under 2^22 0.73-1.30x, so those keep the default;
  * - with 16-63 rows (a batch of one at ResNet's last stages, a small-batch linear layer): the 3x3 and
  *   1x1 forwards and input-grads at 7x7, batch 1 (49 rows, 8 products) 1.23-2.01x by median against
@@ -233,7 +233,7 @@ function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
  * lavapipe): 32-row tiles of 8 columns a lane, up to 4 subgroups a workgroup, B (and a matmul's A when
  * several row tiles share it) from texture panels. On 2 Zen 3 cores 1024^3 ran 25.1 GFLOP/s this way
  * against 13.5 for the previous 8-lane default (64-row tiles from buffer panels) and 14.5-16.5 for the
- * 16-lane texture variants; 2048^3 26.2 against 15.8 (README, "Storage-texture panels").
+ * 16-lane texture variants; 2048^3 26.2 against 15.8 (bench/NOTES.md, "Storage-texture panels at 8 lanes").
  */
 function storagePanelDefault(op: GemmOp, M: number, N: number, K: number, S: number): GemmVariant {
   // A from a texture too where K % 4 == 0 (a plain A is then copied, flat unless K % 64 == 0, not

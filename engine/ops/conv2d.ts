@@ -211,7 +211,7 @@ const CPU_K_PER_SPLIT = 8192;
  * CPU_K_PER_SPLIT, and further only to spread the tiles evenly over the threads (see cpuSplits);
  * against the previous target of 32 workgroups (setConvWeightGradSplits('fill')) that ran the bench's
  * 1x1 expand, stage-3 and downsample weight-grads 1.05-1.13x as fast, stage 2 and the stem level
- * (`ab.js dw-splits`; README, "How lavapipe spreads a dispatch").
+ * (`ab.js dw-splits`; bench/NOTES.md, "How lavapipe spreads a dispatch").
  */
 function chooseSplits(v: GemmVariant, M: number, N: number, K: number, batch: number): number {
   const { rows, cols } = gemmTile(fitVariant(v, M));
@@ -320,7 +320,7 @@ let flatOperandCopies = 0;
  * Tests and benchmarks: 'off' leaves channels-last operands that matrixTexture cannot copy (more
  * pixels than a texture's height, or channels not a multiple of 64) in their buffers, as before flat
  * copies; 'auto' copies them flat into a texture (channelsLastTexture). Measured at 8 lanes, batch 32,
- * 64 channels at 28x28 (25088 pixels): see the README's "Channels-last operands copied flat".
+ * 64 channels at 28x28 (25088 pixels): see bench/NOTES.md, "8 lanes, late night" (Channels-last operands copied flat).
  */
 export function setConvFlatOperands(mode: 'auto' | 'off'): void {
   flatOperands = mode;

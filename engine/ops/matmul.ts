@@ -691,7 +691,7 @@ export function readsTextures(v: GemmVariant): boolean {
 
 /**
  * A kernel lavapipe (Mesa 25.0, LLVM 15, 512-bit) crashed on every run for a while, though not later
- * (README, "What limits the GEMM"): 64 x 8 tiles reading B's panel from a texture while A's panel is
+ * (bench/NOTES.md, "Still short of issue #3's lavapipe targets", where the GEMM's limits are): 64 x 8 tiles reading B's panel from a texture while A's panel is
  * a buffer, where a texel fetch stored its 64-byte result into a stack slot aligned to 32 bytes. No
  * other texture variant crashed in a sweep of them all (tm 16-128), and 48-row tiles run as fast, so
  * a packed texture GEMM whose A and B both need panels (neither can be copied straight into a texture:
