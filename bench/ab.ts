@@ -19,8 +19,8 @@
 //              ('auto') or on NCHW gathers ('off')
 //   dw-splits  weight-grads split over K only to spread their tiles evenly over the CPU driver's threads
 //              ('even') or until the grid has 32 workgroups ('fill', the previous rule)
-//   flat-copies the 1x1 layers' GEMM operands whose rows start on whole texels but not 256 bytes apart
-//              (the downsample's subsampled 28x28 planes) copied flat into textures, or packed
+//   flat-copies GEMM operands whose rows start on whole texels but not 256 bytes apart (the downsample's
+//              subsampled 28x28 planes, the stem's padded weight) copied flat into textures, or packed
 //              (engine/ops/matmul.ts setFlatCopies; bench/ab_shapes.ts flat times more such shapes)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
@@ -136,8 +136,8 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     ],
   },
   'flat-copies': {
-    layers: LAYERS.flatMap((L, i) => (L.k === 1 ? [i] : [])),
-    kinds: ['fwd', 'dx'],
+    layers: LAYERS.map((_L, i) => i),
+    kinds: ['fwd', 'dx', 'dw'],
     settings: [
       { name: 'flat copies', apply: () => setFlatCopies(true) },
       { name: 'packed', apply: () => setFlatCopies(false) },

@@ -8,8 +8,12 @@
 //   WEBGPU_VECTOR_WIDTH   lavapipe only: 256 (default, 8-wide subgroups) or 512 (16-wide subgroups).
 //                         512 gives +50% to broadcast-style matmul but -47% to load-heavy kernels, so the
 //                         engine leaves the driver's default unless asked; an explicit LP_NATIVE_VECTOR_WIDTH wins.
+//                         A process with a width set (either variable) keeps Mesa's shader cache in a
+//                         directory of its own, ~/.cache/webgpu-dl/mesa-lp<width> (see separateShaderCache),
+//                         unless MESA_SHADER_CACHE_DIR is set.
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
+import { join } from 'node:path';
 
 export interface AdapterSummary {
   vendor: string;
@@ -75,12 +79,28 @@ function loadDawn(): { create: (o: string[]) => GPU; globals: object } {
     if (w !== '256' && w !== '512') throw new Error(`WEBGPU_VECTOR_WIDTH: expected 256 or 512, got '${w}'`);
     process.env.LP_NATIVE_VECTOR_WIDTH = w;
   }
+  separateShaderCache();
   const require = createRequire(import.meta.url);
   // The package's ESM entry does the same require; going through it keeps its buffer-unmap patch.
   const path = require.resolve('webgpu');
   const dir = path.slice(0, path.lastIndexOf('/'));
   const arch = process.platform === 'darwin' ? 'universal' : process.arch;
   return require(`${dir}/dist/${process.platform}-${arch}/dawn.node`);
+}
+
+/**
+ * Mesa's on-disk shader cache does not key lavapipe's compiled code on LP_NATIVE_VECTOR_WIDTH: a
+ * 512-bit process loads code a 256-bit process cached before it, and its texture GEMMs then return
+ * garbage (Mesa 25.0.7, Zen 4: every 16-lane texture variant wrong, relative errors of 1 and NaN,
+ * once an 8-lane texture GEMM had filled the cache; right with the cache off or empty). So a process
+ * whose width is set caches in a directory of its own for that width, unless MESA_SHADER_CACHE_DIR says
+ * where; processes at the driver's default keep Mesa's default cache.
+ */
+function separateShaderCache(): void {
+  const w = process.env.LP_NATIVE_VECTOR_WIDTH;
+  if (w === undefined || process.env.MESA_SHADER_CACHE_DIR !== undefined) return;
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  process.env.MESA_SHADER_CACHE_DIR = join(base, 'webgpu-dl', `mesa-lp${w.replace(/[^0-9A-Za-z]/g, '_')}`);
 }
 
 function softwareThreads(): number {

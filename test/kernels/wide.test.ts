@@ -6,6 +6,10 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
+import { readsTextures, setMatmulKernel } from '../../engine/ops/matmul.js';
+import type { GemmVariant } from '../../engine/tune.js';
+import { randomData } from '../helpers.js';
+import { refMatmul } from './ref.js';
 
 interface ChildOut {
   status: number | null;
@@ -37,6 +41,30 @@ describe('GEMM variants at 16-wide subgroups (child processes at 512-bit lavapip
     // copy, the stem's input-grad with more dy rows than a texture holds, and a weight-grad whose x's
     // 4 copies exceed a storage binding; a texture matmul run twice (its bind group reused); and 3 forwards
     // with their channels padded to 4
+    // first a texture GEMM at this process's own width, so that Mesa's shader cache (when on) holds
+    // that width's code before the 512-bit children start: they must not load it (engine/device.ts
+    // separateShaderCache; with one shared cache every 16-lane texture result below was garbage)
+    const S = E.deviceContext().summary.subgroupSize;
+    const own: GemmVariant = { family: 'bcast', tm: 4 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true };
+    if (E.deviceContext().features.has('subgroups') && readsTextures(own)) {
+      const [M, N, K] = [96, 128, 64];
+      const A = randomData(M * K, 71);
+      const B = randomData(K * N, 72);
+      setMatmulKernel('gemm', own);
+      try {
+        const ref = refMatmul(A, B, M, N, K, 1, false, false);
+        const [a, b] = [E.tensor(A, [M, K]), E.tensor(B, [K, N])];
+        const c = E.matmul(a, b);
+        const got = await c.toArray();
+        [a, b, c].forEach((t) => t.dispose());
+        let err = 0;
+        let max = 0;
+        ref.forEach((r, i) => ((err = Math.max(err, Math.abs(got[i] - r))), (max = Math.max(max, Math.abs(r)))));
+        expect(err / max, `the parent's ${S}-lane texture matmul`).to.be.below(1e-5);
+      } finally {
+        setMatmulKernel('gemm', null);
+      }
+    }
     const expected = { panels: 1 + 1 + 3 + 3 * 6 + 3, direct: 2 * (9 + 5) + 1 + 3 * 2 + 6 + 3 + 1 + 1 + 1 + 3 };
     const outs = await Promise.all((['panels', 'direct'] as const).map(runChild));
     (['panels', 'direct'] as const).forEach((part, i) => {
