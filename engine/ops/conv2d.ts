@@ -639,10 +639,13 @@ function wantDyTexture(v: GemmVariant, dy: Tensor, g: ConvGeometry): boolean {
  * copies within a texture (one copy at a time staged in a buffer, which a tensor-sized copy fits), and a
  * subgroup-broadcast variant that reads textures (16 lanes and up, and 8 on lavapipe, as storage
  * textures: there `ab.js dw-texture` ran the weight-grads 1.08-1.39x as fast at stages 2-5 and the 1x1
- * expand, Zen 3, 2026-11-29).
+ * expand, Zen 3, 2026-11-29). Not 1x1 kernels at 16 lanes: one tap reuses nothing of the 4 copies, and
+ * the 1x1 expand's weight-grad ran 0.77 / 0.91 / 0.88x as fast with them as with gathers (`ab.js
+ * dw-texture`, 5-7 rounds each, Zen 4, 2026-11-30), the 3x3 ones 0.92-1.13x (median 1.06x).
  */
 function wantWeightGradTexture(v: GemmVariant, x: Tensor, g: ConvGeometry): boolean {
   if (dwTexture === 'off' || v.family !== 'bcast' || !texturePanelsAt(v.subgroup)) return false;
+  if (v.subgroup >= 16 && g.KH * g.KW === 1) return false;
   const { width, perCopy } = shiftedCopiesLayout(x.size);
   const limits = deviceContext().limits;
   return g.sh === 1 && g.sw === 1 && g.OH === g.H && g.OW === g.W && 16 * perCopy <= limits.maxStorageBufferBindingSize && (4 * perCopy) / width <= limits.maxTextureDimension2D;

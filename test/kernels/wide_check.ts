@@ -356,8 +356,9 @@ async function main(): Promise<void> {
       b?.dispose();
     }
     setConvVariants({});
-    // weight-grad reading x from its 4 shifted texture copies (stride 1, output size = input size) with
-    // the untuned variant: per case the texture kernel must run and match float64; x as a view at an
+    // weight-grad reading x from its 4 shifted texture copies (stride 1, output size = input size, more
+    // than one tap) with the untuned variant: per case the texture kernel must run (the 1 x 1 case: must
+    // not) and match float64; x as a view at an
     // offset of 1 (every copy shift is used), planes of 49 pixels (each image's pixels padded to 52,
     // 4-pixel runs crossing image rows), odd channels, dilation, 5 x 5, 1 x 1 and groups
     const dwCases: { x: number[]; w: number[]; cfg: { padding: [number, number]; dilation?: [number, number]; groups?: number }; offset: number }[] = [
@@ -380,8 +381,10 @@ async function main(): Promise<void> {
       E.sum(E.mul(E.conv2d(x, w, null, c.cfg), E.tensor(GY, [d.N, d.O, d.OH, d.OW]))).backward();
       const kernels = (await E.stopProfile()).map((r) => r.kernel);
       results.push({ what: label, maxRelErr: relErr(await w.grad!.toArray(), conv2dGradRef(X, W, GY, d).dw) });
-      // dy from its flat texture copy where the output planes are a multiple of 4 pixels (40 and 12 here)
-      const kind = (d.OH * d.OW) % 4 === 0 ? 'gemm:conv.dw.tex.yt:' : 'gemm:conv.dw.tex:';
+      // dy from its flat texture copy where the output planes are a multiple of 4 pixels (40 and 12 here);
+      // a 1 x 1 kernel at 16 lanes reads x with gathers (conv2d.ts wantWeightGradTexture)
+      const pointKernel = c.w[2] * c.w[3] === 1;
+      const kind = (d.OH * d.OW) % 4 === 0 ? (pointKernel ? 'gemm:conv.dw.yt:' : 'gemm:conv.dw.tex.yt:') : pointKernel ? 'gemm:conv.dw:' : 'gemm:conv.dw.tex:';
       if (!kernels.some((k) => k.startsWith(kind))) results.push({ what: `${label}: the kernel ${kind} did not run (${kernels.join(', ')})`, maxRelErr: 1 });
     }
     // dy from its flat texture copy with x gathered (stride 2: no shifted copies), and dy as a view at
@@ -454,16 +457,18 @@ async function main(): Promise<void> {
     }
     // an x whose 4 copies exceed one storage binding (a batch of 256 28x28x64 activations, in the
     // benchmark's block section) still takes the texture copies: they are staged one at a time
+    // (a 3 x 3 kernel: 1 x 1 weight-grads at 16 lanes read x with gathers)
     const big = [1, 4, 2000, 1100];
-    const bigW = [3, 4, 1, 1];
+    const bigW = [3, 4, 3, 3];
+    const bigCfg = { padding: [1, 1] as [number, number] };
     if (16 * numelOf(big) <= ctx.limits.maxStorageBufferBindingSize) results.push({ what: `weight-grad fallback case too small for this device's binding limit`, maxRelErr: 1 });
-    const db = convDims(big, bigW, {});
+    const db = convDims(big, bigW, bigCfg);
     const XB = randomData(numelOf(big), seed++);
     const WB = randomData(numelOf(bigW), seed++);
     const GB = randomData(db.N * db.O * db.OH * db.OW, seed++);
     const wb = E.tensor(WB, bigW, { requiresGrad: true });
     E.startProfile();
-    E.sum(E.mul(E.conv2d(E.tensor(XB, big), wb, null, {}), E.tensor(GB, [db.N, db.O, db.OH, db.OW]))).backward();
+    E.sum(E.mul(E.conv2d(E.tensor(XB, big), wb, null, bigCfg), E.tensor(GB, [db.N, db.O, db.OH, db.OW]))).backward();
     const bigKernels = (await E.stopProfile()).map((r) => r.kernel);
     results.push({ what: 'conv2d weight-grad, x\'s 4 copies larger than a storage binding (texture copies)', maxRelErr: relErr(await wb.grad!.toArray(), conv2dGradRef(XB, WB, GB, db).dw) });
     if (!bigKernels.some((k) => k.startsWith('gemm:conv.dw.tex.yt:'))) results.push({ what: `weight-grad of a large x: the texture kernel did not run (${bigKernels.join(', ')})`, maxRelErr: 1 });
