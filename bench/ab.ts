@@ -25,7 +25,8 @@
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
 // Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
-// timed runs, and how many times faster the first is. Variants come from the tune cache, as in `npm run bench`.
+// timed runs, and how many times faster the first is; a setting whose result differs from the naive
+// kernel's by more than the bench's tolerance prints WRONG and makes the exit status 1. Variants come from the tune cache, as in `npm run bench`.
 // A second form compares GEMM variants on one bench conv layer (index into bench/conv.ts LAYERS):
 //   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js variant <layer 0-6> <fwd|dx|dw> '<variant JSON>' [rounds]
 // e.g. '{"tm":96,"fit":true,"pack":"B","tex":true}' (family bcast, wg 1 and the adapter's subgroup size
@@ -37,9 +38,9 @@
 // e.g. '{"tm":32,"wg":2}' is the untuned default that mid-size matmuls had before midProduct.
 import { initDevice } from '../engine/device.js';
 import { conv2d, matmul, randn, transpose } from '../engine/index.js';
-import { convGemmDims, convGeometry, convInputGrad, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { convGemmDims, convGeometry, convInputGrad, convNaive, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
-import { median, timeGpu } from './harness.js';
+import { median, RESULT_TOLERANCE, resultError, timeGpu } from './harness.js';
 import { setFlatCopies, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
 import { LAYERS, OPS, type Kind } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -161,8 +162,10 @@ function layerProblem(L: (typeof LAYERS)[number]) {
   const g = convGeometry('ab', x, w, opts);
   const gy = randn([L.N, L.O, g.OH, g.OW]);
   const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
-  const once = (kind: Kind) => (kind === 'fwd' ? () => conv2d(x, w, null, opts).dispose() : kind === 'dx' ? () => convInputGrad(gy, w, g).dispose() : () => convWeightGrad(gy, x, g).dispose());
-  return { g, flops, once, dispose: () => [x, w, gy].forEach((t) => t.dispose()) };
+  const result = (kind: Kind) => (kind === 'fwd' ? conv2d(x, w, null, opts) : kind === 'dx' ? convInputGrad(gy, w, g) : convWeightGrad(gy, x, g));
+  const reference = (kind: Kind) => (kind === 'fwd' ? convNaive('fwd', g, x, w) : kind === 'dx' ? convNaive('dx', g, gy, w) : convNaive('dw', g, gy, x));
+  const once = (kind: Kind) => () => result(kind).dispose();
+  return { g, flops, once, result, reference, dispose: () => [x, w, gy].forEach((t) => t.dispose()) };
 }
 
 /** A variant given as JSON, with family bcast, wg 1, tm 64 and the adapter's subgroup size filled in. */
@@ -266,6 +269,15 @@ async function main(): Promise<void> {
       const med = await interleave({ [A.name]: timer(A), [B.name]: timer(B) }, { warmup: 1, runs: rounds });
       const row = [A, B].map((s) => `${s.name} ${med[s.name].toFixed(2)} ms ${(flops / med[s.name] / 1e6).toFixed(1)} GFLOP/s`).join(' | ');
       console.log(`${`${L.name} ${kind}`.padEnd(36)} ${row} | ${A.name} ${(med[B.name] / med[A.name]).toFixed(2)}x as fast`);
+      // each setting's result against the naive kernel: a fast wrong kernel must not pass for a win
+      for (const s of [A, B]) {
+        s.apply();
+        const err = await resultError(problem.result(kind), problem.reference(kind));
+        if (!(err <= RESULT_TOLERANCE)) {
+          console.log(`  WRONG: ${s.name} differs from the naive kernel by ${err.toExponential(2)} of its largest value`);
+          process.exitCode = 1;
+        }
+      }
     }
     problem.dispose();
   }
@@ -273,7 +285,7 @@ async function main(): Promise<void> {
   setConvChannelsLast('auto');
   setConvWeightRelayout('auto');
   setGemmStore4(true);
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }
 
 await main();
