@@ -34,13 +34,6 @@ describe('GEMM variants at 16-wide subgroups (child processes at 512-bit lavapip
   this.timeout(600_000);
   it('texture B panels, B copied straight into a texture, 8 columns a lane, and the weight-grad on texture copies of x match float64 for matmul and conv2d (forward and both gradients)', async function () {
     if (!E.deviceContext().summary.isSoftware) this.skip(); // hardware GPUs use the tiled family
-    // panels: the crash-shape matmul, the mid-size default matmul and conv (3), then per variant its matmul and
-    // conv results; direct: per variant 9 matmul cases and 5 1x1 conv results; the packB one adds the
-    // 3x3 forward on a texture and 3 forward/input-grad pairs (strided; stride 1 as the phase GEMM and as dcol +
-    // col2im); then 6 weight-grads reading x from texture copies, 3 reading dy from its flat texture
-    // copy, the stem's input-grad with more dy rows than a texture holds, and a weight-grad whose x's
-    // 4 copies exceed a storage binding; a texture matmul run twice (its bind group reused); and 3 forwards
-    // with their channels padded to 4
     // first a texture GEMM at this process's own width, so that Mesa's shader cache (when on) holds
     // that width's code before the 512-bit children start: they must not load it (engine/device.ts
     // separateShaderCache; with one shared cache every 16-lane texture result below was garbage)
@@ -65,6 +58,13 @@ describe('GEMM variants at 16-wide subgroups (child processes at 512-bit lavapip
         setMatmulKernel('gemm', null);
       }
     }
+    // panels: the crash-shape matmul, the mid-size default matmul and conv (3), then per variant its matmul and
+    // conv results; direct: per variant 9 matmul cases and 5 1x1 conv results; the packB one adds the
+    // 3x3 forward on a texture and 3 forward/input-grad pairs (strided; stride 1 as the phase GEMM and as dcol +
+    // col2im); then 6 weight-grads (5 reading x from texture copies, the 1x1 one gathering it), 3 reading dy from its flat texture
+    // copy, the stem's input-grad with more dy rows than a texture holds, and a weight-grad whose x's
+    // 4 copies exceed a storage binding; a texture matmul run twice (its bind group reused); and 3 forwards
+    // with their channels padded to 4
     const expected = { panels: 1 + 1 + 3 + 3 * 6 + 3, direct: 2 * (9 + 5) + 1 + 3 * 2 + 6 + 3 + 1 + 1 + 1 + 3 };
     const outs = await Promise.all((['panels', 'direct'] as const).map(runChild));
     (['panels', 'direct'] as const).forEach((part, i) => {
