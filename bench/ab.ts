@@ -37,12 +37,12 @@
 //   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js matmul <M> <K> <N> '<variant JSON>' [rounds] [--ta] [--tb]
 // e.g. '{"tm":32,"wg":2}' is the untuned default that mid-size matmuls had before midProduct.
 import { initDevice } from '../engine/device.js';
-import { conv2d, matmul, randn, transpose } from '../engine/index.js';
-import { convGemmDims, convGeometry, convInputGrad, convNaive, convTuneOp, convWeightGrad, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
+import { matmul, randn, transpose } from '../engine/index.js';
+import { convGemmDims, convGeometry, convTuneOp, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, RESULT_TOLERANCE, resultError, timeGpu } from './harness.js';
 import { setFlatCopies, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
-import { LAYERS, OPS, type Kind } from './conv.js';
+import { LAYERS, layerProducts, OPS, type Kind } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
 
 type Setting = { name: string; apply: () => void };
@@ -162,10 +162,9 @@ function layerProblem(L: (typeof LAYERS)[number]) {
   const g = convGeometry('ab', x, w, opts);
   const gy = randn([L.N, L.O, g.OH, g.OW]);
   const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
-  const result = (kind: Kind) => (kind === 'fwd' ? conv2d(x, w, null, opts) : kind === 'dx' ? convInputGrad(gy, w, g) : convWeightGrad(gy, x, g));
-  const reference = (kind: Kind) => (kind === 'fwd' ? convNaive('fwd', g, x, w) : kind === 'dx' ? convNaive('dx', g, gy, w) : convNaive('dw', g, gy, x));
-  const once = (kind: Kind) => () => result(kind).dispose();
-  return { g, flops, once, result, reference, dispose: () => [x, w, gy].forEach((t) => t.dispose()) };
+  const { ours, naive } = layerProducts(x, w, gy, g, opts);
+  const once = (kind: Kind) => () => ours[kind]().dispose();
+  return { g, flops, once, ours, naive, dispose: () => [x, w, gy].forEach((t) => t.dispose()) };
 }
 
 /** A variant given as JSON, with family bcast, wg 1, tm 64 and the adapter's subgroup size filled in. */
@@ -272,7 +271,7 @@ async function main(): Promise<void> {
       // each setting's result against the naive kernel: a fast wrong kernel must not pass for a win
       for (const s of [A, B]) {
         s.apply();
-        const err = await resultError(problem.result(kind), problem.reference(kind));
+        const err = await resultError(problem.ours[kind](), problem.naive[kind]());
         if (!(err <= RESULT_TOLERANCE)) {
           console.log(`  WRONG: ${s.name} differs from the naive kernel by ${err.toExponential(2)} of its largest value`);
           process.exitCode = 1;

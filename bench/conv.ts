@@ -7,6 +7,7 @@
 import { initDevice } from '../engine/device.js';
 import { conv2d, randn } from '../engine/index.js';
 import { convGemmDims, convGeometry, convInputGrad, convNaive, convTuneOp, convWeightGrad, setConvVariants } from '../engine/ops/conv2d.js';
+import type { Conv2dOptions, ConvGeometry } from '../engine/ops/conv_geometry.js';
 import type { Tensor } from '../engine/tensor.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmOp, type GemmVariant } from '../engine/tune.js';
 import { aluCeiling, ceilingColumn } from './ceiling.js';
@@ -39,6 +40,14 @@ export type Kind = 'fwd' | 'dx' | 'dw';
 /** The tune-cache op of each conv product. */
 export const OPS: Record<Kind, GemmOp> = { fwd: 'conv.fwd', dx: 'conv.dx', dw: 'conv.dw' };
 
+/** A layer's three products as the engine runs them (ours) and as the naive reference kernels do. */
+export function layerProducts(x: Tensor, w: Tensor, gy: Tensor, g: ConvGeometry, opts: Conv2dOptions): { ours: Record<Kind, () => Tensor>; naive: Record<Kind, () => Tensor> } {
+  return {
+    ours: { fwd: () => conv2d(x, w, null, opts), dx: () => convInputGrad(gy, w, g), dw: () => convWeightGrad(gy, x, g) },
+    naive: { fwd: () => convNaive('fwd', g, x, w), dx: () => convNaive('dx', g, gy, w), dw: () => convNaive('dw', g, gy, x) },
+  };
+}
+
 export async function runSection(): Promise<BenchRow[]> {
   await initDevice();
   const rows: BenchRow[] = [];
@@ -51,16 +60,7 @@ export async function runSection(): Promise<BenchRow[]> {
     const g = convGeometry('bench', x, w, opts);
     const gy = randn([L.N, L.O, g.OH, g.OW]);
     const flops = 2 * L.N * L.O * g.OH * g.OW * L.C * L.k * L.k;
-    const ours: Record<Kind, () => Tensor> = {
-      fwd: () => conv2d(x, w, null, opts),
-      dx: () => convInputGrad(gy, w, g),
-      dw: () => convWeightGrad(gy, x, g),
-    };
-    const naive: Record<Kind, () => Tensor> = {
-      fwd: () => convNaive('fwd', g, x, w),
-      dx: () => convNaive('dx', g, gy, w),
-      dw: () => convNaive('dw', g, gy, x),
-    };
+    const { ours, naive } = layerProducts(x, w, gy, g, opts);
     // GEMM shapes of the three products (rows, columns, K), as engine/ops/conv2d.ts runs them
     const shapes: Record<Kind, [number, number, number]> = { fwd: convGemmDims('fwd', g), dx: convGemmDims('dx', g), dw: convGemmDims('dw', g) };
     let tf: any = null;

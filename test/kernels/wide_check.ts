@@ -384,7 +384,7 @@ async function main(): Promise<void> {
       // dy from its flat texture copy where the output planes are a multiple of 4 pixels (40 and 12 here);
       // a 1 x 1 kernel at 16 lanes reads x with gathers (conv2d.ts wantWeightGradTexture)
       const pointKernel = c.w[2] * c.w[3] === 1;
-      const kind = (d.OH * d.OW) % 4 === 0 ? (pointKernel ? 'gemm:conv.dw.yt:' : 'gemm:conv.dw.tex.yt:') : pointKernel ? 'gemm:conv.dw:' : 'gemm:conv.dw.tex:';
+      const kind = `gemm:conv.dw${pointKernel ? '' : '.tex'}${(d.OH * d.OW) % 4 === 0 ? '.yt' : ''}:`;
       if (!kernels.some((k) => k.startsWith(kind))) results.push({ what: `${label}: the kernel ${kind} did not run (${kernels.join(', ')})`, maxRelErr: 1 });
     }
     // dy from its flat texture copy with x gathered (stride 2: no shifted copies), and dy as a view at
