@@ -39,7 +39,7 @@
 import { initDevice } from '../engine/device.js';
 import { matmul, randn, transpose } from '../engine/index.js';
 import { convGemmDims, convGeometry, convTuneOp, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
-import { chooseGemmVariant, describeVariant, validVariant, type GemmVariant } from '../engine/tune.js';
+import { chooseGemmVariant, describeVariant, setFitQuantum, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, RESULT_TOLERANCE, resultError, timeGpu } from './harness.js';
 import { setFlatCopies, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
 import { LAYERS, layerProducts, OPS, type Kind } from './conv.js';
@@ -142,6 +142,15 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     settings: [
       { name: 'flat copies', apply: () => setFlatCopies(true) },
       { name: 'packed', apply: () => setFlatCopies(false) },
+    ],
+  },
+  'fit-rows': {
+    // stage 5 (98 rows): the one bench layer whose balanced tile heights differ
+    layers: [4],
+    kinds: ['fwd', 'dx', 'dw'],
+    settings: [
+      { name: 'rows of 4', apply: () => setFitQuantum('rows4') },
+      { name: 'subgroups', apply: () => setFitQuantum('subgroup') },
     ],
   },
   store4: {

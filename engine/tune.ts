@@ -50,10 +50,22 @@ export interface GemmVariant {
   pack?: boolean | 'B';
   /**
    * bcast: tm is the largest tile height; a GEMM of M rows uses as many row tiles as tm would make,
-   * each the smallest multiple of the subgroup size that covers M (fitVariant): M = 98 with tm 128
-   * runs one tile of 112 rows, not two of 64 (23% of them padding).
+   * each the smallest multiple of 4 rows (at least the subgroup size) that covers M (fitVariant):
+   * M = 98 with tm 128 runs one tile of 100 rows, not two of 64 (23% of them padding). A height that
+   * is not a multiple of the subgroup size leaves the last subgroup slot of A rows partial (matmul.ts).
    */
   fit?: boolean;
+}
+
+let fitQuantum: 'rows4' | 'subgroup' = 'rows4';
+
+/**
+ * Balanced tile heights in multiples of 4 rows or of the subgroup size (the rule before; bench/ab.ts
+ * fit-rows). Interleaved at stage 5 (98 rows: one tile of 100 against 112, 16 lanes, 9 rounds): the
+ * forward 1.06x as fast, the input-grad 1.01x.
+ */
+export function setFitQuantum(q: 'rows4' | 'subgroup'): void {
+  fitQuantum = q;
 }
 
 /** A variant as it runs for M rows: a 'fit' variant's tile height balanced over its row tiles. */
@@ -62,7 +74,8 @@ export function fitVariant(v: GemmVariant, M: number): GemmVariant {
   const { fit: _fit, ...rest } = v;
   const S = v.subgroup;
   const tiles = Math.max(1, Math.ceil(M / (v.tm * v.wg)));
-  return { ...rest, tm: Math.min(v.tm, Math.max(S, S * Math.ceil(M / (tiles * v.wg * S)))) };
+  const q = fitQuantum === 'subgroup' ? S : 4;
+  return { ...rest, tm: Math.min(v.tm, Math.max(S, q * Math.ceil(M / (tiles * v.wg * q)))) };
 }
 
 export type GemmOp = 'matmul' | 'conv.fwd' | 'conv.dx' | 'conv.dw';
@@ -283,8 +296,8 @@ function paddedRows(v: GemmVariant, M: number): number {
  * (fitVariant): the one that pads the fewest rows, balanced 96 on a tie with 64. Interleaved A/Bs at
  * 16 lanes (batch 2, fastest of 9-15 rounds): balanced 96-row tiles ran the 3x3 weight-grads of stages
  * 2-5 (576-4608 rows, no padding either way) 1.07 / 1.07 / 1.08 / 1.07x as fast as 64-row ones and
- * stage 4's forward and input-grad (392 rows: 400 against 448) 1.07 / 1.15x; 98 rows keep one tile of
- * 112 (96-row tiles ran stage 5's forward 0.84x), and stages 2-3 (6272, 1568 rows) 64-row tiles (level).
+ * stage 4's forward and input-grad (392 rows: 400 against 448) 1.07 / 1.15x; 98 rows keep one tile (of
+ * 100 rows; two tiles from 96 ran stage 5's forward 0.84x), and stages 2-3 (6272, 1568 rows) 64-row tiles (level).
  */
 function tileHeight(v: GemmVariant, M: number): GemmVariant {
   let best = v;
@@ -354,7 +367,7 @@ export function gemmCandidates(op: GemmOp, M: number, N: number, K: number): Gem
       if (S < 16) add({ family: 'bcast', tm: 32, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 4, subgroup: S, pack, tex: true });
       add({ family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack, tex: true });
       add({ family: 'bcast', tm: 64, wg: 1, subgroup: S, pack, tex: true });
-      // balanced tiles of up to 96 and 128 rows (a 7x7 map at batch 2: 98 rows, one tile of 112)
+      // balanced tiles of up to 96 and 128 rows (a 7x7 map at batch 2: 98 rows, one tile of 100)
       for (const tm of [96, 128]) add({ family: 'bcast', tm, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true, fit: true });
       // matmul: A read in place, B a texture copied as it is (no pack kernel at all where B is plain)
       if (op === 'matmul') {

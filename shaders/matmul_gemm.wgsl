@@ -9,7 +9,9 @@
 //         (n0 = (tile * S + l) * 4) and TM accumulator vec4s. Per step of 4 k values each lane loads
 //         TM/S rows of A (4 k values each, a vec4) and its own 4 x vec4 of B; row r's A values are
 //         then taken from lane r % S with subgroupBroadcast(aj, constant lane), a register shuffle on
-//         CPU drivers, so every A element is loaded once per subgroup. Straight-line generated code
+//         CPU drivers, so every A element is loaded once per subgroup. TM is a multiple of 4; where it
+//         is not one of S (balanced tile heights), the last slot's lanes past the tile load clamped
+//         rows that are never broadcast. Straight-line generated code
 //         (no loops over accumulator arrays). This is the family that wins on lavapipe, where every
 //         storage load is issued one lane and one component at a time.
 //         With a packed B operand a lane may keep 8 columns (two groups of 4, 4S apart; variant tn 8),

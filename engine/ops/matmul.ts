@@ -153,8 +153,11 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const S = v.family === 'bcast' ? v.subgroup : 1;
   const L = lanesOf(v);
   const TM = v.tm;
-  const slots = v.family === 'bcast' ? TM / S : TM; // A rows loaded per invocation
-  if (v.family === 'bcast' && (TM % S !== 0 || S < 1)) throw new Error(`gemm: tm ${TM} must be a multiple of the subgroup size ${S}`);
+  // A rows loaded per invocation; a bcast tile whose height is not a multiple of S has a partial last
+  // slot, whose lanes past the tile (lane >= TM % S) load clamped rows that are never broadcast
+  const slots = v.family === 'bcast' ? Math.ceil(TM / S) : TM;
+  const isPartial = (j: number) => TM % S > 0 && j === slots - 1;
+  if (v.family === 'bcast' && (TM % 4 !== 0 || TM < 4 || S < 1)) throw new Error(`gemm: tm ${TM} must be a positive multiple of 4`);
   const packed = source === 'packed';
   const packB = source === 'packB';
   const G = groupsOf(v);
@@ -187,7 +190,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     else rowPrep.push(`let pa = (batch * p.MT + m0 / ${TM}u) * p.K4 * ${TM}u;`);
     rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
     if (tex) rowPrep.push(...(direct ? directPrep : texPrep));
-    for (let j = 0; j < slots; j++) rowPrep.push(aTex ? `let ar${j} = abr + min(m0 + ${slotExpr(j)}, p.M - 1u) + p.mOff;` : `let ar${j} = pa + ${slotExpr(j)};`);
+    for (let j = 0; j < slots; j++) rowPrep.push(aTex ? `let ar${j} = abr + min(m0 + ${slotExpr(j)}, p.M - 1u) + p.mOff;` : `let ar${j} = pa + ${isPartial(j) ? `min(${slotExpr(j)}, ${TM - 1}u)` : slotExpr(j)};`);
   } else {
     if (packB) rowPrep.push(`let pb = (batch * p.NT + n0 / ${4 * L}u) * 4u * p.K4 * ${L}u + (n0 / 4u) % ${L}u;`);
     if (packB && tex) rowPrep.push(...(direct ? directPrep : texPrep));

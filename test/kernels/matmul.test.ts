@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { gemmSource, gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
-import type { GemmVariant } from '../../engine/tune.js';
+import { fitVariant, type GemmVariant } from '../../engine/tune.js';
 import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { refMatmul } from './ref.js';
 
@@ -69,6 +69,15 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
         }
         [a, b, aT, bT].forEach((t) => t.dispose());
       }
+    }
+  });
+
+  it("the odd shapes give the 'fit' variants tile heights that are not a multiple of the subgroup size (a partial last slot of A rows)", () => {
+    const fits = variants().filter(([, v]) => v !== 'naive' && v.fit);
+    if (fits.length === 0) return expect(E.deviceContext().features.has('subgroups')).to.equal(false);
+    for (const [name, v] of fits) {
+      const heights = shapes.map(([M]) => fitVariant(v as GemmVariant, M).tm);
+      expect(heights.some((tm) => tm % (v as GemmVariant).subgroup !== 0), `${name}: ${heights}`).to.equal(true);
     }
   });
 

@@ -8,7 +8,7 @@ import * as E from '../../engine/index.js';
 import { parseCpuinfo } from '../../engine/host_cpu.js';
 import { panelBinding, storageTexturePanels } from '../../engine/kernels.js';
 import { readsTextures } from '../../engine/ops/matmul.js';
-import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, rowTilesFirst, setRowTilesFirst, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
+import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, rowTilesFirst, setFitQuantum, setRowTilesFirst, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
 
 describe('autotuner', () => {
   let dir: string;
@@ -94,8 +94,14 @@ describe('autotuner', () => {
   it("a 'fit' variant balances its tile height over the row tiles its largest height makes", () => {
     const fit: GemmVariant = { family: 'bcast', tm: 128, tn: 8, wg: 1, subgroup: 16, pack: 'B', tex: true, fit: true };
     const tm = (M: number, v = fit) => fitVariant(v, M).tm;
-    expect([tm(98), tm(128), tm(129), tm(200), tm(5), tm(1), tm(1024), tm(1100)]).to.deep.equal([112, 128, 80, 112, 16, 16, 128, 128]);
-    expect(tm(70, { ...fit, tm: 64, wg: 2 })).to.equal(48); // one workgroup of 2 subgroups: 2 x 48 rows >= 70
+    expect([tm(98), tm(128), tm(129), tm(200), tm(5), tm(1), tm(1024), tm(1100)]).to.deep.equal([100, 128, 68, 100, 16, 16, 128, 124]);
+    expect(tm(70, { ...fit, tm: 64, wg: 2 })).to.equal(36); // one workgroup of 2 subgroups: 2 x 36 rows >= 70
+    setFitQuantum('subgroup');
+    try {
+      expect([tm(98), tm(129), tm(1100)]).to.deep.equal([112, 80, 128]);
+    } finally {
+      setFitQuantum('rows4');
+    }
     expect(fitVariant(fit, 98).fit).to.equal(undefined);
     const plain: GemmVariant = { family: 'bcast', tm: 64, wg: 1, subgroup: 16 };
     expect(fitVariant(plain, 98)).to.equal(plain);
