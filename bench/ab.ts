@@ -31,13 +31,14 @@
 //   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js variant <layer 0-6> <fwd|dx|dw> '<variant JSON>' [rounds]
 // e.g. '{"tm":96,"fit":true,"pack":"B","tex":true}' (family bcast, wg 1 and the adapter's subgroup size
 // filled in) against the layer's tuned variant: per round each is timed as the fastest of 3 runs
-// (bursts on this machine only add time); prints the median and the fastest round of each.
+// (bursts on this machine only add time); prints the median and the fastest round of each, and WRONG
+// (exit status 1) for a variant whose result differs from the naive kernel's.
 // A third form does the same for a matmul, its chosen variant (tuned, else the untuned default) against
 // a given one; --ta / --tb store A / B transposed (read in place, as linear's backward does):
 //   WEBGPU_VECTOR_WIDTH=512 node dist/bench/ab.js matmul <M> <K> <N> '<variant JSON>' [rounds] [--ta] [--tb]
 // e.g. '{"tm":32,"wg":2}' is the untuned default that mid-size matmuls had before midProduct.
 import { initDevice } from '../engine/device.js';
-import { matmul, randn, transpose } from '../engine/index.js';
+import { matmul, randn, transpose, type Tensor } from '../engine/index.js';
 import { convGemmDims, convGeometry, convTuneOp, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { chooseGemmVariant, describeVariant, setFitQuantum, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, RESULT_TOLERANCE, resultError, timeGpu } from './harness.js';
@@ -193,7 +194,13 @@ function roundsOf(form: string, arg: string | undefined, byDefault = 9): number 
  * Times `once` under the chosen variant and under a given one, interleaved; each round counts the
  * fastest of 3 runs (bursts only add time). `use` installs a variant (null: back to the choice).
  */
-async function compareVariants(title: string, flops: number, once: () => void, use: (v: GemmVariant | null) => void, chosen: GemmVariant, given: GemmVariant, rounds: number): Promise<void> {
+/** What a variant A/B checks each variant's result against: the product under it, and the naive kernel's. */
+interface ResultCheck {
+  ours: () => Tensor;
+  naive: () => Tensor;
+}
+
+async function compareVariants(title: string, flops: number, once: () => void, use: (v: GemmVariant | null) => void, chosen: GemmVariant, given: GemmVariant, rounds: number, check: ResultCheck): Promise<void> {
   const vs = [chosen, given];
   const times: number[][] = [[], []];
   console.log(`${title}, ${rounds} interleaved rounds`);
@@ -209,6 +216,16 @@ async function compareVariants(title: string, flops: number, once: () => void, u
     console.log(`${`${name} ${describeVariant(vs[i])}`.padEnd(48)} median ${median(times[i]).toFixed(3)} ms, fastest ${best.toFixed(3)} ms (${(flops / best / 1e6).toFixed(1)} GFLOP/s)`);
   });
   console.log(`given / chosen speed: median ${(median(times[0]) / median(times[1])).toFixed(2)}x, fastest ${(Math.min(...times[0]) / Math.min(...times[1])).toFixed(2)}x`);
+  // each variant's result against the naive kernel's, as the choices' form checks
+  for (const [i, name] of ['chosen', 'given'].entries()) {
+    use(vs[i]);
+    const err = await resultError(check.ours(), check.naive());
+    use(null);
+    if (!(err <= RESULT_TOLERANCE)) {
+      console.log(`  WRONG: ${name} differs from the naive kernel by ${err.toExponential(2)} of its largest value`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 /** `ab.js variant`: the layer's tuned GEMM variant against one given as JSON, interleaved. */
@@ -223,11 +240,11 @@ async function variantAB(args: string[]): Promise<void> {
   const ctx = await initDevice();
   const k = kind as Kind;
   const given = givenVariant('variant', json, ctx.summary.subgroupSize);
-  const { g, flops, once } = layerProblem(L);
+  const { g, flops, once, ours, naive } = layerProblem(L);
   const [M, N, K] = convGemmDims(k, g);
   const title = `${L.name} ${kind}: GEMM ${M} x ${N} x ${K}, ${ctx.summary.description}`;
-  await compareVariants(title, flops, once(k), (v) => setConvVariants(v ? { [OPS[k]]: v } : {}), chooseGemmVariant(convTuneOp(k, g), M, N, K), given, rounds);
-  process.exit(0);
+  await compareVariants(title, flops, once(k), (v) => setConvVariants(v ? { [OPS[k]]: v } : {}), chooseGemmVariant(convTuneOp(k, g), M, N, K), given, rounds, { ours: ours[k], naive: naive[k] });
+  process.exit(process.exitCode ?? 0);
 }
 
 /** `ab.js matmul`: a matmul's chosen variant (tuned, else the default) against one given as JSON, interleaved. */
@@ -244,8 +261,14 @@ async function matmulAB(args: string[]): Promise<void> {
   const a = flags.includes('--ta') ? transpose(randn([K, M]), 0, 1) : randn([M, K]);
   const b = flags.includes('--tb') ? transpose(randn([N, K]), 0, 1) : randn([K, N]);
   const title = `matmul ${M} x ${K} x ${N}${flags.length ? ` (${flags.join(' ')})` : ''}, ${ctx.summary.description}`;
-  await compareVariants(title, 2 * M * N * K, () => matmul(a, b).dispose(), (v) => setMatmulKernel('gemm', v), chooseGemmVariant('matmul', M, N, K), given, rounds);
-  process.exit(0);
+  const naive = () => {
+    setMatmulKernel('naive');
+    const c = matmul(a, b);
+    setMatmulKernel('gemm', null);
+    return c;
+  };
+  await compareVariants(title, 2 * M * N * K, () => matmul(a, b).dispose(), (v) => setMatmulKernel('gemm', v), chooseGemmVariant('matmul', M, N, K), given, rounds, { ours: () => matmul(a, b), naive });
+  process.exit(process.exitCode ?? 0);
 }
 
 async function main(): Promise<void> {

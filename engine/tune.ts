@@ -218,26 +218,37 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
  * - with 16-63 rows (a batch of one at ResNet's last stages, a small-batch linear layer): the 3x3 and
  *   1x1 forwards and input-grads at 7x7, batch 1 (49 rows, 8 products) 1.23-2.01x by median against
  *   the old default forced, matmuls 48x512x512, 16x1024x1024, 32x2048x2048, 32x1024x512 1.42 / 1.20 /
- *   1.42 / 1.46x; 32x2048x1000 (N not a multiple of 64) ran 0.74x that way and keeps the default.
+ *   1.42 / 1.46x; 32x2048x1000 (N not a multiple of 64) ran 0.74x with B alone packed, and with A
+ *   packed too (N > 16 S, wideDefault) 1.64 / 1.58x (median / fastest), 16x2048x1000 1.30 / 1.34x,
+ *   16x4096x1000 1.22 / 1.21x, 50x784x1000 1.37 / 1.24x; 96x200x300 (under 2^24) read 1.22 / 0.90x
+ *   and keeps the default.
  */
 function midProduct(op: GemmOp, M: number, N: number, K: number): boolean {
   if (M * N * K < 1 << 22) return false;
+  if (op !== 'matmul') return K >= 64;
   // at 8 lanes operands copy flat where their rows are whole texels (flat_texture.ts): 128x100x512,
   // 32x1000x2048, 200x300x400 ran 1.44 / 1.79 / 1.66x under storagePanelDefault's variant against the
   // small default they had (`ab.js matmul`, Zen 3, median of 5 rounds)
-  const q = storageTexturePanels() ? 4 : 64;
-  return op === 'matmul' ? K % q === 0 && N % q === 0 : K >= 64;
+  if (storageTexturePanels()) return K % 4 === 0 && N % 4 === 0;
+  // at 16 lanes also from 2^24 where A's panel serves more than two column tiles (wideDefault packs it)
+  return (K % 64 === 0 && N % 64 === 0) || (N > 16 * deviceContext().summary.subgroupSize && M * N * K >= 1 << 24);
 }
 
 /**
  * The untuned variant of a large product at 16 lanes (512-bit lavapipe), from what the tuner picked for
  * every bench shape there: B from a texture (A too for a matmul whose several row tiles share it),
- * 8 columns a lane where N fills 128-column tiles, and the tile height of tileHeight.
+ * 8 columns a lane where N fills 128-column tiles, and the tile height of tileHeight. A matmul's A
+ * is packed (a texture copy where K % 64 == 0) from 256 rows, and with fewer where more than two column
+ * tiles share its panel: interleaved against B panels alone (`ab.js matmul`, Zen 4, 7 rounds, median /
+ * fastest), 64x2048x2048 1.24 / 1.25x, 128x2048x2048 1.34 / 1.19x, 32x2048x2048 1.18 / 1.35x,
+ * 16x1024x1024 1.22 / 1.30x, 64x1024x512 1.17 / 1.15x, 128x512x384 1.20 / 1.08x, 200x256x4096 1.24 /
+ * 1.17x, 200x500x1000 1.28 / 1.16x (M x K x N); with two column tiles 64x512x256 0.85 / 0.92x, one
+ * 128x2048x128 0.94 / 0.96x.
  * At ResNet stage 5, batch 4 (M = 196) the previous default (32-row tiles, 4 columns a lane) took
  * 28-29 ms for the forward and the input-grad, this one 19-20 ms.
  */
 function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
-  const pack: GemmVariant['pack'] = op === 'matmul' && M >= 256 && N > 8 * S ? true : 'B';
+  const pack: GemmVariant['pack'] = op === 'matmul' && N > 8 * S && (M >= 256 || N > 16 * S) ? true : 'B';
   return tileHeight({ family: 'bcast', tm: 64, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true }, M);
 }
 

@@ -102,7 +102,12 @@ async function main(): Promise<void> {
       if (!v.tex || fitVariant(v, M).tm !== Math.max(16, 4 * Math.ceil(M / 4))) results.push({ what: `untuned default for ${op} ${M}x${N}x${K} (under 64 rows) is not the wide texture variant in one tile: ${JSON.stringify(v)}`, maxRelErr: 1 });
     }
     const odd = defaultGemmVariant('matmul', 96, 300, 200);
-    if (defaultGemmVariant('matmul', 32, 1000, 2048).tex) results.push({ what: 'untuned default for matmul 32x1000x2048 (N not a multiple of 64) reads textures', maxRelErr: 1 });
+    // N not a multiple of 64: the wide variant only with A packed, which pays where A's panel serves
+    // more than two column tiles (N > 256) in a product of at least 2^24
+    const narrow = defaultGemmVariant('matmul', 32, 1000, 2048);
+    if (!narrow.tex || narrow.pack !== true) results.push({ what: `untuned default for matmul 32x1000x2048 is not the wide variant with A packed: ${JSON.stringify(narrow)}`, maxRelErr: 1 });
+    const twoTiles = defaultGemmVariant('matmul', 64, 256, 512);
+    if (!twoTiles.tex || twoTiles.pack !== 'B') results.push({ what: `untuned default for matmul 64x256x512 (two column tiles) is not the wide variant with B alone packed: ${JSON.stringify(twoTiles)}`, maxRelErr: 1 });
     if (odd.tex || odd.tm !== 32) results.push({ what: `untuned default for matmul 96x300x200 is not the 32-row direct variant: ${JSON.stringify(odd)}`, maxRelErr: 1 });
     setMatmulKernel('gemm', mid);
     const [M, N, K] = [64, 256, 256];
