@@ -249,7 +249,19 @@ function midProduct(op: GemmOp, M: number, N: number, K: number): boolean {
  */
 function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
   const pack: GemmVariant['pack'] = op === 'matmul' && N > 8 * S && (M >= 256 || N > 16 * S) ? true : 'B';
-  return tileHeight({ family: 'bcast', tm: 64, ...(N >= 8 * S ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true }, M);
+  return tileHeight({ family: 'bcast', tm: 64, ...(wideColumns(N, S) ? { tn: 8 } : {}), wg: 1, subgroup: S, pack, tex: true }, M);
+}
+
+/**
+ * Whether 8 columns a lane (tiles of 8 S columns) serve N columns better than 4: where N fills such
+ * tiles to within 15% of what 4 S-column tiles pad to. Interleaved with 4 columns against 8 (16 lanes,
+ * medians of 5-7 rounds): the stem's input-grad (dcol, N = 147: 256 columns against 192) 1.10x and
+ * 1.05x (`ab.js variant 0 dx`), matmuls 1024x512xN (`ab.js matmul`) N = 192 1.09x, 320 (384 against
+ * 320) 1.19x, 448 (512 against 448) 0.94x.
+ */
+function wideColumns(N: number, S: number): boolean {
+  const padded = (cols: number) => Math.ceil(N / cols) * cols;
+  return N >= 8 * S && padded(8 * S) <= 1.15 * padded(4 * S);
 }
 
 /**
