@@ -22,9 +22,14 @@
 //   flat-copies GEMM operands whose rows start on whole texels but not 256 bytes apart (the downsample's
 //              subsampled 28x28 planes, the stem's padded weight) copied flat into textures, or packed
 //              (engine/ops/matmul.ts setFlatCopies; bench/ab_shapes.ts flat times more such shapes)
+//   panel-binding every layer's operand and panel textures read as read-only storage textures or as
+//              sampled ones (engine/kernels.ts setPanelTextureBinding)
+//   fit-rows   stage 5's balanced tile heights in multiples of 4 rows or of the subgroup size
+//              (engine/tune.ts setFitQuantum)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
-// Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
+// A third argument limits the rows to some products, e.g. '1:fwd,5:dw' (layer index into bench/conv.ts
+// LAYERS, and kind). Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
 // timed runs, and how many times faster the first is; a setting whose result differs from the naive
 // kernel's by more than the bench's tolerance prints WRONG and makes the exit status 1. Variants come from the tune cache, as in `npm run bench`.
 // A second form compares GEMM variants on one bench conv layer (index into bench/conv.ts LAYERS):
@@ -43,6 +48,7 @@ import { convGemmDims, convGeometry, convTuneOp, setConvChannelsLast, setConvCol
 import { chooseGemmVariant, describeVariant, setFitQuantum, validVariant, type GemmVariant } from '../engine/tune.js';
 import { median, RESULT_TOLERANCE, resultError, timeGpu } from './harness.js';
 import { setFlatCopies, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
+import { setPanelTextureBinding } from '../engine/kernels.js';
 import { LAYERS, layerProducts, OPS, type Kind } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
 
@@ -143,6 +149,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     settings: [
       { name: 'flat copies', apply: () => setFlatCopies(true) },
       { name: 'packed', apply: () => setFlatCopies(false) },
+    ],
+  },
+  'panel-binding': {
+    layers: LAYERS.map((_L, i) => i),
+    kinds: ['fwd', 'dx', 'dw'],
+    settings: [
+      { name: 'storage', apply: () => setPanelTextureBinding('storage') },
+      { name: 'sampled', apply: () => setPanelTextureBinding('sampled') },
     ],
   },
   'fit-rows': {
@@ -284,11 +298,16 @@ async function main(): Promise<void> {
   const ctx = await initDevice();
   console.log(`${choice}: ${ctx.summary.description}, subgroup size ${ctx.summary.subgroupSize}, ${rounds} interleaved rounds`);
   const [A, B] = spec.settings;
+  // optional third argument: only these products, e.g. '1:fwd,5:dw' (layer index: kind)
+  const only = process.argv[4]?.split(',');
+  const wanted = (li: number, kind: Kind) => !only || only.includes(`${li}:${kind}`);
   for (const li of spec.layers) {
+    if (!spec.kinds.some((kind) => wanted(li, kind))) continue;
     const L = LAYERS[li];
     const problem = layerProblem(L);
     const { flops } = problem;
     for (const kind of spec.kinds) {
+      if (!wanted(li, kind)) continue;
       const once = problem.once(kind);
       const timer = (s: Setting) => {
         const t = engineTimer(once);

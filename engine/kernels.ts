@@ -71,20 +71,40 @@ function layoutEntries(wgsl: string): GPUBindGroupLayoutEntry[] | null {
 }
 
 /**
- * Whether the GEMM's rgba32uint panel textures are bound as read-only storage textures rather than
- * sampled ones: on lavapipe at 8 lanes (256-bit), where a sampled rgba32uint texel fetch crashes the
- * driver (a call through a null fetch-function pointer) and a storage-texture read is a 16-byte load a
- * lane (1.6-1.8 ns a lane-texel on Zen 3, against 3.7 for a vec4 from a storage buffer). At 16 lanes
- * the storage form crashes instead, and sampled fetches work.
+ * Whether this adapter takes the 8-lane (256-bit lavapipe) defaults that rest on texture panels being
+ * readable at 8 lanes: untuned GEMM variants, 1x1 convolutions as matmuls (engine/tune.ts,
+ * engine/ops/conv2d.ts). The name is historical: it once also chose how panels are bound, which
+ * panelsAsStorageTextures now does for every width.
  */
 export function storageTexturePanels(): boolean {
   const { summary } = deviceContext();
   return summary.isSoftware && summary.subgroupSize < 16;
 }
 
+let panelForm: 'storage' | 'sampled' = 'storage';
+
+/** Benchmarks: bind CPU drivers' panel textures as read-only storage textures (default) or sampled ones. */
+export function setPanelTextureBinding(form: 'storage' | 'sampled'): void {
+  panelForm = form;
+}
+
 /**
- * Whether subgroup-broadcast GEMMs of `subgroup` lanes may read texture panels: sampled textures from
- * 16 lanes, storage textures at 8 where the driver needs them (storageTexturePanels).
+ * Whether the GEMM's rgba32uint panel textures (and the other operand textures kernels read) are bound
+ * as read-only storage textures rather than sampled ones: on CPU drivers, where lavapipe reads a
+ * storage texel with a 16-byte load a lane, while a sampled fetch is a call that reads the texture's
+ * size and pitch for every lane first. At 16 lanes (Zen 4) 1024^3 ran 74-82 GFLOP/s against 58-71 and
+ * 2048^3 76-77 against 68 (bench/NOTES.md "Storage-texture reads at 16 lanes"). Earlier findings that
+ * one form or the other crashed or read wrong values at one width were Mesa's shader cache mixing
+ * vector widths (engine/device.ts separateShaderCache). Pooled textures on CPU drivers always carry
+ * the storage usage, so the form can change between kernels.
+ */
+export function panelsAsStorageTextures(): boolean {
+  return deviceContext().summary.isSoftware && panelForm === 'storage';
+}
+
+/**
+ * Whether subgroup-broadcast GEMMs of `subgroup` lanes take texture panels: from 16 lanes, and at 8 on
+ * CPU drivers (storageTexturePanels).
  */
 export function texturePanelsAt(subgroup: number): boolean {
   return subgroup >= 16 || storageTexturePanels();
@@ -92,7 +112,7 @@ export function texturePanelsAt(subgroup: number): boolean {
 
 /**
  * A kernel binding as this adapter reads it: `var NAME: texture_2d<u32>` (a panel texture) becomes a
- * read-only storage texture where storageTexturePanels(), and either form comes with
+ * read-only storage texture where panelsAsStorageTextures(), and either form comes with
  * `fn NAME_texel(c: vec2<u32>) -> vec4<u32>`, the load every kernel calls (a storage texture's
  * textureLoad takes no mip level). Other bindings are returned as they are, without a function.
  */
@@ -100,14 +120,16 @@ export function panelBinding(decl: string): { decl: string; fn: string } {
   const m = /^var\s+(\w+)\s*:\s*texture_2d<u32>$/.exec(decl.trim());
   if (!m) return { decl, fn: '' };
   const name = m[1];
-  if (storageTexturePanels()) {
+  if (panelsAsStorageTextures()) {
     return { decl: `var ${name}: texture_storage_2d<rgba32uint, read>`, fn: `fn ${name}_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(${name}, c); }` };
   }
   return { decl, fn: `fn ${name}_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(${name}, c, 0); }` };
 }
 
 /** A compiled kernel, cached by `key`; `code` is only called on a miss. */
-export function kernel(key: string, code: () => string): Kernel {
+export function kernel(name: string, code: () => string): Kernel {
+  // the panel binding form is part of the code (panelBinding); sampled panels exist only for A/Bs
+  const key = panelForm === 'sampled' ? `${name}|sampled` : name;
   let k = cache.get(key);
   if (k) return k;
   const { device } = deviceContext();

@@ -1,7 +1,6 @@
 // GPU buffer ownership: a pool of storage buffers by size class, and the counters behind memoryStats().
 import { clearBindGroups } from './commands.js';
 import { deviceContext } from './device.js';
-import { storageTexturePanels } from './kernels.js';
 
 const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 
@@ -81,7 +80,7 @@ export function resetPeakMemory(): void {
 // pooled by size like buffers and counted with them in memoryStats().
 const freeTextures = new Map<string | number, GPUTexture[]>();
 const TEXTURE_USAGE = 0x04 /* TEXTURE_BINDING */ | 0x02; /* COPY_DST */
-const STORAGE_BINDING = 0x08; // read-only storage panels (storageTexturePanels)
+const STORAGE_BINDING = 0x08; // read-only storage panels on CPU drivers (kernels.ts panelsAsStorageTextures)
 
 /** A width x height rgba32uint texture (16 bytes a texel) that a copy fills and kernels read. */
 export function acquireTexture(width: number, height: number, op: string): GPUTexture {
@@ -89,7 +88,7 @@ export function acquireTexture(width: number, height: number, op: string): GPUTe
   const max = limits.maxTextureDimension2D;
   if (width > max || height > max) throw new Error(`${op}: needs a ${width}x${height} texture, above this device's maxTextureDimension2D (${max})`);
   const reused = freeTextures.get(`${width}x${height}`)?.pop();
-  const tex = reused ?? device.createTexture({ size: [width, height], format: 'rgba32uint', usage: TEXTURE_USAGE | (storageTexturePanels() ? STORAGE_BINDING : 0), label: op });
+  const tex = reused ?? device.createTexture({ size: [width, height], format: 'rgba32uint', usage: TEXTURE_USAGE | (deviceContext().summary.isSoftware ? STORAGE_BINDING : 0), label: op });
   account(width * height * 16, reused ? 'reused' : 'created');
   return tex;
 }
