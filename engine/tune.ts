@@ -31,7 +31,7 @@ export interface GemmVariant {
   tn?: number;
   /**
    * bcast with a packed B operand: the B panel lives in an rgba32uint texture (one 16-byte texel load per
-   * lane instead of 4 scalar loads on lavapipe; rgba32float texel fetches are wrong there at 512 bits).
+   * lane instead of 4 scalar loads on lavapipe), its texels bit-cast to f32.
    */
   tex?: boolean;
   /** tiled: k step staged in workgroup memory, 16 (default) or 8. */

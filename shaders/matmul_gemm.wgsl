@@ -30,7 +30,8 @@
 //          they stay within a memory budget; K chunks write separate partial outputs (splitBase).
 //          A texture B panel holds the buffer panel's texels in the same order, wrapped into rows of
 //          L << texShift texels (so a column tile's k rows stay contiguous), filled from the buffer
-//          panel by a copy (lavapipe's textureStore and rgba32float fetch are wrong at 512 bits).
+//          panel by a copy. CPU drivers bind panel textures as read-only storage textures
+//          (engine/kernels.ts panelBinding: a 16-byte load a lane on lavapipe).
 //  B as a texture copy of the operand itself (no pack kernel; when B is a plain row-major matrix
 //  with 256-byte rows): 'kn' (B stored K x N): texel (n / 4, batch * bRows + k); 'nk' (B stored
 //  N x K, e.g. a linear or conv weight): a lane fetches the texels (k / 4, batch * bRows + n + j) of

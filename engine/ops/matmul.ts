@@ -444,8 +444,8 @@ export function packSource(spec: GemmSpec, which: 'A' | 'B', width: number): str
     body.push('let kq0 = p.kOff + kl;', 'let kc0 = min(kq0, p.K - 1u);');
     if (spec.kPrep) body.push(spec.kPrep(0, 'kc0'));
     const value = `select(vec4<f32>(0.0), ${spec.loadB(0, 'kc0')}, kq0 < p.K)`;
-    // a texture panel is this buffer copied into a texture (lavapipe's textureStore, like its rgba32float
-    // fetch, is wrong at 512 bits)
+    // a texture panel is this buffer copied into a texture (textureStore was once measured 3x slower than
+    // buffer stores, at a time when Mesa's shader cache mixed vector widths: not re-measured)
     body.push(`panel[((batch * p.NT + nt) * 4u * p.K4 + kl) * ${width}u + s] = ${value};`, '}');
   }
   return renderTemplate(gemmTemplate('matmul_pack'), {
@@ -685,8 +685,7 @@ function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: num
 
 /**
  * Whether a variant reads its operands from textures: texture variants (subgroup-broadcast only) at
- * 16 lanes and up, and at 8 lanes where panels are storage textures (lavapipe crashes on sampled
- * rgba32uint fetches at 8-wide subgroups: storageTexturePanels).
+ * 16 lanes and up, and at 8 lanes on CPU drivers (storageTexturePanels).
  */
 export function readsTextures(v: GemmVariant): boolean {
   return Boolean(v.tex) && texturePanelsAt(v.subgroup);
@@ -698,7 +697,9 @@ export function readsTextures(v: GemmVariant): boolean {
  * a buffer, where a texel fetch stored its 64-byte result into a stack slot aligned to 32 bytes. No
  * other texture variant crashed in a sweep of them all (tm 16-128), and 48-row tiles run as fast, so
  * a packed texture GEMM whose A and B both need panels (neither can be copied straight into a texture:
- * see matrixTexture) uses 48-row tiles instead of 64.
+ * see matrixTexture) uses 48-row tiles instead of 64. The likely cause, found later, was Mesa's shader
+ * cache reusing code compiled at 256 bits (engine/device.ts separateShaderCache); the workaround stays
+ * because it costs nothing.
  */
 function avoidTextureCrash(v: GemmVariant, dims: GemmDims, aOperand?: AOperand, bOperand?: BOperand): GemmVariant {
   if (!deviceContext().summary.isSoftware || v.family !== 'bcast' || v.tm !== 64 || groupsOf(v) !== 2 || !readsTextures(v) || sourceOf(v) !== 'packed') return v;
