@@ -1,5 +1,6 @@
 // Interleaved A/Bs of two engine switches over shapes the bench's own rows do not cover (one process,
-// the two settings alternating within every round; medians of the rounds):
+// the two settings alternating within every round; medians of the rounds). Every product's result is
+// checked under both settings against the naive kernel's (WRONG, exit status 1), the basic block's excepted:
 //   node dist/bench/ab_shapes.js flat [rounds]
 //     GEMM operands whose rows start on whole texels but not 256 bytes apart copied flat into textures
 //     (engine/ops/flat_texture.ts) or packed (setFlatCopies): matmuls with K or N of 500 / 1000 and the
@@ -25,11 +26,13 @@
 //     activations): shifted texture copies, staged one at a time ('auto'), or gathers ('off',
 //     setConvWeightGradTexture)
 import { initDevice } from '../engine/device.js';
-import { conv2d, matmul, randn, tidy, transpose, type Tensor } from '../engine/index.js';
-import { convGeometry, convInputGrad, convWeightGrad, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
-import { setFlatCopies } from '../engine/ops/matmul.js';
+import { matmul, randn, tidy, transpose, type Tensor } from '../engine/index.js';
+import { convGeometry, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
+import { setFlatCopies, setMatmulKernel } from '../engine/ops/matmul.js';
 import { setRowTilesFirst } from '../engine/tune.js';
 import { basicBlock } from './block.js';
+import { layerProducts } from './conv.js';
+import { RESULT_TOLERANCE, resultError } from './harness.js';
 import { engineTimer, interleave } from './tfjs.js';
 
 interface Problem {
@@ -37,6 +40,8 @@ interface Problem {
   flops: number;
   /** One run; a returned tensor is disposed. */
   run: () => Tensor | void;
+  /** The naive kernel's result that run()'s is checked against under both settings (none for the block). */
+  reference?: () => Tensor;
 }
 
 /** ResNet-50's 1x1 convolutions: [C, H, O, stride]. */
@@ -48,7 +53,13 @@ const RESNET_1X1: [number, number, number, number][] = [
 function matmulProblem(M: number, K: number, N: number, aTransposed = false): Problem {
   const a = aTransposed ? transpose(randn([K, M]), 0, 1) : randn([M, K]);
   const b = randn([K, N]);
-  return { name: `matmul ${M}x${K}x${N}${aTransposed ? ' (A transposed)' : ''}`, flops: 2 * M * N * K, run: () => matmul(a, b) };
+  const reference = () => {
+    setMatmulKernel('naive');
+    const c = matmul(a, b);
+    setMatmulKernel('gemm', null);
+    return c;
+  };
+  return { name: `matmul ${M}x${K}x${N}${aTransposed ? ' (A transposed)' : ''}`, flops: 2 * M * N * K, run: () => matmul(a, b), reference };
 }
 
 function convProblems(shapes: [number, number, number, number][]): Problem[] {
@@ -61,9 +72,8 @@ function convProblems(shapes: [number, number, number, number][]): Problem[] {
     const dy = randn([2, O, g.OH, g.OW]);
     const flops = 2 * 2 * O * C * g.OH * g.OW;
     const tag = `1x1 ${C}->${O} @${H}${s > 1 ? `/${s}` : ''}`;
-    out.push({ name: `${tag} fwd`, flops, run: () => conv2d(x, w, null, opts) });
-    out.push({ name: `${tag} dx`, flops, run: () => convInputGrad(dy, w, g) });
-    out.push({ name: `${tag} dw`, flops, run: () => convWeightGrad(dy, x, g) });
+    const { ours, naive } = layerProducts(x, w, dy, g, opts);
+    for (const kind of ['fwd', 'dx', 'dw'] as const) out.push({ name: `${tag} ${kind}`, flops, run: ours[kind], reference: naive[kind] });
   }
   return out;
 }
@@ -79,8 +89,8 @@ function kxkProblems(shapes: [number, number, number, number, number, number, nu
     const dy = randn([N, O, g.OH, g.OW]);
     const flops = 2 * N * O * C * k * k * g.OH * g.OW;
     const tag = `${k}x${k}${s > 1 ? `/${s}` : ''} ${C}->${O} @${H} b${N}`;
-    const runs = { fwd: () => conv2d(x, w, null, opts), dx: () => convInputGrad(dy, w, g), dw: () => convWeightGrad(dy, x, g) };
-    for (const kind of kinds) out.push({ name: `${tag} ${kind}`, flops, run: runs[kind] });
+    const { ours, naive } = layerProducts(x, w, dy, g, opts);
+    for (const kind of kinds) out.push({ name: `${tag} ${kind}`, flops, run: ours[kind], reference: naive[kind] });
   }
   return out;
 }
@@ -167,9 +177,19 @@ async function main(): Promise<void> {
     );
     const gf = (ms: number) => (p.flops / ms / 1e6).toFixed(1);
     console.log(`${p.name.padEnd(34)} ${names[0]} ${r.a.toFixed(2)} ms ${gf(r.a)} GFLOP/s | ${names[1]} ${r.b.toFixed(2)} ms ${gf(r.b)} | ${(r.b / r.a).toFixed(2)}x`);
+    // each setting's result against the naive kernel's: a fast wrong kernel must not pass for a win
+    if (!p.reference) continue;
+    for (const [i, apply] of [on, off].entries()) {
+      apply();
+      const err = await resultError(p.run() as Tensor, p.reference());
+      if (!(err <= RESULT_TOLERANCE)) {
+        console.log(`  WRONG: ${names[i]} differs from the naive kernel by ${err.toExponential(2)} of its largest value`);
+        process.exitCode = 1;
+      }
+    }
   }
   on();
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }
 
 await main();
