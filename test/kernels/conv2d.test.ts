@@ -8,7 +8,7 @@ import { convFlatOperandCopies, convGeometry, convInputGrad, convInputGradPathCo
 import { convNaive } from '../../engine/ops/conv_naive.js';
 import { gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
-import { useBcast } from '../../engine/tune.js';
+import { fitVariant, useBcast } from '../../engine/tune.js';
 import { storageTexturePanels } from '../../engine/kernels.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
@@ -429,6 +429,14 @@ describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 
   after(() => {
     setGemmStore4(true);
     setConvVariants({});
+  });
+  it("the cases give the 'fit' forward tile heights that are not a multiple of the subgroup size (a partial last slot of A rows)", () => {
+    const fwd = sets.find(([name]) => name.startsWith('balanced'))![1]()['conv.fwd']!;
+    const heights = cases.map((c) => {
+      const d = convDims(c.x, c.w, c.cfg);
+      return fitVariant(fwd, d.N * d.OH * d.OW).tm;
+    });
+    expect(heights.some((tm) => tm % S() !== 0), `${heights}`).to.equal(true);
   });
   for (const [name, variants] of sets) {
     for (const c of cases) {
