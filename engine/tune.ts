@@ -236,8 +236,8 @@ function midProduct(op: GemmOp, M: number, N: number, K: number): boolean {
 
 /**
  * The untuned variant of a large product at 16 lanes (512-bit lavapipe), from what the tuner picked for
- * every bench shape there: B from a texture (A too for a matmul whose several row tiles share it),
- * 8 columns a lane where N fills 128-column tiles, and the tile height of tileHeight. A matmul's A
+ * every bench shape there: B from a texture (A too for some matmuls, below), 8 columns a lane where
+ * N fills 8 S-column tiles well (wideColumns), and the tile height of tileHeight. A matmul's A
  * is packed (a texture copy where K % 64 == 0) from 256 rows, and with fewer where more than two column
  * tiles share its panel: interleaved against B panels alone (`ab.js matmul`, Zen 4, 7 rounds, median /
  * fastest), 64x2048x2048 1.24 / 1.25x, 128x2048x2048 1.34 / 1.19x, 32x2048x2048 1.18 / 1.35x,
