@@ -46,7 +46,8 @@ import { initDevice } from '../engine/device.js';
 import { matmul, randn, transpose, type Tensor } from '../engine/index.js';
 import { convGemmDims, convGeometry, convTuneOp, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
 import { chooseGemmVariant, describeVariant, setFitQuantum, validVariant, type GemmVariant } from '../engine/tune.js';
-import { median, RESULT_TOLERANCE, resultError, timeGpu } from './harness.js';
+import { checkAgainstNaive, median, timeGpu } from './harness.js';
+import { naiveMatmul } from './matmul.js';
 import { setFlatCopies, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
 import { setPanelTextureBinding } from '../engine/kernels.js';
 import { LAYERS, layerProducts, OPS, type Kind } from './conv.js';
@@ -204,16 +205,16 @@ function roundsOf(form: string, arg: string | undefined, byDefault = 9): number 
   return rounds;
 }
 
-/**
- * Times `once` under the chosen variant and under a given one, interleaved; each round counts the
- * fastest of 3 runs (bursts only add time). `use` installs a variant (null: back to the choice).
- */
 /** What a variant A/B checks each variant's result against: the product under it, and the naive kernel's. */
 interface ResultCheck {
   ours: () => Tensor;
   naive: () => Tensor;
 }
 
+/**
+ * Times `once` under the chosen variant and under a given one, interleaved; each round counts the
+ * fastest of 3 runs (bursts only add time). `use` installs a variant (null: back to the choice).
+ */
 async function compareVariants(title: string, flops: number, once: () => void, use: (v: GemmVariant | null) => void, chosen: GemmVariant, given: GemmVariant, rounds: number, check: ResultCheck): Promise<void> {
   const vs = [chosen, given];
   const times: number[][] = [[], []];
@@ -233,12 +234,9 @@ async function compareVariants(title: string, flops: number, once: () => void, u
   // each variant's result against the naive kernel's, as the choices' form checks
   for (const [i, name] of ['chosen', 'given'].entries()) {
     use(vs[i]);
-    const err = await resultError(check.ours(), check.naive());
+    const ours = check.ours();
     use(null);
-    if (!(err <= RESULT_TOLERANCE)) {
-      console.log(`  WRONG: ${name} differs from the naive kernel by ${err.toExponential(2)} of its largest value`);
-      process.exitCode = 1;
-    }
+    await checkAgainstNaive(name, ours, check.naive());
   }
 }
 
@@ -275,13 +273,7 @@ async function matmulAB(args: string[]): Promise<void> {
   const a = flags.includes('--ta') ? transpose(randn([K, M]), 0, 1) : randn([M, K]);
   const b = flags.includes('--tb') ? transpose(randn([N, K]), 0, 1) : randn([K, N]);
   const title = `matmul ${M} x ${K} x ${N}${flags.length ? ` (${flags.join(' ')})` : ''}, ${ctx.summary.description}`;
-  const naive = () => {
-    setMatmulKernel('naive');
-    const c = matmul(a, b);
-    setMatmulKernel('gemm', null);
-    return c;
-  };
-  await compareVariants(title, 2 * M * N * K, () => matmul(a, b).dispose(), (v) => setMatmulKernel('gemm', v), chooseGemmVariant('matmul', M, N, K), given, rounds, { ours: () => matmul(a, b), naive });
+  await compareVariants(title, 2 * M * N * K, () => matmul(a, b).dispose(), (v) => setMatmulKernel('gemm', v), chooseGemmVariant('matmul', M, N, K), given, rounds, { ours: () => matmul(a, b), naive: () => naiveMatmul(a, b) });
   process.exit(process.exitCode ?? 0);
 }
 
@@ -322,11 +314,7 @@ async function main(): Promise<void> {
       // each setting's result against the naive kernel: a fast wrong kernel must not pass for a win
       for (const s of [A, B]) {
         s.apply();
-        const err = await resultError(problem.ours[kind](), problem.naive[kind]());
-        if (!(err <= RESULT_TOLERANCE)) {
-          console.log(`  WRONG: ${s.name} differs from the naive kernel by ${err.toExponential(2)} of its largest value`);
-          process.exitCode = 1;
-        }
+        await checkAgainstNaive(s.name, problem.ours[kind](), problem.naive[kind]());
       }
     }
     problem.dispose();

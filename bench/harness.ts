@@ -54,6 +54,19 @@ export async function resultError(ours: Tensor, ref: Tensor): Promise<number> {
   return e / (m || 1);
 }
 
+/**
+ * An A/B's check of one setting's result against the naive kernel's (disposes both): prints WRONG and
+ * sets a failing exit status where they differ by more than RESULT_TOLERANCE, so that a fast wrong
+ * kernel cannot pass for a win.
+ */
+export async function checkAgainstNaive(setting: string, ours: Tensor, ref: Tensor): Promise<void> {
+  const err = await resultError(ours, ref);
+  if (!(err <= RESULT_TOLERANCE)) {
+    console.log(`  WRONG: ${setting} differs from the naive kernel by ${err.toExponential(2)} of its largest value`);
+    process.exitCode = 1;
+  }
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -4,7 +4,7 @@
 // The section's first row is the adapter's arithmetic ceiling (bench/ceiling.ts: no loads at all), and
 // every GEMM row shows its rate against it (column 'ceiling', ratio = ours / ceiling).
 import { initDevice } from '../engine/device.js';
-import { matmul, randn, transpose } from '../engine/index.js';
+import { matmul, randn, transpose, type Tensor } from '../engine/index.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
 import { aluCeiling, ceilingColumn } from './ceiling.js';
@@ -13,6 +13,16 @@ import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
+
+/** a @ b by the naive reference kernel (the result every GEMM row and A/B is checked against). */
+export function naiveMatmul(a: Tensor, b: Tensor): Tensor {
+  setMatmulKernel('naive');
+  try {
+    return matmul(a, b);
+  } finally {
+    setMatmulKernel('gemm', null);
+  }
+}
 
 interface Shape {
   name: string;
@@ -84,11 +94,7 @@ export async function runSection(): Promise<BenchRow[]> {
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ours };
     compare.ceiling = ceilingColumn(flops, ours, ceiling.gflops);
     if (typeof peer !== 'string') peer.tf.dispose(tfData);
-    const mine = matmul(a, b);
-    setMatmulKernel('naive');
-    const ref = matmul(a, b);
-    setMatmulKernel('gemm', null);
-    const resultErr = await resultError(mine, ref);
+    const resultErr = await resultError(matmul(a, b), naiveMatmul(a, b));
     rows.push({ section: 'matmul', name: s.name, ms: ours, value: flops / ours / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(variant), resultError: resultErr }, kernels: await kernelProfile(once) });
     a.dispose();
     b.dispose();
