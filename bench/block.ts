@@ -71,7 +71,7 @@ export async function runSection(): Promise<BenchRow[]> {
       timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(() => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy), iters);
       tfData = [tx, tw1, tw2, ts1, to1, ts2, to2, tdy];
     }
-    const med = await interleave(timers, { warmup: 1, runs: 5 });
+    const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });
     const ms = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: (N * 1000) / med[k], ratio: med[k] / ms };

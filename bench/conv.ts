@@ -89,7 +89,7 @@ export async function runSection(): Promise<BenchRow[]> {
       const timers: Record<string, Timer> = { ours: engineTimer(once) };
       if (process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(() => naive[kind]().dispose());
       if (tf) timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(tfOps[kind], iters);
-      const med = await interleave(timers, { warmup: 1, runs: 5 });
+      const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });
       const ms = med.ours;
       const compare: BenchRow['compare'] = {};
       for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ms };

@@ -88,7 +88,7 @@ export async function runSection(): Promise<BenchRow[]> {
       tfData = [ta, tb];
       timers.tfjs = (iters) => peer.once(() => tf.matMul(ta, tb, false, s.transB), iters);
     }
-    const med = await interleave(timers, { warmup: 1, runs: 5 });
+    const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });
     const ours = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ours };

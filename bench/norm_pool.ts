@@ -29,7 +29,7 @@ export async function runSection(): Promise<BenchRow[]> {
     const timers: Record<string, Timer> = { ours: engineTimer(ours) };
     if (naive && process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(naive);
     if (tfFn && typeof peer !== 'string') timers.tfjs = (iters) => peer.once(tfFn, iters);
-    const med = await interleave(timers, { warmup: 2, runs: 7 });
+    const med = await interleave(timers, { warmup: 2, runs: 7, apart: ['naive'] });
     const ms = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: bytes / med[k] / 1e6, ratio: med[k] / ms };

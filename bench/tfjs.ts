@@ -3,7 +3,7 @@
 // tfjs requests its own GPUDevice from that adapter. Its waits go through the engine's gpuWait, so it
 // gets the same hybrid host polling as the engine (with node-webgpu's busy setImmediate polling it
 // would lose about half its throughput on a 2-core machine, which would flatter our ratios).
-// interleave() times the engine, the naive kernels and tfjs in alternation, so they share the load.
+// interleave() times the engine and tfjs in alternation, so they share the load (the naive kernels apart).
 import { createRequire } from 'node:module';
 import { sync } from '../engine/commands.js';
 import { gpuObject, gpuWait, initDevice } from '../engine/device.js';
@@ -90,17 +90,26 @@ export type Timer = (iters: number) => Promise<number>;
  * column of a row sees the same machine load (on a shared 2-core machine, measuring one column after
  * the other can swing a ratio by 2x). Each timer repeats its work enough times per round to last
  * about `minMs` (calibrated after the warm-up), so a GPU's fixed submit-and-wait latency does not
- * swamp fast kernels. Returns each timer's median milliseconds per run of the work.
+ * swamp fast kernels. Timers named in `apart` (the slow naive reference) are timed after the rounds,
+ * in their own `runs` runs: one naive run can last a second, and inside the rounds it would put that
+ * much time between the two columns that are compared, where this machine's bursts of load (a second
+ * or more) then hit one and not the other. Returns each timer's median milliseconds per run of the work.
  */
-export async function interleave(timers: Record<string, Timer>, opts: { warmup?: number; runs?: number; minMs?: number } = {}): Promise<Record<string, number>> {
-  const names = Object.keys(timers);
-  for (let w = 0; w < (opts.warmup ?? 1); w++) for (const n of names) await timers[n](1);
+export async function interleave(timers: Record<string, Timer>, opts: { warmup?: number; runs?: number; minMs?: number; apart?: string[] } = {}): Promise<Record<string, number>> {
+  const apart = Object.keys(timers).filter((n) => opts.apart?.includes(n));
+  const together = Object.keys(timers).filter((n) => !apart.includes(n));
   const minMs = opts.minMs ?? benchMinMs();
-  const iters: Record<string, number> = {};
-  for (const n of names) iters[n] = itersFor(await timers[n](1), minMs);
-  const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of names) ts[n].push(await timers[n](iters[n]));
-  return Object.fromEntries(names.map((n) => [n, median(ts[n])]));
+  const out: Record<string, number> = {};
+  for (const group of [together, ...apart.map((n) => [n])]) {
+    if (group.length === 0) continue;
+    for (let w = 0; w < (opts.warmup ?? 1); w++) for (const n of group) await timers[n](1);
+    const iters: Record<string, number> = {};
+    for (const n of group) iters[n] = itersFor(await timers[n](1), minMs);
+    const ts: Record<string, number[]> = Object.fromEntries(group.map((n) => [n, []]));
+    for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of group) ts[n].push(await timers[n](iters[n]));
+    for (const n of group) out[n] = median(ts[n]);
+  }
+  return out;
 }
 
 /** A timer for engine work: runs `fn` (which encodes GPU work) `iters` times, waits for the GPU; ms per run. */
