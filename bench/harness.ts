@@ -74,12 +74,17 @@ export function median(xs: number[]): number {
 }
 
 /**
- * Milliseconds a timed run should last at least (BENCH_MIN_MS): one submit-and-wait round trip costs
- * about 0.05 ms on lavapipe but 0.5-1 ms through Dawn on a discrete GPU, where one kernel can take less.
+ * Milliseconds a timed run should last at least (BENCH_MIN_MS). Each run pays a fixed cost once: the
+ * GPU idles while the first call is encoded, and the wait notices the end late (engine/device.ts
+ * gpuWait polls by setTimeout after its first 0.5 ms, so up to a millisecond late). On lavapipe a
+ * 6 ms conv input-grad ran 7.5-8.8 ms a call one call per run, 6.5-6.7 at 3, 6.1-6.4 at 10 or more;
+ * through Dawn on a discrete GPU a round trip is 0.5-1 ms, where one kernel can take less. At 100 ms a
+ * run the cost is within 1-2% for every row (at 20 ms, 5-8% for the conv rows, which then ran 2-3
+ * calls a run, against 1-5% for tfjs's slower kernels).
  */
 export function benchMinMs(): number {
   const env = Number(process.env.BENCH_MIN_MS);
-  return Number.isFinite(env) && env > 0 ? env : 20;
+  return Number.isFinite(env) && env > 0 ? env : 100;
 }
 
 /** Repetitions per timed run so that a run of single-run time `oneMs` lasts about `minMs` (1..256). */
