@@ -71,12 +71,12 @@ function layoutEntries(wgsl: string): GPUBindGroupLayoutEntry[] | null {
 }
 
 /**
- * Whether this adapter takes the 8-lane (256-bit lavapipe) defaults that rest on texture panels being
- * readable at 8 lanes: untuned GEMM variants, 1x1 convolutions as matmuls (engine/tune.ts,
- * engine/ops/conv2d.ts). The name is historical: it once also chose how panels are bound, which
- * panelsAsStorageTextures now does for every width.
+ * Whether this adapter is a CPU driver running subgroups of fewer than 16 lanes (lavapipe at its
+ * default 256 bits: 8), which takes the narrow defaults measured there: untuned GEMM variants with
+ * texture panels, 1x1 convolutions as matmuls, channels-last operands (engine/tune.ts,
+ * engine/ops/conv2d.ts). How panels are bound is panelsAsStorageTextures, for every width.
  */
-export function storageTexturePanels(): boolean {
+export function narrowCpuSubgroups(): boolean {
   const { summary } = deviceContext();
   return summary.isSoftware && summary.subgroupSize < 16;
 }
@@ -104,10 +104,10 @@ export function panelsAsStorageTextures(): boolean {
 
 /**
  * Whether subgroup-broadcast GEMMs of `subgroup` lanes take texture panels: from 16 lanes, and at 8 on
- * CPU drivers (storageTexturePanels).
+ * CPU drivers (narrowCpuSubgroups).
  */
 export function texturePanelsAt(subgroup: number): boolean {
-  return subgroup >= 16 || storageTexturePanels();
+  return subgroup >= 16 || narrowCpuSubgroups();
 }
 
 /**

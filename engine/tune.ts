@@ -14,7 +14,7 @@ import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { deviceContext } from './device.js';
 import { hostCpuinfo, type CpuinfoFields } from './host_cpu.js';
-import { storageTexturePanels, texturePanelsAt } from './kernels.js';
+import { narrowCpuSubgroups, texturePanelsAt } from './kernels.js';
 
 export interface GemmVariant {
   /**
@@ -179,7 +179,7 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     const big = M * N * K >= 1 << 24 && K >= 16;
     const large = (big && M >= 64) || (midProduct(op, M, N, K) && M >= 16);
     if (S >= 16 && large) return wideDefault(op, M, N, S);
-    if (storageTexturePanels() && large) return storagePanelDefault(op, M, N, K, S);
+    if (narrowCpuSubgroups() && large) return storagePanelDefault(op, M, N, K, S);
     // 16 lanes: 64-row tiles from 256 rows (the tuner's pick for the fc and projection-head shapes)
     const tall = big && (M >= 512 || (S >= 16 && M >= 256));
     const tm = tall ? 64 : M >= 24 ? Math.max(S, 32 - (32 % S)) : S * Math.max(1, Math.ceil(M / S));
@@ -229,7 +229,7 @@ function midProduct(op: GemmOp, M: number, N: number, K: number): boolean {
   // at 8 lanes operands copy flat where their rows are whole texels (flat_texture.ts): 128x100x512,
   // 32x1000x2048, 200x300x400 ran 1.44 / 1.79 / 1.66x under storagePanelDefault's variant against the
   // small default they had (`ab.js matmul`, Zen 3, median of 5 rounds)
-  if (storageTexturePanels()) return K % 4 === 0 && N % 4 === 0;
+  if (narrowCpuSubgroups()) return K % 4 === 0 && N % 4 === 0;
   // at 16 lanes also from 2^24 where A's panel serves more than two column tiles (wideDefault packs it)
   return (K % 64 === 0 && N % 64 === 0) || (N > 16 * deviceContext().summary.subgroupSize && M * N * K >= 1 << 24);
 }

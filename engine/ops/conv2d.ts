@@ -24,7 +24,7 @@
 import { noGrad } from '../autograd.js';
 import { clearBuffer } from '../commands.js';
 import { deviceContext } from '../device.js';
-import { storageTexturePanels, texturePanelsAt } from '../kernels.js';
+import { narrowCpuSubgroups, texturePanelsAt } from '../kernels.js';
 import { releaseTexture, textureView } from '../memory.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
@@ -109,8 +109,8 @@ function pointwise(g: ConvGeometry, kind: 'fwd' | 'dx' | 'dw'): boolean {
   if (pointwiseRoute === 'on') return true;
   const P = g.OH * g.OW;
   if (deviceContext().summary.subgroupSize >= 16) return kind !== 'dw' && P % 64 === 0;
-  if (kind === 'dw') return storageTexturePanels() && P % 4 === 0 && P >= 196;
-  return storageTexturePanels() && P >= (kind === 'fwd' ? 128 : 256);
+  if (kind === 'dw') return narrowCpuSubgroups() && P % 4 === 0 && P >= 196;
+  return narrowCpuSubgroups() && P >= (kind === 'fwd' ? 128 : 256);
 }
 
 /**
@@ -273,7 +273,7 @@ export function setConvChannelsLast(mode: 'auto' | 'on' | 'off', products: 'both
 function wantChannelsLast(kind: 'fwd' | 'dx', g: ConvGeometry): boolean {
   const mode = channelsLast[kind];
   const fewRows = kind === 'fwd' && g.N * g.OH * g.OW <= 256 && deviceContext().summary.subgroupSize >= 16;
-  return mode === 'on' || (mode === 'auto' && (g.KH * g.KW > 1 || storageTexturePanels()) && !fewRows);
+  return mode === 'on' || (mode === 'auto' && (g.KH * g.KW > 1 || narrowCpuSubgroups()) && !fewRows);
 }
 
 let padChannels: 'auto' | 'off' = 'auto';

@@ -685,7 +685,7 @@ function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: num
 
 /**
  * Whether a variant reads its operands from textures: texture variants (subgroup-broadcast only) at
- * 16 lanes and up, and at 8 lanes on CPU drivers (storageTexturePanels).
+ * 16 lanes and up, and at 8 lanes on CPU drivers (narrowCpuSubgroups).
  */
 export function readsTextures(v: GemmVariant): boolean {
   return Boolean(v.tex) && texturePanelsAt(v.subgroup);

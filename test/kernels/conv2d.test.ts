@@ -9,7 +9,7 @@ import { convNaive } from '../../engine/ops/conv_naive.js';
 import { gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
 import { fitVariant, useBcast } from '../../engine/tune.js';
-import { storageTexturePanels } from '../../engine/kernels.js';
+import { narrowCpuSubgroups } from '../../engine/kernels.js';
 import type { GemmVariant } from '../../engine/tune.js';
 import { assertClose, expectError, expectFlatMemory, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { conv2dGradRef, conv2dRef, convDims, type ConvCfg } from './ref.js';
@@ -212,7 +212,7 @@ describe('conv2d with every GEMM family', () => {
       },
     ],
     [
-      // texture panels: read-only storage textures at 8 lanes on lavapipe, sampled ones at 16 (engine/kernels.ts storageTexturePanels)
+      // texture panels: read-only storage textures on lavapipe, sampled ones on GPUs (engine/kernels.ts panelsAsStorageTextures)
       'bcast, texture panels',
       () => {
         const S = E.deviceContext().summary.subgroupSize;
@@ -279,7 +279,7 @@ describe('conv2d input gradient: the route for few pixels (lavapipe, 8 lanes)', 
   ];
   for (const [xs, name, want] of routes) {
     it(`${name}: ${want}`, async function () {
-      if (!useBcast() || !storageTexturePanels()) this.skip();
+      if (!useBcast() || !narrowCpuSubgroups()) this.skip();
       const C = xs[1];
       const dy = E.randn([xs[0], C, xs[2], xs[3]]);
       const w = E.randn([C, C, 3, 3]);
@@ -318,7 +318,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
     const w3 = E.zeros([4, 8, 3, 3]);
     try {
       const wide = useBcast() && E.deviceContext().summary.subgroupSize >= 16;
-      const narrow = useBcast() && storageTexturePanels();
+      const narrow = useBcast() && narrowCpuSubgroups();
       expect(convTuneOp('fwd', convGeometry('t', x, w1, {}))).to.equal(wide ? 'matmul' : 'conv.fwd');
       expect(convTuneOp('dx', convGeometry('t', x, w1, {}))).to.equal(wide ? 'matmul' : 'conv.dx');
       expect(convTuneOp('dx', convGeometry('t', x, w1x, {}))).to.equal(wide ? 'matmul' : 'conv.dx');
@@ -389,7 +389,7 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
       const y = E.conv2d(x, w, null, c.cfg);
       const dx = convInputGrad(E.tensor(GY, [d.N, d.O, d.OH, d.OW]), w, convGeometry('t', x, w, c.cfg));
       const copies = (await E.stopProfile()).filter((r) => r.kernel.startsWith('nchw_to_nhwc')).reduce((n, r) => n + r.calls, 0);
-      expect(copies, 'channels-last copies (x, dy)').to.equal(useBcast() && storageTexturePanels() ? 2 : 0);
+      expect(copies, 'channels-last copies (x, dy)').to.equal(useBcast() && narrowCpuSubgroups() ? 2 : 0);
       await expectForwardAndInputGrad(o, y, dx);
       [y, dx].forEach((t) => t.dispose());
     } finally {

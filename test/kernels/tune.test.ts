@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { parseCpuinfo } from '../../engine/host_cpu.js';
-import { panelBinding, storageTexturePanels } from '../../engine/kernels.js';
+import { narrowCpuSubgroups, panelBinding, panelsAsStorageTextures } from '../../engine/kernels.js';
 import { readsTextures } from '../../engine/ops/matmul.js';
 import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, rowTilesFirst, setFitQuantum, setRowTilesFirst, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
 
@@ -109,8 +109,8 @@ describe('autotuner', () => {
 
   it("offers balanced tiles of up to 96 and 128 rows ('fit') with texture panels: at 16 lanes, and at 8 where panels are storage textures (the default's choice among them: wide_check.ts)", () => {
     const ctx = E.deviceContext();
-    const wide = useBcast() && (ctx.summary.subgroupSize >= 16 || storageTexturePanels());
-    const fits = (M: number) => gemmCandidates('conv.dx', M, 512, 4608).filter((v) => v.fit).map((v) => v.tm);
+    const wide = useBcast() && (ctx.summary.subgroupSize >= 16 || narrowCpuSubgroups());
+    const fits = (M: number) => gemmCandidates('conv.dx', M, 512, 4608).filter((v) => v.fit).map((v) => v.tm).sort((a, b) => a - b);
     for (const M of [98, 128, 1024, 200]) expect(fits(M), `${M} rows`).to.deep.equal(wide ? [96, 128] : []);
   });
 
@@ -134,11 +134,12 @@ describe('autotuner', () => {
     else expect(key).to.not.match(/cpu\|t\d+$/);
   });
 
-  it('panel textures are bound in the form the adapter reads: storage textures on lavapipe at 8 lanes, sampled elsewhere', () => {
+  it('panel textures are bound in the form the adapter reads: storage textures on CPU drivers, sampled elsewhere', () => {
     const { summary } = E.deviceContext();
-    expect(storageTexturePanels()).to.equal(summary.isSoftware && summary.subgroupSize < 16);
+    expect(narrowCpuSubgroups()).to.equal(summary.isSoftware && summary.subgroupSize < 16);
+    expect(panelsAsStorageTextures()).to.equal(summary.isSoftware);
     const b = panelBinding('var bt: texture_2d<u32>');
-    if (storageTexturePanels()) {
+    if (summary.isSoftware) {
       expect(b.decl).to.equal('var bt: texture_storage_2d<rgba32uint, read>');
       expect(b.fn).to.equal('fn bt_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(bt, c); }');
     } else {
@@ -149,7 +150,7 @@ describe('autotuner', () => {
   });
 
   it('at 8 lanes with storage-texture panels, large untuned products read texture panels (32-row tiles, 4 subgroups)', function () {
-    if (!useBcast() || !storageTexturePanels()) this.skip();
+    if (!useBcast() || !narrowCpuSubgroups()) this.skip();
     const S = E.deviceContext().summary.subgroupSize;
     for (const [op, M, N, K] of [['matmul', 1024, 1024, 1024], ['conv.fwd', 1568, 128, 1152], ['conv.dw', 1152, 64, 6272]] as const) {
       const v = defaultGemmVariant(op, M, N, K);
