@@ -69,17 +69,7 @@ export async function runSection(): Promise<BenchRow[]> {
     const variant = chooseGemmVariant('matmul', s.M, s.N, s.K);
     setMatmulKernel('gemm', null);
     const timers: Record<string, Timer> = { ours: engineTimer(once) };
-    if (process.env.BENCH_NAIVE !== '0') {
-      const naive = engineTimer(once);
-      timers.naive = async (iters) => {
-        setMatmulKernel('naive');
-        try {
-          return await naive(iters);
-        } finally {
-          setMatmulKernel('gemm', null);
-        }
-      };
-    }
+    if (process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(() => naiveMatmul(a, b).dispose());
     let tfData: Any[] = [];
     if (typeof peer !== 'string') {
       const tf = peer.tf;
