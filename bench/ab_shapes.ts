@@ -5,6 +5,11 @@
 //     GEMM operands whose rows start on whole texels but not 256 bytes apart copied flat into textures
 //     (engine/ops/flat_texture.ts) or packed (setFlatCopies): matmuls with K or N of 500 / 1000 and the
 //     1x1 convs of ResNet-50 at 28x28 and 14x14 (batch 2), forward, input-grad and weight-grad
+//   node dist/bench/ab_shapes.js slabs [rounds]
+//     GEMM A operands wider than 64 texels copied into textures in slabs of 64 texel columns stacked
+//     one under the other ('A slabs', engine/ops/matmul.ts slabLayout) or one texture row per matrix
+//     row ('rows', setSlabCopies): the bench's matmuls, more square and short-wide ones, and
+//     ResNet-50's 1x1 convs of 256 channels in or 512 out (batch 2), forward, input-grad and weight-grad
 //   node dist/bench/ab_shapes.js pointwise [rounds]
 //     unpadded 1x1 convs as batched matmuls ('on') or implicit GEMMs ('off', setConvPointwise) over
 //     ResNet-50's ten 1x1 shapes at batch 2, forward, input-grad and weight-grad (a strided input-grad
@@ -28,7 +33,7 @@
 import { initDevice } from '../engine/device.js';
 import { matmul, randn, tidy, transpose, type Tensor } from '../engine/index.js';
 import { convGeometry, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
-import { setFlatCopies } from '../engine/ops/matmul.js';
+import { setFlatCopies, setSlabCopies } from '../engine/ops/matmul.js';
 import { setRowTilesFirst } from '../engine/tune.js';
 import { basicBlock } from './block.js';
 import { layerProducts } from './conv.js';
@@ -107,6 +112,16 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     names: ['flat copies', 'packed'],
     on: () => setFlatCopies(true),
     off: () => setFlatCopies(false),
+  },
+  slabs: {
+    problems: () => [
+      matmulProblem(2048, 2048, 2048), matmulProblem(1024, 1024, 1024), matmulProblem(256, 256, 256), matmulProblem(512, 512, 512),
+      matmulProblem(256, 2048, 1000), matmulProblem(256, 2048, 2048), matmulProblem(256, 2048, 128), matmulProblem(2048, 1024, 512),
+      ...convProblems(RESNET_1X1.filter(([C, , O]) => C >= 256 || O >= 512)),
+    ],
+    names: ['A slabs', 'rows'],
+    on: () => setSlabCopies('A'),
+    off: () => setSlabCopies('none'),
   },
   pointwise: { problems: () => convProblems(RESNET_1X1), names: ['matmul', 'implicit'], on: () => setConvPointwise('on'), off: () => setConvPointwise('off') },
   'flat-operands': {

@@ -151,11 +151,12 @@ export function clearBuffer(dst: GPUBuffer, byteOffset: number, bytes: number): 
 }
 
 /**
- * Copies a row-major buffer of rgba32 texels (bytesPerRow a multiple of 256) into `rows` whole rows of a
- * texture from row `firstRow` (by default the whole texture).
+ * Copies a row-major buffer of rgba32 texels (bytesPerRow a multiple of 256) into `rows` rows of a
+ * texture from row `firstRow` (by default the whole texture), the first `width` texels of each (by
+ * default whole rows).
  */
-export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture, offset = 0, firstRow = 0, rows = dst.height - firstRow): void {
-  copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, offset }, { texture: dst, origin: [0, firstRow] }, [dst.width, rows]);
+export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture, offset = 0, firstRow = 0, rows = dst.height - firstRow, width = dst.width): void {
+  copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, offset }, { texture: dst, origin: [0, firstRow] }, [width, rows]);
   if (++batched >= MAX_BATCH) flush();
 }
 

@@ -126,14 +126,43 @@ export function panelBinding(decl: string): { decl: string; fn: string } {
   return { decl, fn: `fn ${name}_texel(c: vec2<u32>) -> vec4<u32> { return textureLoad(${name}, c, 0); }` };
 }
 
+/** A benchmark's rewrite of kernel sources (bench/gemm_parts.ts), with the tag its kernels are cached under. */
+interface SourceRewrite {
+  tag: string;
+  rewrite: (name: string, wgsl: string) => string;
+  /** Kernels whose source the rewrite changed, since it was set. */
+  changed: number;
+}
+let sourceRewrite: SourceRewrite | null = null;
+
+/**
+ * Benchmarks only: compile every kernel from here on with `rewrite` applied to its WGSL (cached apart,
+ * under `tag`), or as written (null). bench/gemm_parts.ts uses it to time the GEMM with its texel loads
+ * replaced, which measures where the kernel's time goes; such kernels compute wrong products.
+ */
+export function setSourceRewrite(tag: string | null, rewrite?: (name: string, wgsl: string) => string): void {
+  sourceRewrite = tag === null ? null : { tag, rewrite: rewrite!, changed: 0 };
+}
+
+/** How many kernels the current source rewrite changed (0 with none set). */
+export function sourceRewriteCount(): number {
+  return sourceRewrite?.changed ?? 0;
+}
+
 /** A compiled kernel, cached by `key`; `code` is only called on a miss. */
 export function kernel(name: string, code: () => string): Kernel {
   // the panel binding form is part of the code (panelBinding); sampled panels exist only for A/Bs
-  const key = panelForm === 'sampled' ? `${name}|sampled` : name;
+  let key = panelForm === 'sampled' ? `${name}|sampled` : name;
+  if (sourceRewrite) key = `${key}|${sourceRewrite.tag}`;
   let k = cache.get(key);
   if (k) return k;
   const { device } = deviceContext();
-  const wgsl = code();
+  let wgsl = code();
+  if (sourceRewrite) {
+    const rewritten = sourceRewrite.rewrite(name, wgsl);
+    if (rewritten !== wgsl) sourceRewrite.changed++;
+    wgsl = rewritten;
+  }
   const module = device.createShaderModule({ code: wgsl, label: key });
   const entries = layoutEntries(wgsl);
   const hasParams = /var<uniform>/.test(wgsl);

@@ -18,7 +18,7 @@ import { broadcastShapes, fmtShape, numel } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, type GemmVariant } from '../tune.js';
 import { add, copy } from './elementwise.js';
-import { flatBufferTexture, flatTextureLayout } from './flat_texture.js';
+import { flatBufferTexture, flatTextureLayout, wrapWidth } from './flat_texture.js';
 import { sum, sumTo } from './reduce.js';
 import { expand, reshape, transpose } from './shape.js';
 
@@ -137,12 +137,15 @@ export function sourceOf(v: GemmVariant): GemmSource {
 export type BTexture = 'kn' | 'nk' | 'spec';
 
 /**
- * Which operand texture copies are flat (flat_texture.ts: texel t = elements 4t .. 4t + 3 of the
- * operand's run, wrapped into rows of 2^shift texels) rather than one texture row per matrix row.
+ * How an operand's texture copy is laid out where it is not one texture row per matrix row: 'flat'
+ * (flat_texture.ts: texel t = elements 4t .. 4t + 3 of the operand's run, wrapped into rows of 2^shift
+ * texels) or 'slabs' (its texel columns cut into slabs of 2^shift texels stacked one under the other:
+ * texel (c, r) at (c mod 2^shift, (c >> shift) * rows + r); see slabLayout).
  */
+export type CopyLayout = 'flat' | 'slabs';
 export interface FlatCopies {
-  a?: boolean;
-  b?: boolean;
+  a?: CopyLayout;
+  b?: CopyLayout;
 }
 
 /** Renders the GEMM kernel for a spec, a blocking variant and an operand source. */
@@ -167,10 +170,12 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const aTex = packed && tex && atex;
   // a copied operand's texel holding elements [4 c, 4 c + 4) of its row r: (c, r), or in a flat copy
   // t = r * stride4 + c at (t mod 2^shift, t >> shift)
-  const aFlat = aTex && Boolean(flat.a);
-  const bFlat = (direct === 'kn' || direct === 'nk') && Boolean(flat.b);
-  const aCoord = (col: string, row: string) => (aFlat ? `flatCoord((${row}) * p.aStride4 + ${col}, p.aShift)` : `vec2<u32>(${col}, ${row})`);
-  const bCoord = (col: string, row: string) => (bFlat ? `flatCoord((${row}) * p.bStride4 + ${col}, p.bShift)` : `vec2<u32>(${col}, ${row})`);
+  const aLayout = aTex ? flat.a : undefined;
+  const bLayout = direct === 'kn' || direct === 'nk' ? flat.b : undefined;
+  const coordIn = (layout: CopyLayout | undefined, x: 'a' | 'b') => (col: string, row: string) =>
+    layout === 'flat' ? `flatCoord((${row}) * p.${x}Stride4 + ${col}, p.${x}Shift)` : layout === 'slabs' ? `slabCoord(${col}, ${row}, ${x}SlabRows, ${x}SlabShift)` : `vec2<u32>(${col}, ${row})`;
+  const aCoord = coordIn(aLayout, 'a');
+  const bCoord = coordIn(bLayout, 'b');
   const specB = btex === 'spec';
   if (specB && (packed || packB || v.tex || !spec.loadBk4)) throw new Error('gemm: internal: B read by the spec needs A direct, no panels and spec.loadBk4');
   if ((G > 1 || v.tex) && !(packed || packB) && !specB) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
@@ -202,6 +207,14 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     // the lane's columns (group g: 4 S columns after group g - 1), clamped, for B read down its columns
     if (specB) for (let g = 0; g < G; g++) for (let j = 0; j < 4; j++) rowPrep.push(`let bcol${g}_${j} = min(n0 + ${j + 4 * S * g}u, p.N - 1u);`);
   }
+  // slab copies: their uniforms read once here, not in the k loop (inside it each read costs: 2048^3
+  // ran 1.05x as fast with them hoisted); a 'kn' B's slab column and first row per lane column group
+  for (const [x, layout] of [['a', aLayout], ['b', bLayout]] as const) {
+    if (layout === 'slabs') rowPrep.push(`let ${x}SlabRows = p.${x}Stride4;`, `let ${x}SlabShift = p.${x}Shift;`, `let ${x}SlabMask = (1u << ${x}SlabShift) - 1u;`);
+  }
+  if (bLayout === 'slabs' && direct === 'kn') {
+    for (let g = 0; g < G; g++) rowPrep.push(`let bsc${g} = n0 / 4u + ${g * S}u;`, `let bsx${g} = bsc${g} & bSlabMask;`, `let bsy${g} = (bsc${g} >> bSlabShift) * bSlabRows + tbr + p.k0;`);
+  }
   const acc = (r: number, g: number) => (g === 0 ? ACC(r) : `${ACC(r)}_${g}`);
   const accs: string[] = [];
   for (let g = 0; g < G; g++) for (let r = 0; r < TM; r++) accs.push(`var ${acc(r, g)} = vec4<f32>(0.0);`);
@@ -209,7 +222,7 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   // a panel load of B row `k` (relative to the panel's first k, p.k0 in B) for column group g
   const panelB = (k: string, g: number) =>
     direct === 'kn'
-      ? `bitcast<vec4<f32>>(bt_texel(${bCoord(`n0 / 4u + ${g * S}u`, `tbr + p.k0 + ${k}`)}))`
+      ? `bitcast<vec4<f32>>(bt_texel(${bLayout === 'slabs' ? `vec2<u32>(bsx${g}, bsy${g} + ${k})` : bCoord(`n0 / 4u + ${g * S}u`, `tbr + p.k0 + ${k}`)}))`
       : tex
       ? `bitcast<vec4<f32>>(bt_texel(vec2<u32>(((tq + ${k}) & tMask) * ${L}u + tx${g ? ` + ${g * S}u` : ''}, (tq + ${k}) >> p.texShift)))`
       : `bp[pb + ${k} * ${L}u${g ? ` + ${g * S}u` : ''}]`;
@@ -227,7 +240,10 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
     const out: string[] = [];
     const kq = (q: number) => (tail ? `kq${q}` : q === 0 ? 'k' : `(k + ${q}u)`);
     if (packed) {
-      for (let j = 0; j < slots; j++) out.push(aTex ? `let a${j} = bitcast<vec4<f32>>(at_texel(${aCoord('(p.k0 + k) / 4u', `ar${j}`)}));` : `let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
+      // a slab copy of A: the step's texel column and slab row, once for every row slot
+      if (aLayout === 'slabs') out.push('let akc = (p.k0 + k) / 4u;', 'let akx = akc & aSlabMask;', 'let aky = (akc >> aSlabShift) * aSlabRows;');
+      const aAt = (j: number) => (aLayout === 'slabs' ? `vec2<u32>(akx, aky + ar${j})` : aCoord('(p.k0 + k) / 4u', `ar${j}`));
+      for (let j = 0; j < slots; j++) out.push(aTex ? `let a${j} = bitcast<vec4<f32>>(at_texel(${aAt(j)}));` : `let a${j} = ap[ar${j} + (k / 4u) * ${TM}u];`);
       for (let g = 0; g < G; g++) {
         if (direct === 'nk') out.push(...nkRows('k', g, (_q, e) => e));
         else for (let q = 0; q < 4; q++) out.push(`let ${bName(q, g)} = ${panelB(kq(q), g)};`);
@@ -298,11 +314,11 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const panels = packed ? [aTex ? 'var at: texture_2d<u32>' : 'var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
   return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
-    SOURCE: [source, aTex ? `A a ${aFlat ? 'flat ' : ''}texture copy` : '', direct ? `B a ${bFlat ? 'flat ' : ''}texture copy (${direct})` : '', specB ? 'B read down its columns by the op' : ''].filter(Boolean).join(', '),
+    SOURCE: [source, aTex ? `A a ${aLayout ? `${aLayout} ` : ''}texture copy` : '', direct ? `B a ${bLayout ? `${bLayout} ` : ''}texture copy (${direct})` : '', specB ? 'B read down its columns by the op' : ''].filter(Boolean).join(', '),
     ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(outSpec, panels),
-    FUNCTIONS: [spec.functions ?? '', aFlat || bFlat ? FLAT_COORD : ''].filter(Boolean).join('\n'),
+    FUNCTIONS: [spec.functions ?? '', aLayout === 'flat' || bLayout === 'flat' ? FLAT_COORD : '', aLayout === 'slabs' || bLayout === 'slabs' ? SLAB_COORD : ''].filter(Boolean).join('\n'),
     WGSIZE: v.family === 'bcast' ? S * v.wg : 8 * v.wg,
     LANE_BUILTIN: v.family === 'bcast' ? ', @builtin(subgroup_invocation_id) sgLane: u32' : '',
     TILE: indent(tile.join('\n'), 2),
@@ -469,10 +485,12 @@ function indent(s: string, n: number): string {
 
 /** The texel coordinates of texel t of a flat texture copy whose rows hold 2^shift texels. */
 const FLAT_COORD = `fn flatCoord(t: u32, shift: u32) -> vec2<u32> { return vec2<u32>(t & ((1u << shift) - 1u), t >> shift); }`;
+/** The texel coordinates of texel (c, r) of a slab copy: slabs of 2^shift texel columns, each `rows` texture rows high. */
+const SLAB_COORD = `fn slabCoord(c: u32, r: u32, rows: u32, shift: u32) -> vec2<u32> { return vec2<u32>(c & ((1u << shift) - 1u), (c >> shift) * rows + r); }`;
 
 export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture, atex = false, store4 = false, flat: FlatCopies = {}): Kernel {
   const s4 = store4 && v.family === 'bcast' && spec.store4 !== undefined;
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}${flat.b ? 'f' : ''}:${atex ? 1 : 0}${flat.a ? 'f' : ''}:${s4 ? 1 : 0}`;
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}${flat.b?.[0] ?? ''}:${atex ? 1 : 0}${flat.a?.[0] ?? ''}:${s4 ? 1 : 0}`;
   return kernel(key, () => gemmSource(spec, v, source, btex, atex, s4, flat));
 }
 
@@ -553,6 +571,7 @@ interface TexParams {
   b?: FlatLayout;
 }
 
+
 function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number, tex: TexParams = {}): Uint32Array {
   const pad = (4 - (nExtra % 4)) % 4;
   const params = new Uint32Array(HEADER_FIELDS + nExtra + pad);
@@ -578,11 +597,37 @@ export interface BOperand {
 }
 
 let directTexturesOn = true;
-const textureCopies = { A: 0, B: 0, x: 0, flatA: 0, flatB: 0 };
+const textureCopies = { A: 0, B: 0, x: 0, flatA: 0, flatB: 0, slabsA: 0, slabsB: 0 };
 
 /** Tests and benchmarks: allow (default) or forbid copying plain operands straight into textures. */
 export function setDirectTextures(enabled: boolean): void {
   directTexturesOn = enabled;
+}
+
+let slabCopiesFor: { A: boolean; B: boolean } = { A: true, B: false };
+/**
+ * Tests and benchmarks: which operands wider than one slab are copied in slabs, the others one texture
+ * row per matrix row: 'A' (default; B in slabs ran 2048^3 0.94x as fast, bench/NOTES.md "Where the
+ * 2048³ GEMM's time goes"), 'both' or 'none'.
+ */
+export function setSlabCopies(which: 'A' | 'both' | 'none'): void {
+  slabCopiesFor = { A: which !== 'none', B: which === 'both' };
+}
+
+/**
+ * The slabs of a texture copy of `rows` rows of `cols4` texels: slabs of 2^shift texel columns (64 from
+ * wrapWidth, wider where the stacked slabs would not fit the device's texture height), or null where
+ * the operand is one slab wide (a plain row copy) or slab copies are off. A GEMM's tile reads one texel
+ * of each of its rows per 4-k step, so with rows 1 KiB apart its 64 rows span 64 KiB instead of
+ * 64 rows of the operand (8 KiB apart at K = 2048, each in its own 4-KiB page): 2048^3 ran 1.07x as
+ * fast (bench/NOTES.md "Where the 2048³ GEMM's time goes").
+ */
+export function slabLayout(rows: number, cols4: number, role: 'A' | 'B'): { shift: number; slabs: number } | null {
+  if (!slabCopiesFor[role]) return null;
+  const width = wrapWidth((w) => rows * Math.ceil(cols4 / w));
+  const slabs = Math.ceil(cols4 / width);
+  if (slabs < 2 || rows * slabs > deviceContext().limits.maxTextureDimension2D) return null;
+  return { shift: Math.log2(width), slabs };
 }
 
 let flatCopiesOn = true;
@@ -592,10 +637,10 @@ export function setFlatCopies(enabled: boolean): void {
 }
 
 /**
- * How many operands so far were copied straight into textures: GEMM A and B (flat copies included),
- * conv2d's x, and of the A and B copies how many were flat (tests).
+ * How many operands so far were copied straight into textures: GEMM A and B (flat and slab copies
+ * included), conv2d's x, and of the A and B copies how many were flat and how many in slabs (tests).
  */
-export function textureCopyCounters(): { A: number; B: number; x: number; flatA: number; flatB: number } {
+export function textureCopyCounters(): { A: number; B: number; x: number; flatA: number; flatB: number; slabsA: number; slabsB: number } {
   return { ...textureCopies };
 }
 
@@ -634,23 +679,28 @@ function operandRows(o: AOperand, rows: number, batch: number): number | null {
   return (o.batchRows ? batch : 1) * rows;
 }
 
-/** How the GEMM reads a flat texture copy of an operand: texels from one stored row to the next, log2 of the texture's width. */
+/**
+ * How the GEMM reads a flat or slab texture copy of an operand: log2 of the texture's width, and for
+ * 'flat' the texels from one stored row to the next, for 'slabs' the texture rows of a slab.
+ */
 interface FlatLayout {
+  kind: CopyLayout;
   stride4: number;
   shift: number;
 }
 
 /**
  * How operandTexture copies a plain operand of `rows` rows of `cols` floats per batch: a texture row
- * per matrix row where the copy allows it (matrixTexture), else flat (flat_texture.ts) where rows
+ * per matrix row where the copy allows it (matrixTexture), in slabs of such rows where it is wider
+ * than one (slabLayout), else flat (flat_texture.ts) where rows
  * start on whole texels (row stride and offset multiples of 4 floats, whole texels a row), else not
  * at all (the operand is packed).
  */
-function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch: number): 'rows' | 'flat' | null {
+function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch: number, role: 'A' | 'B'): 'rows' | 'slabs' | 'flat' | null {
   const r = o ? operandRows(o, rows, batch) : null;
   if (r === null || !directTexturesOn) return null;
   const stride = o!.rowStride ?? cols;
-  if (copiesAsTexture(o!.offset, r, cols, stride)) return 'rows';
+  if (copiesAsTexture(o!.offset, r, cols, stride)) return slabLayout(r, cols / 4, role) ? 'slabs' : 'rows';
   const aligned = flatCopiesOn && cols % 4 === 0 && stride % 4 === 0 && stride >= cols && o!.offset % 4 === 0;
   return aligned && flatTextureLayout((r - 1) * stride + cols) !== null ? 'flat' : null;
 }
@@ -661,9 +711,9 @@ function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch:
  * i.e. the next batch's first rows (or the last row again), and A's zero padding times an infinity
  * there is NaN; packing pads those rows with zeros.
  */
-function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number): 'rows' | 'flat' | null {
+function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number): 'rows' | 'slabs' | 'flat' | null {
   if (!b || (b.layout === 'kn' && K % 4 !== 0)) return null;
-  return operandCopy(b, ...bStoredShape(b, N, K), batch);
+  return operandCopy(b, ...bStoredShape(b, N, K), batch, 'B');
 }
 
 /** Rows and columns of B as stored: K x N for 'kn', N x K otherwise. */
@@ -672,15 +722,24 @@ function bStoredShape(b: BOperand, N: number, K: number): [number, number] {
 }
 
 /** A plain operand of `rows` rows of `cols` floats per batch copied into a texture as operandCopy decided, with its flat layout if flat. */
-function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B', how: 'rows' | 'flat'): { texture: GPUTexture; flat?: FlatLayout } {
+function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B', how: 'rows' | 'slabs' | 'flat'): { texture: GPUTexture; flat?: FlatLayout } {
   const buffer = buffers[o.binding] as GPUBuffer;
   const r = operandRows(o, rows, batch)!;
   if (how === 'rows') return { texture: matrixTexture(buffer, o.offset, r, cols, role, 'gemm', o.rowStride)! };
   const stride = o.rowStride ?? cols;
+  if (how === 'slabs') {
+    const { shift, slabs } = slabLayout(r, cols / 4, role)!;
+    const width = 1 << shift;
+    textureCopies[role]++;
+    textureCopies[role === 'A' ? 'slabsA' : 'slabsB']++;
+    const texture = acquireTexture(width, r * slabs, 'gemm');
+    for (let s = 0; s < slabs; s++) copyBufferToTexture(buffer, stride * 4, texture, (o.offset + s * width * 4) * 4, s * r, r, Math.min(width, cols / 4 - s * width));
+    return { texture, flat: { kind: 'slabs', stride4: r, shift } };
+  }
   textureCopies[role]++;
   textureCopies[role === 'A' ? 'flatA' : 'flatB']++;
   const texture = flatBufferTexture(buffer, o.offset, (r - 1) * stride + cols, 'gemm');
-  return { texture, flat: { stride4: stride / 4, shift: Math.log2(texture.width) } };
+  return { texture, flat: { kind: 'flat', stride4: stride / 4, shift: Math.log2(texture.width) } };
 }
 
 /**
@@ -704,7 +763,7 @@ export function readsTextures(v: GemmVariant): boolean {
 function avoidTextureCrash(v: GemmVariant, dims: GemmDims, aOperand?: AOperand, bOperand?: BOperand): GemmVariant {
   if (!deviceContext().summary.isSoftware || v.family !== 'bcast' || v.tm !== 64 || groupsOf(v) !== 2 || !readsTextures(v) || sourceOf(v) !== 'packed') return v;
   const { M, N, K, batch } = dims;
-  const copied = operandCopy(aOperand, M, K, batch) !== null || bOperandCopy(bOperand, N, K, batch) !== null;
+  const copied = operandCopy(aOperand, M, K, batch, 'A') !== null || bOperandCopy(bOperand, N, K, batch) !== null;
   return copied ? v : { ...v, tm: 48 };
 }
 
@@ -780,12 +839,12 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const bCopy = bHow ? operandTexture(buffers, bOperand!, ...bStoredShape(bOperand!, N, K), batch, 'B', bHow) : null;
   const bTexture = bCopy?.texture ?? null;
   const vv: GemmVariant = tex || bTexture || !v.tex ? v : { ...v, tex: false };
-  const aHow = vv.tex && copies && plan.source === 'packed' ? operandCopy(aOperand, M, K, batch) : null;
+  const aHow = vv.tex && copies && plan.source === 'packed' ? operandCopy(aOperand, M, K, batch, 'A') : null;
   const aCopy = aHow ? operandTexture(buffers, aOperand!, M, K, batch, 'A', aHow) : null;
   const aTexture = aCopy?.texture ?? null;
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));
-  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bOperand?.layout : undefined, Boolean(aTexture), useStore4, { a: Boolean(aCopy?.flat), b: Boolean(bCopy?.flat) });
+  const gk = gemmKernel(spec, vv, plan.source, bTexture ? bOperand?.layout : undefined, Boolean(aTexture), useStore4, { a: aCopy?.flat?.kind, b: bCopy?.flat?.kind });
   for (let kc = 0; kc < plan.kChunks; kc++) {
     const kOff = kc * plan.kChunk;
     const Kc = Math.min(plan.kChunk, Math.ceil(K / 4) * 4 - kOff);
@@ -885,6 +944,11 @@ let forcedVariant: GemmVariant | null = null;
 export function setMatmulKernel(impl: 'gemm' | 'naive', variant: GemmVariant | null = null): void {
   matmulImpl = impl;
   forcedVariant = variant;
+}
+
+/** The GEMM variant matmul runs for an M x K x N product: the one setMatmulKernel forced, else the tuned or default one. */
+export function matmulVariant(M: number, N: number, K: number): GemmVariant {
+  return forcedVariant ?? chooseGemmVariant('matmul', M, N, K);
 }
 
 /**

@@ -5,7 +5,7 @@
 // family (chosen on discrete GPUs) runs here too: slow on lavapipe, but correct everywhere.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { gemmSource, gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
+import { gemmSource, gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, setSlabCopies, slabLayout, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { fitVariant, type GemmVariant } from '../../engine/tune.js';
 import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { refMatmul } from './ref.js';
@@ -224,6 +224,82 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
         c.dispose();
         b.dispose();
       }
+    } finally {
+      setMatmulKernel('gemm', null);
+    }
+  });
+
+  it('operands wider than a slab (64 texels) are copied in slabs (A by default, B with setSlabCopies both), partial last slabs and batches included; the padding (NaN) never reaches the result', async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    // K = 300: 75 texels a row, slabs of 64 and 11; N = 272: 68 texels (64 and 4); rows padded to 320 floats
+    const [batch, M, K, N, stride] = [2, 9, 300, 272, 320];
+    const slabCount = (before: ReturnType<typeof textureCopyCounters>, role: 'A' | 'B') => textureCopyCounters()[role === 'A' ? 'slabsA' : 'slabsB'] - before[role === 'A' ? 'slabsA' : 'slabsB'];
+    try {
+      for (const which of ['A', 'both', 'none'] as const) {
+        setSlabCopies(which);
+        for (const v of textureVariants(S)) {
+          setMatmulKernel('gemm', v);
+          const reads = readsTextures(v);
+          const what = `${JSON.stringify(v)}, slabs ${which}`;
+          // A [batch][M][K] (a packed variant copies it) times B [batch][K][N] ('kn')
+          const a = padded(M, K, stride, batch);
+          const b = padded(K, N, stride, batch);
+          let before = textureCopyCounters();
+          let c = E.matmul(a.view, b.view);
+          let ref = refMatmul(a.vals, b.vals, M, N, K, batch);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${what}: A, B kn`);
+          expect(slabCount(before, 'A'), `${what}: A in slabs`).to.equal(reads && v.pack === true && which !== 'none' ? 1 : 0);
+          expect(slabCount(before, 'B'), `${what}: B kn in slabs`).to.equal(reads && which === 'both' ? 1 : 0);
+          c.dispose();
+          // B stored [N][K], read transposed ('nk'), one for every batch of A
+          const bt = padded(N, K, stride);
+          const B = new Float32Array(K * N);
+          for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) B[k * N + n] = bt.vals[n * K + k];
+          const bView = E.transpose(bt.view, 0, 1);
+          before = textureCopyCounters();
+          c = E.matmul(a.view, bView);
+          ref = refMatmul(a.vals, B, M, N, K, batch, true, false);
+          assertClose(await c.toArray(), ref, scaledTol(ref), `${what}: A, B nk`);
+          expect(slabCount(before, 'B'), `${what}: B nk in slabs`).to.equal(reads && which === 'both' ? 1 : 0);
+          [c, bView].forEach((t) => t.dispose());
+          [a, b, bt].forEach((t) => t.dispose());
+        }
+      }
+    } finally {
+      setSlabCopies('A');
+      setMatmulKernel('gemm', null);
+    }
+  });
+
+  it('slabs widen where stacked 64-texel slabs would exceed the texture height, and a product that needs it is right', async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const maxT = E.deviceContext().limits.maxTextureDimension2D;
+    expect(slabLayout(100, 64, 'A'), 'one slab: a plain row copy').to.equal(null);
+    expect(slabLayout(2048, 512, 'A')).to.deep.equal({ shift: 6, slabs: 8 });
+    expect(slabLayout(2048, 512, 'B'), 'B stays in rows by default').to.equal(null);
+    // 5 slabs of 64 would stack 5 x rows > maxT texture rows: slabs of 128 (3 of them) fit
+    const rows = Math.floor(maxT / 4) + 4;
+    expect(slabLayout(rows, 320, 'A')).to.deep.equal({ shift: 7, slabs: 3 });
+    const [M, K, N] = [rows, 1280, 8];
+    const A = randomData(M * K, seed++);
+    const Bv = randomData(K * N, seed++);
+    try {
+      setMatmulKernel('gemm', { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true });
+      const before = textureCopyCounters();
+      const c = E.matmul(E.tensor(A, [M, K]), E.tensor(Bv, [K, N]));
+      const got = await c.toArray();
+      c.dispose();
+      expect(textureCopyCounters().slabsA - before.slabsA, 'A in slabs').to.equal(1);
+      // every 37th row against float64 (the whole product is 42M multiply-adds in JS)
+      const picked = [...Array(Math.ceil(M / 37)).keys()].map((i) => Math.min(M - 1, i * 37));
+      const sub = new Float32Array(picked.length * K);
+      picked.forEach((r, i) => sub.set(A.subarray(r * K, (r + 1) * K), i * K));
+      const ref = refMatmul(sub, Bv, picked.length, N, K);
+      const gotSub = new Float32Array(picked.length * N);
+      picked.forEach((r, i) => gotSub.set(got.subarray(r * N, (r + 1) * N), i * N));
+      assertClose(gotSub, ref, scaledTol(ref), `${M} x ${K} x ${N} with 128-texel slabs`);
     } finally {
       setMatmulKernel('gemm', null);
     }
