@@ -56,10 +56,11 @@ const RESNET_1X1: [number, number, number, number][] = [
   [512, 28, 1024, 2], [256, 14, 1024, 1], [1024, 14, 256, 1], [512, 7, 2048, 1], [2048, 7, 512, 1],
 ];
 
-function matmulProblem(M: number, K: number, N: number, aTransposed = false): Problem {
+function matmulProblem(M: number, K: number, N: number, aTransposed = false, bTransposed = false): Problem {
   const a = aTransposed ? transpose(randn([K, M]), 0, 1) : randn([M, K]);
-  const b = randn([K, N]);
-  return { name: `matmul ${M}x${K}x${N}${aTransposed ? ' (A transposed)' : ''}`, flops: 2 * M * N * K, run: () => matmul(a, b), reference: () => naiveMatmul(a, b) };
+  const b = bTransposed ? transpose(randn([N, K]), 0, 1) : randn([K, N]);
+  const how = [aTransposed ? 'A' : '', bTransposed ? 'B' : ''].filter(Boolean).join(' and ');
+  return { name: `matmul ${M}x${K}x${N}${how ? ` (${how} transposed)` : ''}`, flops: 2 * M * N * K, run: () => matmul(a, b), reference: () => naiveMatmul(a, b) };
 }
 
 function convProblems(shapes: [number, number, number, number][]): Problem[] {
@@ -117,6 +118,7 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     problems: () => [
       matmulProblem(2048, 2048, 2048), matmulProblem(1024, 1024, 1024), matmulProblem(256, 256, 256), matmulProblem(512, 512, 512),
       matmulProblem(256, 2048, 1000), matmulProblem(256, 2048, 2048), matmulProblem(256, 2048, 128), matmulProblem(2048, 1024, 512),
+      matmulProblem(256, 2048, 1000, false, true), matmulProblem(256, 2048, 2048, false, true), matmulProblem(256, 2048, 128, false, true),
       ...convProblems(RESNET_1X1.filter(([C, , O]) => C >= 256 || O >= 512)),
     ],
     names: ['A slabs', 'rows'],
