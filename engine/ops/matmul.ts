@@ -168,8 +168,8 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const direct = tex ? btex : undefined;
   // packed A read from a texture copy of a plain row-major A: texel (k / 4, batch * aRows + row)
   const aTex = packed && tex && atex;
-  // a copied operand's texel holding elements [4 c, 4 c + 4) of its row r: (c, r), or in a flat copy
-  // t = r * stride4 + c at (t mod 2^shift, t >> shift)
+  // a copied operand's texel holding elements [4 c, 4 c + 4) of its row r: (c, r), in a flat copy
+  // t = r * stride4 + c at (t mod 2^shift, t >> shift), in a slab copy (c mod 2^shift, (c >> shift) * rows + r)
   const aLayout = aTex ? flat.a : undefined;
   const bLayout = direct === 'kn' || direct === 'nk' ? flat.b : undefined;
   const coordIn = (layout: CopyLayout | undefined, x: 'a' | 'b') => (col: string, row: string) =>
@@ -571,7 +571,6 @@ interface TexParams {
   b?: FlatLayout;
 }
 
-
 function headerParams(M: number, N: number, K: number, kChunk: number, batch: number, splits: number, mOff: number, splitBase: number, kOff: number, K4: number, MT: number, NT: number, extra: number[], nExtra: number, tex: TexParams = {}): Uint32Array {
   const pad = (4 - (nExtra % 4)) % 4;
   const params = new Uint32Array(HEADER_FIELDS + nExtra + pad);
@@ -619,8 +618,8 @@ export function setSlabCopies(which: 'A' | 'both' | 'none'): void {
  * wrapWidth, wider where the stacked slabs would not fit the device's texture height), or null where
  * the operand is one slab wide (a plain row copy) or slab copies are off. A GEMM's tile reads one texel
  * of each of its rows per 4-k step, so with rows 1 KiB apart its 64 rows span 64 KiB instead of
- * 64 rows of the operand (8 KiB apart at K = 2048, each in its own 4-KiB page): 2048^3 ran 1.07x as
- * fast (bench/NOTES.md "Where the 2048³ GEMM's time goes").
+ * 64 rows of the operand (8 KiB apart at K = 2048, each in its own 4-KiB page): 2048^3 and 1024^3 ran
+ * 1.06x as fast (bench/NOTES.md "Where the 2048³ GEMM's time goes").
  */
 export function slabLayout(rows: number, cols4: number, role: 'A' | 'B'): { shift: number; slabs: number } | null {
   if (!slabCopiesFor[role]) return null;
