@@ -65,7 +65,7 @@ export async function gemmParts(M: number, K: number, N: number, rounds: number)
   for (const form of PART_FORMS) {
     const rewrite = rewriteFor(form);
     timers[form] = engineTimer(() => {
-      setSourceRewrite(rewrite ? form : null, rewrite ?? undefined);
+      setSourceRewrite(rewrite && { tag: form, rewrite });
       try {
         matmul(a, b).dispose();
         rewritten[form] = Math.max(rewritten[form] ?? 0, sourceRewriteCount());

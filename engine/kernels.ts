@@ -127,24 +127,22 @@ export function panelBinding(decl: string): { decl: string; fn: string } {
 }
 
 /** A benchmark's rewrite of kernel sources (bench/gemm_parts.ts), with the tag its kernels are cached under. */
-interface SourceRewrite {
+export interface SourceRewrite {
   tag: string;
   rewrite: (name: string, wgsl: string) => string;
-  /** Kernels whose source the rewrite changed, since it was set. */
-  changed: number;
 }
-let sourceRewrite: SourceRewrite | null = null;
+let sourceRewrite: (SourceRewrite & { changed: number }) | null = null;
 
 /**
- * Benchmarks only: compile every kernel from here on with `rewrite` applied to its WGSL (cached apart,
- * under `tag`), or as written (null). bench/gemm_parts.ts uses it to time the GEMM with its texel loads
- * replaced, which measures where the kernel's time goes; such kernels compute wrong products.
+ * Benchmarks only: compile every kernel from here on with a rewrite applied to its WGSL (cached apart,
+ * under its tag), or as written (null). bench/gemm_parts.ts uses it to time the GEMM with its texel
+ * loads replaced, which measures where the kernel's time goes; such kernels compute wrong products.
  */
-export function setSourceRewrite(tag: string | null, rewrite?: (name: string, wgsl: string) => string): void {
-  sourceRewrite = tag === null ? null : { tag, rewrite: rewrite!, changed: 0 };
+export function setSourceRewrite(r: SourceRewrite | null): void {
+  sourceRewrite = r && { ...r, changed: 0 };
 }
 
-/** How many kernels the current source rewrite changed (0 with none set). */
+/** How many kernels the current source rewrite changed since it was set (0 with none set). */
 export function sourceRewriteCount(): number {
   return sourceRewrite?.changed ?? 0;
 }

@@ -49,7 +49,7 @@ describe('bench/gemm_parts: where a GEMM spends its time', () => {
     const ref = refMatmul(A, B, M, N, K);
     try {
       setMatmulKernel('gemm', textureGemm());
-      setSourceRewrite('test-no-loads', rewriteFor('no loads')!);
+      setSourceRewrite({ tag: 'test-no-loads', rewrite: rewriteFor('no loads')! });
       const wrong = E.matmul(a, b);
       expect(sourceRewriteCount(), 'kernels rewritten').to.be.greaterThan(0);
       setSourceRewrite(null);
