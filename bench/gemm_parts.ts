@@ -19,8 +19,14 @@ import { engineTimer, interleave, type Timer } from './tfjs.js';
 
 /** The panel-load functions engine/kernels.ts panelBinding gives every GEMM that reads textures. */
 const TEXEL_FN = (name: 'at' | 'bt') => new RegExp(`fn ${name}_texel\\(c: vec2<u32>\\) -> vec4<u32> \\{[^}]*\\}`);
-/** A load replaced by values made from its coordinates: the address arithmetic stays, the fetch goes. */
-const noLoad = (name: 'at' | 'bt') => `fn ${name}_texel(c: vec2<u32>) -> vec4<u32> { return vec4<u32>(c.x, c.y, c.x ^ c.y, 0x3f800000u); }`;
+/**
+ * A load replaced by values made from its coordinates: the address arithmetic stays, the fetch goes.
+ * The values are normal floats in [1, 1.008): small integers bit-cast to f32 are denormals, and the
+ * CPU's multiplies of denormals are slow (the driver leaves them on), which made the no-load forms of
+ * 2048³ 20% slower than with normal values (bench/NOTES.md, 2026-11-30 evening).
+ */
+const noLoad = (name: 'at' | 'bt') =>
+  `fn ${name}_texel(c: vec2<u32>) -> vec4<u32> { return vec4<u32>((c.x & 0xffffu) | 0x3f800000u, (c.y & 0xffffu) | 0x3f800000u, ((c.x ^ c.y) & 0xffffu) | 0x3f800000u, 0x3f800000u); }`;
 
 /** A rewrite of the A and/or B texel functions, or of the coordinates every fetch reads. */
 export type PartForm = 'as written' | 'no loads' | 'no A loads' | 'no B loads' | 'loads from L1';

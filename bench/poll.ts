@@ -1,58 +1,97 @@
-// Host costs: polling while waiting on the GPU, node-webgpu's default (setImmediate, one core busy) vs
-// the engine's hybrid poll, timed alternately in one process on the same kernel; and the host time to
-// encode a small elementwise op with the bind-group cache vs a bind group per dispatch.
+// Host costs: polling while waiting on the GPU, node-webgpu's default (setImmediate, one core busy), the
+// engine's previous fallback (setTimeout(0) after a short spin) and its hybrid poll (sleeps growing with
+// the wait), timed alternately in one process on the same kernels, in batches and with a wait after
+// every product; and the host time to encode a small elementwise op with the bind-group cache vs a
+// bind group per dispatch.
 // Run alone: `node dist/bench/poll.js`; also a section of `npm run bench`.
-import { initDevice, setPollMode } from '../engine/device.js';
+import { initDevice, setPollMode, type PollMode } from '../engine/device.js';
 import { matmul, tidy, randn } from '../engine/index.js';
 import { setBindGroupCaching, sync } from '../engine/commands.js';
 import { add } from '../engine/index.js';
 import { median, type BenchRow } from './harness.js';
+
+const MODES: PollMode[] = ['immediate', 'timeout', 'hybrid'];
 
 export async function runSection(): Promise<BenchRow[]> {
   await initDevice();
   const n = 512;
   const a = randn([n, n]);
   const b = randn([n, n]);
+  const s = 256;
+  const sa = randn([s, s]);
+  const sb = randn([s, s]);
   const reps = 4;
-  const times: Record<'immediate' | 'hybrid', number[]> = { immediate: [], hybrid: [] };
-  const roundTrip: Record<'immediate' | 'hybrid', number[]> = { immediate: [], hybrid: [] };
+  const each = 10;
+  const series = () => Object.fromEntries(MODES.map((m) => [m, [] as number[]])) as Record<PollMode, number[]>;
+  const times = series();
+  const roundTrip = series();
+  const perSync = series();
   const once = async () => {
     tidy(() => {
       for (let i = 0; i < reps; i++) matmul(a, b);
     });
     await sync('bench');
   };
-  await once();
-  for (let r = 0; r < 7; r++) {
-    for (const mode of ['immediate', 'hybrid'] as const) {
-      setPollMode(mode);
-      const t0 = performance.now();
-      await once();
-      times[mode].push(performance.now() - t0);
-      const t1 = performance.now();
-      for (let k = 0; k < 20; k++) await sync('bench');
-      roundTrip[mode].push((performance.now() - t1) / 20);
+  const waitEach = async () => {
+    for (let i = 0; i < each; i++) {
+      matmul(sa, sb).dispose();
+      await sync('bench');
     }
+  };
+  await once();
+  await waitEach();
+  try {
+    for (let r = 0; r < 7; r++) {
+      for (const mode of MODES) {
+        setPollMode(mode);
+        const t0 = performance.now();
+        await once();
+        times[mode].push(performance.now() - t0);
+        const t1 = performance.now();
+        for (let k = 0; k < 20; k++) await sync('bench');
+        roundTrip[mode].push((performance.now() - t1) / 20);
+        const t2 = performance.now();
+        await waitEach();
+        perSync[mode].push((performance.now() - t2) / each);
+      }
+    }
+  } finally {
+    setPollMode('hybrid');
+    [a, b, sa, sb].forEach((t) => t.dispose());
   }
-  setPollMode('hybrid');
-  a.dispose();
-  b.dispose();
   const flops = 2 * n * n * n * reps;
-  const rows: BenchRow[] = [];
-  const imm = median(times.immediate);
-  const hyb = median(times.hybrid);
   const gf = (ms: number) => flops / (ms * 1e6);
-  rows.push({
-    section: 'poll',
-    name: `matmul ${n}^3 x${reps}, hybrid poll vs setImmediate`,
-    ms: hyb / reps,
-    value: gf(hyb),
-    unit: 'GFLOP/s',
-    compare: { setImmediate: { ms: imm / reps, value: gf(imm), ratio: gf(hyb) / gf(imm) } },
-    extra: { roundTripMsHybrid: median(roundTrip.hybrid), roundTripMsImmediate: median(roundTrip.immediate) },
-  });
-  rows.push(encodeCost());
-  return rows;
+  const med = (x: Record<PollMode, number[]>) => Object.fromEntries(MODES.map((m) => [m, median(x[m])])) as Record<PollMode, number>;
+  const t = med(times);
+  const w = med(perSync);
+  const rt = med(roundTrip);
+  const sflops = 2 * s * s * s;
+  return [
+    {
+      section: 'poll',
+      name: `matmul ${n}^3 x${reps}, hybrid poll vs setImmediate`,
+      ms: t.hybrid / reps,
+      value: gf(t.hybrid),
+      unit: 'GFLOP/s',
+      compare: {
+        setImmediate: { ms: t.immediate / reps, value: gf(t.immediate), ratio: gf(t.hybrid) / gf(t.immediate) },
+        setTimeout: { ms: t.timeout / reps, value: gf(t.timeout), ratio: gf(t.hybrid) / gf(t.timeout) },
+      },
+      extra: { roundTripMsHybrid: rt.hybrid, roundTripMsImmediate: rt.immediate, roundTripMsTimeout: rt.timeout },
+    },
+    {
+      section: 'poll',
+      name: `matmul ${s}^3 waited for one at a time, hybrid poll vs setTimeout(0)`,
+      ms: w.hybrid,
+      value: sflops / (w.hybrid * 1e6),
+      unit: 'GFLOP/s',
+      compare: {
+        setTimeout: { ms: w.timeout, value: sflops / (w.timeout * 1e6), ratio: w.timeout / w.hybrid },
+        setImmediate: { ms: w.immediate, value: sflops / (w.immediate * 1e6), ratio: w.immediate / w.hybrid },
+      },
+    },
+    encodeCost(),
+  ];
 }
 
 /** Host microseconds to encode `add` on [64, 64] tensors (no GPU wait inside the timing), cached vs not. */

@@ -217,22 +217,42 @@ export function checkDeviceHealthy(where: string): void {
 // While a GPU promise is pending, node-webgpu re-schedules its event processing with the global
 // `setImmediate`, which keeps one core busy; on a 2-core machine that halves kernel throughput.
 // During the engine's own waits the global is swapped for a hybrid: real setImmediate for the
-// first ~0.5 ms of a wait (short round trips stay fast), then setTimeout(0) (the core is freed).
+// first ~0.5 ms of a wait (short round trips stay fast), then the thread sleeps between polls
+// (Atomics.wait, the core is freed) for a tenth of the time waited so far, 0.05 to 2 ms: a wait of
+// t ms is noticed at most about t / 10 late, and a long one wakes the thread rarely (each wake takes
+// a core from the driver's threads for ~25 us). The previous fallback, setTimeout(0), polled every
+// ~1.1 ms whatever the wait: a 0.6-ms matmul waited ~1.9 ms (bench/NOTES.md "Waiting for the GPU").
 const realSetImmediate = globalThis.setImmediate;
 const realClearImmediate = globalThis.clearImmediate;
 const SPIN_MS = 0.5;
+const SLEEP_FRACTION = 0.1;
+const SLEEP_MIN_MS = 0.05;
+const SLEEP_MAX_MS = 2;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 let activeWaits = 0;
 let waitStart = 0;
-let pollMode: 'hybrid' | 'immediate' = process.env.WEBGPU_POLL === 'immediate' ? 'immediate' : 'hybrid';
+export type PollMode = 'hybrid' | 'immediate' | 'timeout';
+let pollMode: PollMode = process.env.WEBGPU_POLL === 'immediate' ? 'immediate' : 'hybrid';
 
-/** 'immediate' restores node-webgpu's default polling (for comparison benchmarks). */
-export function setPollMode(mode: 'hybrid' | 'immediate'): void {
+/**
+ * How the engine's waits poll: 'hybrid' (default, above); 'immediate' restores node-webgpu's busy
+ * setImmediate and 'timeout' the previous setTimeout(0) fallback (comparison benchmarks).
+ */
+export function setPollMode(mode: PollMode): void {
   pollMode = mode;
 }
 
+/** The sleep before the next poll of a wait that began `waitedMs` ago (past the spin). */
+export function pollSleepMs(waitedMs: number): number {
+  return Math.min(SLEEP_MAX_MS, Math.max(SLEEP_MIN_MS, SLEEP_FRACTION * waitedMs));
+}
+
 function hybridSetImmediate(cb: (...a: unknown[]) => void, ...args: unknown[]): unknown {
-  if (performance.now() - waitStart < SPIN_MS) return realSetImmediate(cb, ...args);
-  return setTimeout(cb, 0, ...args);
+  const waited = performance.now() - waitStart;
+  if (waited < SPIN_MS) return realSetImmediate(cb, ...args);
+  if (pollMode === 'timeout') return setTimeout(cb, 0, ...args);
+  Atomics.wait(sleeper, 0, 0, pollSleepMs(waited));
+  return realSetImmediate(cb, ...args);
 }
 function hybridClearImmediate(h: unknown): void {
   if (h && typeof h === 'object' && '_onImmediate' in (h as object)) realClearImmediate(h as NodeJS.Immediate);
@@ -241,7 +261,7 @@ function hybridClearImmediate(h: unknown): void {
 
 /** Awaits a GPU promise with hybrid polling and surfaces GPU errors naming `where`. */
 export async function gpuWait<T>(p: Promise<T>, where: string): Promise<T> {
-  if (pollMode === 'hybrid') {
+  if (pollMode !== 'immediate') {
     if (activeWaits++ === 0) {
       waitStart = performance.now();
       (globalThis as { setImmediate: unknown }).setImmediate = hybridSetImmediate;
@@ -254,7 +274,7 @@ export async function gpuWait<T>(p: Promise<T>, where: string): Promise<T> {
     checkDeviceHealthy(where);
     throw new Error(`${where}: ${(e as Error).message}`);
   } finally {
-    if (pollMode === 'hybrid' && --activeWaits === 0) {
+    if (pollMode !== 'immediate' && --activeWaits === 0) {
       globalThis.setImmediate = realSetImmediate;
       globalThis.clearImmediate = realClearImmediate;
     }

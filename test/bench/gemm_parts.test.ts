@@ -57,6 +57,9 @@ describe('bench/gemm_parts: where a GEMM spends its time', () => {
       let far = 0;
       for (let i = 0; i < got.length; i++) if (!(Math.abs(got[i] - ref[i]) <= 1e-3 * (1 + Math.abs(ref[i])))) far++;
       expect(far, 'entries of the no-loads product away from the true one').to.be.greaterThan(got.length / 2);
+      // every operand value the rewrite makes lies in [1, 1.008), never a (slow) denormal, so each entry
+      // of the product is a sum of K products in [1, 1.016)
+      for (let i = 0; i < got.length; i++) if (!(got[i] >= K && got[i] <= K * 1.0161)) expect.fail(`no-loads entry ${i} = ${got[i]}, outside [K, 1.0161 K]`);
       wrong.dispose();
       const right = E.matmul(a, b);
       assertClose(await right.toArray(), ref, scaledTol(ref), 'the written kernel after the rewrite is cleared');
