@@ -261,7 +261,9 @@ function hybridClearImmediate(h: unknown): void {
 
 /** Awaits a GPU promise with hybrid polling and surfaces GPU errors naming `where`. */
 export async function gpuWait<T>(p: Promise<T>, where: string): Promise<T> {
-  if (pollMode !== 'immediate') {
+  // whether this wait took part in the swap, fixed at its start (setPollMode may change between)
+  const swapped = pollMode !== 'immediate';
+  if (swapped) {
     if (activeWaits++ === 0) {
       waitStart = performance.now();
       (globalThis as { setImmediate: unknown }).setImmediate = hybridSetImmediate;
@@ -274,7 +276,7 @@ export async function gpuWait<T>(p: Promise<T>, where: string): Promise<T> {
     checkDeviceHealthy(where);
     throw new Error(`${where}: ${(e as Error).message}`);
   } finally {
-    if (pollMode !== 'immediate' && --activeWaits === 0) {
+    if (swapped && --activeWaits === 0) {
       globalThis.setImmediate = realSetImmediate;
       globalThis.clearImmediate = realClearImmediate;
     }

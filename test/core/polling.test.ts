@@ -60,6 +60,22 @@ describe('polling while waiting for the GPU', () => {
     }
   });
 
+  it('switching the mode while a wait is pending still restores the globals when it ends', async () => {
+    const before = globalThis.setImmediate;
+    const a = E.randn([128, 128]);
+    try {
+      setPollMode('hybrid');
+      const c = E.matmul(a, a);
+      const pending = c.toArray();
+      setPollMode('immediate');
+      expect((await pending).length).to.equal(128 * 128);
+      c.dispose();
+      expect(globalThis.setImmediate, 'restored after a wait begun in hybrid mode').to.equal(before);
+    } finally {
+      a.dispose();
+    }
+  });
+
   it('a wait that fails names its caller and restores the globals too', async () => {
     const before = globalThis.setImmediate;
     let err: Error | null = null;
