@@ -33,6 +33,7 @@ describe('bench/gemm_parts: where a GEMM spends its time', () => {
         expect(noB.split('textureLoad').length - 1, `${form}: no B loads keeps A's`).to.equal(1);
         const l1 = rewriteFor('loads from L1')!('k', src);
         expect(l1.split('(c & vec2<u32>(15u, 15u))').length - 1, `${form}: both fetches read the first 16 x 16 texels`).to.equal(2);
+        expect(rewriteFor('empty k loop')!('k', src), `${form}: no k loop, nothing to empty`).to.equal(src);
       } finally {
         setPanelTextureBinding('storage');
       }
@@ -61,6 +62,14 @@ describe('bench/gemm_parts: where a GEMM spends its time', () => {
       // of the product is a sum of K products in [1, 1.016)
       for (let i = 0; i < got.length; i++) if (!(got[i] >= K && got[i] <= K * 1.0161)) expect.fail(`no-loads entry ${i} = ${got[i]}, outside [K, 1.0161 K]`);
       wrong.dispose();
+      // with an empty k loop no accumulator is ever updated: the product is all zeros
+      setSourceRewrite({ tag: 'test-empty-loop', rewrite: rewriteFor('empty k loop')! });
+      const empty = E.matmul(a, b);
+      expect(sourceRewriteCount(), 'kernels rewritten (empty k loop)').to.be.greaterThan(0);
+      setSourceRewrite(null);
+      const zeros = await empty.toArray();
+      empty.dispose();
+      expect(zeros.some((x) => x !== 0), 'an entry of the empty-loop product that is not 0').to.equal(false);
       const right = E.matmul(a, b);
       assertClose(await right.toArray(), ref, scaledTol(ref), 'the written kernel after the rewrite is cleared');
       right.dispose();
