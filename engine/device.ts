@@ -217,14 +217,16 @@ export function checkDeviceHealthy(where: string): void {
 // While a GPU promise is pending, node-webgpu re-schedules its event processing with the global
 // `setImmediate`, which keeps one core busy; on a 2-core machine that halves kernel throughput.
 // During the engine's own waits the global is swapped for a hybrid: real setImmediate for the
-// first ~0.5 ms of a wait (short round trips stay fast), then the thread sleeps between polls
-// (Atomics.wait, the core is freed) for a tenth of the time waited so far, 0.05 to 2 ms: a wait of
-// t ms is noticed at most about t / 10 late, and a long one wakes the thread rarely (each wake takes
-// a core from the driver's threads for ~25 us). The previous fallback, setTimeout(0), polled every
-// ~1.1 ms whatever the wait: a 0.6-ms matmul waited ~1.9 ms (bench/NOTES.md "Waiting for the GPU").
+// first ~0.1 ms of a wait (short round trips stay fast; a longer spin takes a core from the driver
+// while short kernels run: a 0.5-ms spin made a 256^3 matmul waited for alone take 1.25 ms against
+// 0.79), then the thread sleeps between polls (Atomics.wait, the core is freed) for a tenth of the
+// time waited so far, 0.05 to 2 ms: a wait of t ms is noticed at most about t / 10 late, and a long
+// one wakes the thread rarely (each wake takes a core from the driver's threads for ~25 us). The
+// previous fallback, setTimeout(0), polled every ~1.1 ms whatever the wait: a 0.6-ms matmul waited
+// ~1.9 ms (bench/NOTES.md "Waiting for the GPU").
 const realSetImmediate = globalThis.setImmediate;
 const realClearImmediate = globalThis.clearImmediate;
-const SPIN_MS = 0.5;
+const SPIN_MS = 0.1;
 const SLEEP_FRACTION = 0.1;
 const SLEEP_MIN_MS = 0.05;
 const SLEEP_MAX_MS = 2;

@@ -22,7 +22,7 @@ describe('polling while waiting for the GPU', () => {
     try {
       for (const mode of ['hybrid', 'timeout', 'immediate'] as PollMode[]) {
         setPollMode(mode);
-        // enough queued work that the wait outlasts the 0.5 ms spin and reaches the mode's sleeping poll
+        // enough queued work that the wait outlasts the 0.1 ms spin and reaches the mode's sleeping poll
         let c = E.matmul(a, b);
         for (let i = 0; i < 20; i++) {
           const next = E.matmul(a, b);
