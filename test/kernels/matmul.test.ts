@@ -285,10 +285,12 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     const [M, K, N] = [rows, 1280, 8];
     const A = randomData(M * K, seed++);
     const Bv = randomData(K * N, seed++);
+    const a = E.tensor(A, [M, K]);
+    const b = E.tensor(Bv, [K, N]);
     try {
       setMatmulKernel('gemm', { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true });
       const before = textureCopyCounters();
-      const c = E.matmul(E.tensor(A, [M, K]), E.tensor(Bv, [K, N]));
+      const c = E.matmul(a, b);
       const got = await c.toArray();
       c.dispose();
       expect(textureCopyCounters().slabsA - before.slabsA, 'A in slabs').to.equal(1);
@@ -302,6 +304,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
       assertClose(gotSub, ref, scaledTol(ref), `${M} x ${K} x ${N} with 128-texel slabs`);
     } finally {
       setMatmulKernel('gemm', null);
+      [a, b].forEach((t) => t.dispose());
     }
   });
 
