@@ -10,6 +10,11 @@
 //     one under the other ('A slabs', engine/ops/matmul.ts slabLayout) or one texture row per matrix
 //     row ('rows', setSlabCopies): the bench's matmuls, more square and short-wide ones, and
 //     ResNet-50's 1x1 convs of 256 channels in or 512 out (batch 2), forward, input-grad and weight-grad
+//   node dist/bench/ab_shapes.js slab-rule [rounds]
+//     operands copied in slabs where slabLayout's rule says (L1 sets of the rows, tiles that read them;
+//     'slab rule', the default) or every A wider than a slab in slabs and B in rows ('A slabs', the rule
+//     before): the bench's matmuls and linear-layer shapes, K of 1152 / 1536 / 4096, ResNet-50's 1x1
+//     convs at 56x56 and of 512+ channels in, and the 3x3 convs of stages 2-5 (batch 2)
 //   node dist/bench/ab_shapes.js pointwise [rounds]
 //     unpadded 1x1 convs as batched matmuls ('on') or implicit GEMMs ('off', setConvPointwise) over
 //     ResNet-50's ten 1x1 shapes at batch 2, forward, input-grad and weight-grad (a strided input-grad
@@ -124,6 +129,19 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     names: ['A slabs', 'rows'],
     on: () => setSlabCopies('A'),
     off: () => setSlabCopies('none'),
+  },
+  'slab-rule': {
+    problems: () => [
+      matmulProblem(2048, 2048, 2048), matmulProblem(1024, 1024, 1024), matmulProblem(256, 2048, 128),
+      matmulProblem(256, 2048, 1000, false, true), matmulProblem(256, 2048, 2048, false, true), matmulProblem(256, 2048, 128, false, true),
+      matmulProblem(2048, 2048, 2048, false, true), matmulProblem(512, 2048, 2048, false, true), matmulProblem(1024, 4096, 1024, false, true),
+      matmulProblem(1024, 1152, 1024), matmulProblem(2048, 1152, 512), matmulProblem(1024, 1152, 1024, false, true), matmulProblem(1024, 1536, 1024),
+      ...convProblems(RESNET_1X1.filter(([C, H]) => H === 56 || C >= 512)),
+      ...kxkProblems([[2, 64, 56, 64, 3, 1, 1], [2, 128, 28, 128, 3, 1, 1], [2, 256, 14, 256, 3, 1, 1], [2, 512, 7, 512, 3, 1, 1]], ['fwd', 'dx', 'dw']),
+    ],
+    names: ['slab rule', 'A slabs'],
+    on: () => setSlabCopies('auto'),
+    off: () => setSlabCopies('A'),
   },
   pointwise: { problems: () => convProblems(RESNET_1X1), names: ['matmul', 'implicit'], on: () => setConvPointwise('on'), off: () => setConvPointwise('off') },
   'flat-operands': {

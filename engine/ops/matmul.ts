@@ -21,6 +21,7 @@ import { add, copy } from './elementwise.js';
 import { flatBufferTexture, flatTextureLayout, wrapWidth } from './flat_texture.js';
 import { sum, sumTo } from './reduce.js';
 import { expand, reshape, transpose } from './shape.js';
+import { gcd } from './conv_geometry.js';
 
 export type { GemmVariant } from '../tune.js';
 
@@ -603,29 +604,54 @@ export function setDirectTextures(enabled: boolean): void {
   directTexturesOn = enabled;
 }
 
-let slabCopiesFor: { A: boolean; B: boolean } = { A: true, B: false };
+let slabMode: 'auto' | 'A' | 'both' | 'none' = 'auto';
 /**
  * Tests and benchmarks: which operands wider than one slab are copied in slabs, the others one texture
- * row per matrix row: 'A' (default; B in slabs ran 2048^3 0.94x as fast, bench/NOTES.md "Where the
- * 2048³ GEMM's time goes"), 'both' or 'none'.
+ * row per matrix row: 'auto' (default: A and a B read down its columns, 'nk', where slabLayout's rule
+ * says so), 'A' (every such A, no B: the rule before), 'both' (every such A and B) or 'none'.
  */
-export function setSlabCopies(which: 'A' | 'both' | 'none'): void {
-  slabCopiesFor = { A: which !== 'none', B: which === 'both' };
+export function setSlabCopies(which: 'auto' | 'A' | 'both' | 'none'): void {
+  slabMode = which;
+}
+
+/**
+ * How a GEMM reads an operand it may copy in slabs: how many of its tiles read each of the operand's rows
+ * (column tiles for A, row tiles for B), and whether it is a B read along its rows ('kn').
+ */
+export interface SlabUse {
+  reads: number;
+  kn?: boolean;
+}
+
+/**
+ * The L1 sets that the same texel column of consecutive texture rows `pitch` bytes apart falls in: 64
+ * sets of 64-byte lines (32 KiB 8-way on Zen 3 and 4, 48 KiB 12-way on recent Intel), so rows a multiple of
+ * 4 KiB apart all share one set.
+ */
+function l1SetsOfRows(pitch: number): number {
+  return 64 / gcd(64, Math.ceil(pitch / 64));
 }
 
 /**
  * The slabs of a texture copy of `rows` rows of `cols4` texels: slabs of 2^shift texel columns (64 from
- * wrapWidth, wider where the stacked slabs would not fit the device's texture height), or null where
- * the operand is one slab wide (a plain row copy) or slab copies are off. A GEMM's tile reads one texel
- * of each of its rows per 4-k step, so with rows 1 KiB apart its 64 rows span 64 KiB instead of
- * 64 rows of the operand (8 KiB apart at K = 2048, each in its own 4-KiB page): 2048^3 and 1024^3 ran
- * 1.06x as fast (bench/NOTES.md "Where the 2048³ GEMM's time goes").
+ * wrapWidth, wider where the stacked slabs would not fit the device's texture height), or null for a
+ * plain row copy. A GEMM step reads one texel of each of a tile's 64 rows (A, and a 'nk' B's 4 columns
+ * a lane); in slabs those rows lie 1 KiB apart instead of a whole operand row. Slabs pay where the row
+ * copy's rows crowd fewer L1 sets than the slabs' rows (a row of 2048 floats is 8 KiB, so its tile's
+ * rows all share one set; slab rows spread over 4), and where more than one tile reads the copy, since
+ * a slab copy costs more than a row copy (a copy per slab, ~60 ns more a texture row). Interleaved at 16
+ * lanes (bench/NOTES.md "Slab copies by L1 sets"): A and 'nk' B at K of 1024-4096 floats 1.03-1.09x in
+ * slabs, at K = 1152 (rows 4.5 KiB apart: 8 sets) 0.94-0.98x, K = 1536 (2 sets) level; stage 5's 3x3
+ * weight (K = 4608, one row tile) 0.92x. A 'kn' B is read along its rows (a lane's 4 columns in one
+ * texel), and ran 2048^3 0.94x as fast in slabs: it stays in rows.
  */
-export function slabLayout(rows: number, cols4: number, role: 'A' | 'B'): { shift: number; slabs: number } | null {
-  if (!slabCopiesFor[role]) return null;
+export function slabLayout(rows: number, cols4: number, role: 'A' | 'B', use: SlabUse = { reads: 2 }): { shift: number; slabs: number } | null {
+  const forced = slabMode === 'both' || (slabMode === 'A' && role === 'A');
+  if (!forced && (slabMode !== 'auto' || (role === 'B' && use.kn))) return null;
   const width = wrapWidth((w) => rows * Math.ceil(cols4 / w));
   const slabs = Math.ceil(cols4 / width);
   if (slabs < 2 || rows * slabs > deviceContext().limits.maxTextureDimension2D) return null;
+  if (!forced && (use.reads < 2 || l1SetsOfRows(cols4 * 16) >= l1SetsOfRows(width * 16))) return null;
   return { shift: Math.log2(width), slabs };
 }
 
@@ -695,11 +721,11 @@ interface FlatLayout {
  * start on whole texels (row stride and offset multiples of 4 floats, whole texels a row), else not
  * at all (the operand is packed).
  */
-function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch: number, role: 'A' | 'B'): 'rows' | 'slabs' | 'flat' | null {
+function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch: number, role: 'A' | 'B', use?: SlabUse): 'rows' | 'slabs' | 'flat' | null {
   const r = o ? operandRows(o, rows, batch) : null;
   if (r === null || !directTexturesOn) return null;
   const stride = o!.rowStride ?? cols;
-  if (copiesAsTexture(o!.offset, r, cols, stride)) return slabLayout(r, cols / 4, role) ? 'slabs' : 'rows';
+  if (copiesAsTexture(o!.offset, r, cols, stride)) return slabLayout(r, cols / 4, role, use) ? 'slabs' : 'rows';
   const aligned = flatCopiesOn && cols % 4 === 0 && stride % 4 === 0 && stride >= cols && o!.offset % 4 === 0;
   return aligned && flatTextureLayout((r - 1) * stride + cols) !== null ? 'flat' : null;
 }
@@ -710,9 +736,9 @@ function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch:
  * i.e. the next batch's first rows (or the last row again), and A's zero padding times an infinity
  * there is NaN; packing pads those rows with zeros.
  */
-function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number): 'rows' | 'slabs' | 'flat' | null {
+function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number, reads?: number): 'rows' | 'slabs' | 'flat' | null {
   if (!b || (b.layout === 'kn' && K % 4 !== 0)) return null;
-  return operandCopy(b, ...bStoredShape(b, N, K), batch, 'B');
+  return operandCopy(b, ...bStoredShape(b, N, K), batch, 'B', { reads: reads ?? 2, kn: b.layout === 'kn' });
 }
 
 /** Rows and columns of B as stored: K x N for 'kn', N x K otherwise. */
@@ -721,13 +747,13 @@ function bStoredShape(b: BOperand, N: number, K: number): [number, number] {
 }
 
 /** A plain operand of `rows` rows of `cols` floats per batch copied into a texture as operandCopy decided, with its flat layout if flat. */
-function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B', how: 'rows' | 'slabs' | 'flat'): { texture: GPUTexture; flat?: FlatLayout } {
+function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B', how: 'rows' | 'slabs' | 'flat', use?: SlabUse): { texture: GPUTexture; flat?: FlatLayout } {
   const buffer = buffers[o.binding] as GPUBuffer;
   const r = operandRows(o, rows, batch)!;
   if (how === 'rows') return { texture: matrixTexture(buffer, o.offset, r, cols, role, 'gemm', o.rowStride)! };
   const stride = o.rowStride ?? cols;
   if (how === 'slabs') {
-    const { shift, slabs } = slabLayout(r, cols / 4, role)!;
+    const { shift, slabs } = slabLayout(r, cols / 4, role, use)!;
     const width = 1 << shift;
     textureCopies[role]++;
     textureCopies[role === 'A' ? 'slabsA' : 'slabsB']++;
@@ -834,12 +860,15 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const copies = readsTextures(v);
   const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
   // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
-  const bHow = copies ? bOperandCopy(bOperand, N, K, batch) : null;
-  const bCopy = bHow ? operandTexture(buffers, bOperand!, ...bStoredShape(bOperand!, N, K), batch, 'B', bHow) : null;
+  // tiles that read each row of a copied operand: B's rows by every row tile, A's by every column tile
+  const bUse: SlabUse = { reads: Math.ceil(M / rows), kn: bOperand?.layout === 'kn' };
+  const aUse: SlabUse = { reads: gn };
+  const bHow = copies ? bOperandCopy(bOperand, N, K, batch, bUse.reads) : null;
+  const bCopy = bHow ? operandTexture(buffers, bOperand!, ...bStoredShape(bOperand!, N, K), batch, 'B', bHow, bUse) : null;
   const bTexture = bCopy?.texture ?? null;
   const vv: GemmVariant = tex || bTexture || !v.tex ? v : { ...v, tex: false };
-  const aHow = vv.tex && copies && plan.source === 'packed' ? operandCopy(aOperand, M, K, batch, 'A') : null;
-  const aCopy = aHow ? operandTexture(buffers, aOperand!, M, K, batch, 'A', aHow) : null;
+  const aHow = vv.tex && copies && plan.source === 'packed' ? operandCopy(aOperand, M, K, batch, 'A', aUse) : null;
+  const aCopy = aHow ? operandTexture(buffers, aOperand!, M, K, batch, 'A', aHow, aUse) : null;
   const aTexture = aCopy?.texture ?? null;
   const packA = kernel(`gemm.packA:${spec.key}:${v.tm}`, () => packSource(spec, 'A', v.tm));
   const packB = kernel(`gemm.packB:${spec.key}:${L}`, () => packSource(spec, 'B', L));

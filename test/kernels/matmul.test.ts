@@ -229,7 +229,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     }
   });
 
-  it('operands wider than a slab (64 texels) are copied in slabs (A by default, B with setSlabCopies both), partial last slabs and batches included; the padding (NaN) never reaches the result', async function () {
+  it('operands wider than a slab (64 texels) are copied in slabs (every A with setSlabCopies A, and B with both), partial last slabs and batches included; the padding (NaN) never reaches the result', async function () {
     const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
     if (S < 4) this.skip();
     // K = 300: 75 texels a row, slabs of 64 and 11; N = 272: 68 texels (64 and 4); rows padded to 320 floats
@@ -267,7 +267,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
         }
       }
     } finally {
-      setSlabCopies('A');
+      setSlabCopies('auto');
       setMatmulKernel('gemm', null);
     }
   });
@@ -276,9 +276,11 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
     if (S < 4) this.skip();
     const maxT = E.deviceContext().limits.maxTextureDimension2D;
+    // every A wider than a slab in slabs, whatever slabLayout's rule says (so that the widened slabs run)
+    setSlabCopies('A');
     expect(slabLayout(100, 64, 'A'), 'one slab: a plain row copy').to.equal(null);
     expect(slabLayout(2048, 512, 'A')).to.deep.equal({ shift: 6, slabs: 8 });
-    expect(slabLayout(2048, 512, 'B'), 'B stays in rows by default').to.equal(null);
+    expect(slabLayout(2048, 512, 'B'), 'B in rows').to.equal(null);
     // 5 slabs of 64 would stack 5 x rows > maxT texture rows: slabs of 128 (3 of them) fit
     const rows = Math.floor(maxT / 4) + 4;
     expect(slabLayout(rows, 320, 'A')).to.deep.equal({ shift: 7, slabs: 3 });
@@ -303,8 +305,50 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
       picked.forEach((r, i) => gotSub.set(got.subarray(r * N, (r + 1) * N), i * N));
       assertClose(gotSub, ref, scaledTol(ref), `${M} x ${K} x ${N} with 128-texel slabs`);
     } finally {
+      setSlabCopies('auto');
       setMatmulKernel('gemm', null);
       [a, b].forEach((t) => t.dispose());
+    }
+  });
+
+  it("by default operands go in slabs where a row copy's rows would share fewer L1 sets than slab rows and more than one tile reads them; B read along its rows ('kn') never", async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    // the rule: rows of 2048 floats (8 KiB: one set) against slabs of 64 texels (1 KiB: 4 sets)
+    expect(slabLayout(2048, 512, 'A')).to.deep.equal({ shift: 6, slabs: 8 });
+    expect(slabLayout(2048, 512, 'B', { reads: 3 }), "'nk' B").to.deep.equal({ shift: 6, slabs: 8 });
+    expect(slabLayout(2048, 512, 'B', { reads: 3, kn: true }), "'kn' B").to.equal(null);
+    expect(slabLayout(2048, 512, 'A', { reads: 1 }), 'one tile reads it').to.equal(null);
+    expect(slabLayout(2048, 384, 'A'), 'rows of 1536 floats: 2 sets').to.deep.equal({ shift: 6, slabs: 6 });
+    expect(slabLayout(2048, 288, 'A'), 'rows of 1152 floats: 8 sets').to.equal(null);
+    expect(slabLayout(2048, 75, 'A'), 'rows of 300 floats: 64 sets').to.equal(null);
+    // end to end: A [M, K] times a weight stored [N, K] read transposed, as linear() does; a variant
+    // whose tiles are 2S rows by 8S columns, so that M = 5S rows make 3 row tiles and N = 20S columns 3
+    // column tiles: at K = 1024 both copies go in slabs, at K = 1152 neither, with M = S only A
+    const v: GemmVariant = { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true };
+    const cases: [number, number, number, number][] = [[5 * S, 1024, 20 * S, 2], [5 * S, 1152, 20 * S, 0], [S, 1024, 20 * S, 1]];
+    try {
+      setMatmulKernel('gemm', v);
+      for (const [M, K, N, slabbed] of cases) {
+        const A = randomData(M * K, seed++);
+        const W = randomData(N * K, seed++);
+        const a = E.tensor(A, [M, K]);
+        const w = E.tensor(W, [N, K]);
+        const before = textureCopyCounters();
+        const c = E.linear(a, w);
+        const got = await c.toArray();
+        const after = textureCopyCounters();
+        const B = new Float32Array(K * N);
+        for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) B[k * N + n] = W[n * K + k];
+        const ref = refMatmul(A, B, M, N, K);
+        assertClose(got, ref, scaledTol(ref), `${M} x ${K} x ${N}`);
+        expect(after.A - before.A + after.B - before.B, `${M} x ${K} x ${N}: both copied`).to.equal(2);
+        expect(after.slabsA - before.slabsA + after.slabsB - before.slabsB, `${M} x ${K} x ${N}: copies in slabs`).to.equal(slabbed);
+        if (slabbed === 1) expect(after.slabsA - before.slabsA, 'the one in slabs is A').to.equal(1);
+        [a, w, c].forEach((t) => t.dispose());
+      }
+    } finally {
+      setMatmulKernel('gemm', null);
     }
   });
 
