@@ -736,9 +736,14 @@ function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch:
  * i.e. the next batch's first rows (or the last row again), and A's zero padding times an infinity
  * there is NaN; packing pads those rows with zeros.
  */
-function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number, reads?: number): 'rows' | 'slabs' | 'flat' | null {
+function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number, use?: SlabUse): 'rows' | 'slabs' | 'flat' | null {
   if (!b || (b.layout === 'kn' && K % 4 !== 0)) return null;
-  return operandCopy(b, ...bStoredShape(b, N, K), batch, 'B', { reads: reads ?? 2, kn: b.layout === 'kn' });
+  return operandCopy(b, ...bStoredShape(b, N, K), batch, 'B', use ?? bSlabUse(b, 2));
+}
+
+/** B's use for slabLayout: read by `reads` row tiles, and along its rows where it is 'kn'. */
+function bSlabUse(b: BOperand | undefined, reads: number): SlabUse {
+  return { reads, kn: b?.layout === 'kn' };
 }
 
 /** Rows and columns of B as stored: K x N for 'kn', N x K otherwise. */
@@ -861,9 +866,9 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
   // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
   // tiles that read each row of a copied operand: B's rows by every row tile, A's by every column tile
-  const bUse: SlabUse = { reads: Math.ceil(M / rows), kn: bOperand?.layout === 'kn' };
+  const bUse = bSlabUse(bOperand, Math.ceil(M / rows));
   const aUse: SlabUse = { reads: gn };
-  const bHow = copies ? bOperandCopy(bOperand, N, K, batch, bUse.reads) : null;
+  const bHow = copies ? bOperandCopy(bOperand, N, K, batch, bUse) : null;
   const bCopy = bHow ? operandTexture(buffers, bOperand!, ...bStoredShape(bOperand!, N, K), batch, 'B', bHow, bUse) : null;
   const bTexture = bCopy?.texture ?? null;
   const vv: GemmVariant = tex || bTexture || !v.tex ? v : { ...v, tex: false };
