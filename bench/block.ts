@@ -68,7 +68,8 @@ export async function runSection(): Promise<BenchRow[]> {
       const ts2 = tf.ones([C]);
       const to2 = tf.zeros([C]);
       const tdy = tf.randomNormal([N, H, H, C]);
-      timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(() => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy), iters);
+      const tfStep = () => tfBasicBlockFwdBwd(tf, tx, tw1, tw2, ts1, to1, ts2, to2, tdy);
+      timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(tfStep, iters);
       tfData = [tx, tw1, tw2, ts1, to1, ts2, to2, tdy];
     }
     const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });

@@ -76,7 +76,8 @@ export async function runSection(): Promise<BenchRow[]> {
       const ta = tf.randomNormal([s.M, s.K]);
       const tb = tf.randomNormal(s.transB ? [s.N, s.K] : [s.K, s.N]);
       tfData = [ta, tb];
-      timers.tfjs = (iters) => peer.once(() => tf.matMul(ta, tb, false, s.transB), iters);
+      const tfOnce = () => tf.matMul(ta, tb, false, s.transB);
+      timers.tfjs = (iters) => peer.once(tfOnce, iters);
     }
     const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });
     const ours = med.ours;

@@ -2,9 +2,9 @@
 // engine's previous fallback (setTimeout(0) after a short spin) and its hybrid poll (sleeps growing with
 // the wait), timed alternately in one process on the same kernels, in batches and with a wait after
 // every product; and the host time to encode a small elementwise op with the bind-group cache vs a
-// bind group per dispatch.
+// bind group per dispatch; and a repeated long wait with and without the forecast of its duration.
 // Run alone: `node dist/bench/poll.js`; also a section of `npm run bench`.
-import { initDevice, setPollMode, type PollMode } from '../engine/device.js';
+import { initDevice, lastWait, setPollMode, setWaitForecasts, type PollMode } from '../engine/device.js';
 import { matmul, tidy, randn } from '../engine/index.js';
 import { setBindGroupCaching, sync } from '../engine/commands.js';
 import { add } from '../engine/index.js';
@@ -90,8 +90,56 @@ export async function runSection(): Promise<BenchRow[]> {
         setImmediate: { ms: w.immediate, value: sflops / (w.immediate * 1e6), ratio: w.immediate / w.hybrid },
       },
     },
+    await forecastRow(),
     encodeCost(),
   ];
+}
+
+/**
+ * The same work (matmul 1024^3 x2, ~50-100 ms on a CPU driver) waited for with and without the
+ * forecast from its earlier waits (engine/wait_plan.ts), alternated; the polls of each in `extra`.
+ */
+async function forecastRow(): Promise<BenchRow> {
+  const n = 1024;
+  const reps = 2;
+  const a = randn([n, n]);
+  const b = randn([n, n]);
+  const run = async () => {
+    const t0 = performance.now();
+    tidy(() => {
+      for (let i = 0; i < reps; i++) matmul(a, b);
+    });
+    await sync('bench');
+    return performance.now() - t0;
+  };
+  const ms: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  const polls: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  try {
+    for (let i = 0; i < 3; i++) await run();
+    for (let r = 0; r < 9; r++) {
+      for (const mode of ['off', 'on'] as const) {
+        setWaitForecasts(mode === 'on');
+        ms[mode].push(await run());
+        polls[mode].push(lastWait()?.polls ?? 0);
+      }
+    }
+  } finally {
+    setWaitForecasts(true);
+    a.dispose();
+    b.dispose();
+  }
+  const on = median(ms.on);
+  const off = median(ms.off);
+  const flops = 2 * n ** 3 * reps;
+  return {
+    section: 'poll',
+    name: `matmul ${n}^3 x${reps} repeated, waits with a forecast vs without`,
+    ms: on / reps,
+    value: flops / (on * 1e6),
+    unit: 'GFLOP/s',
+    compare: { 'no forecast': { ms: off / reps, value: flops / (off * 1e6), ratio: off / on } },
+    extra: { pollsWithForecast: median(polls.on), pollsWithout: median(polls.off) },
+  };
 }
 
 /** Host microseconds to encode `add` on [64, 64] tensors (no GPU wait inside the timing), cached vs not. */

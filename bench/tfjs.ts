@@ -3,10 +3,14 @@
 // tfjs requests its own GPUDevice from that adapter. Its waits go through the engine's gpuWait, so it
 // gets the same hybrid host polling as the engine (with node-webgpu's busy setImmediate polling it
 // would lose about half its throughput on a 2-core machine, which would flatter our ratios).
+// Its waits carry a key for their work as the engine's do (the function run and how many times), so a
+// repeated run sleeps through its forecast as the engine's runs do (engine/wait_plan.ts); the bench
+// hands `once` the same function object for every run of a row.
 // interleave() times the engine and tfjs in alternation, so they share the load (the naive kernels apart).
 import { createRequire } from 'node:module';
 import { sync } from '../engine/commands.js';
 import { gpuObject, gpuWait, initDevice } from '../engine/device.js';
+import { EMPTY_KEY, mixKey } from '../engine/wait_plan.js';
 import { benchMinMs, itersFor, median } from './harness.js';
 
 // tfjs's types are not needed: the bench calls a handful of ops.
@@ -43,12 +47,20 @@ async function load(): Promise<TfjsPeer | string> {
   if (!(await tf.setBackend('webgpu'))) return 'tfjs could not initialize its webgpu backend';
   await tf.ready();
   const backend = tf.backend();
-  const wait = async () => {
+  const fnIds = new WeakMap<object, number>();
+  let nextFnId = 1;
+  // the key of `iters` runs of fn
+  const workKey = (fn: () => Any, iters: number): number => {
+    let id = fnIds.get(fn);
+    if (id === undefined) fnIds.set(fn, (id = nextFnId++));
+    return mixKey(EMPTY_KEY, 0x7f1a, id, iters);
+  };
+  const wait = async (key: number) => {
     if (backend.commandEncoder) {
       backend.endComputePassEncoder();
       backend.submitQueue();
     }
-    await gpuWait(backend.queue.onSubmittedWorkDone(), 'tfjs');
+    await gpuWait(backend.queue.onSubmittedWorkDone(), 'tfjs', key);
   };
   const run = (fn: () => Any) => {
     const out = fn();
@@ -60,7 +72,7 @@ async function load(): Promise<TfjsPeer | string> {
     async once(fn, iters = 1) {
       const t0 = performance.now();
       for (let i = 0; i < iters; i++) run(fn);
-      await wait();
+      await wait(workKey(fn, iters));
       return (performance.now() - t0) / iters;
     },
     async time(fn, opts = {}) {
@@ -68,13 +80,13 @@ async function load(): Promise<TfjsPeer | string> {
       const runs = opts.runs ?? 5;
       for (let i = 0; i < warmup; i++) {
         run(fn);
-        await wait();
+        await wait(workKey(fn, 1));
       }
       const ts: number[] = [];
       for (let r = 0; r < runs; r++) {
         const t0 = performance.now();
         run(fn);
-        await wait();
+        await wait(workKey(fn, 1));
         ts.push(performance.now() - t0);
       }
       return median(ts);

@@ -8,6 +8,7 @@ import { deviceContext, gpuWait } from './device.js';
 import type { Kernel } from './kernels.js';
 import { sizeClass } from './memory.js';
 import { finishProfile, profiling, resolveBatch, timestampWrites, type KernelProfileRow } from './profile.js';
+import { EMPTY_KEY, mixKey } from './wait_plan.js';
 
 const MAX_BATCH = 256;
 const ARENA_BYTES = 65536;
@@ -42,6 +43,21 @@ export function setBindGroupCaching(on: boolean): void {
 export function clearBindGroups(): void {
   bindGroups.clear();
 }
+// the key of the work encoded since the last wait began: its kernels, their sizes and the copies
+// (a wait for the same work again can sleep through the time it took; engine/wait_plan.ts)
+let workKey = EMPTY_KEY;
+const COPY = 1;
+const CLEAR = 2;
+const TEXTURE_COPY = 3;
+const READBACK = 4;
+const UPLOAD = 5;
+
+function takeWorkKey(): number {
+  const key = workKey;
+  workKey = EMPTY_KEY;
+  return key;
+}
+
 let submits = 0;
 let dispatches = 0;
 let bindGroupsCreated = 0;
@@ -116,6 +132,7 @@ export function dispatch(k: Kernel, buffers: Binding[], params: Uint32Array | nu
   if (k.dynamicParams && slot) p.setBindGroup(0, bindGroup, [slot.offset]);
   else p.setBindGroup(0, bindGroup);
   p.dispatchWorkgroups(x, y, z);
+  workKey = mixKey(workKey, resourceId(k), x, y, z);
   if (timed) copyEncoder(); // ends the dispatch's own pass
   dispatches++;
   if (++batched >= MAX_BATCH) flush();
@@ -141,12 +158,14 @@ function copyEncoder(): GPUCommandEncoder {
 
 export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
   copyEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  workKey = mixKey(workKey, COPY, bytes);
   if (++batched >= MAX_BATCH) flush();
 }
 
 /** Zeroes `bytes` bytes of dst from byteOffset (both multiples of 4): a memset in CPU drivers. */
 export function clearBuffer(dst: GPUBuffer, byteOffset: number, bytes: number): void {
   copyEncoder().clearBuffer(dst, byteOffset, bytes);
+  workKey = mixKey(workKey, CLEAR, bytes);
   if (++batched >= MAX_BATCH) flush();
 }
 
@@ -157,6 +176,7 @@ export function clearBuffer(dst: GPUBuffer, byteOffset: number, bytes: number): 
  */
 export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture, offset = 0, firstRow = 0, rows = dst.height - firstRow, width = dst.width): void {
   copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, offset }, { texture: dst, origin: [0, firstRow] }, [width, rows]);
+  workKey = mixKey(workKey, TEXTURE_COPY, width, rows);
   if (++batched >= MAX_BATCH) flush();
 }
 
@@ -185,6 +205,7 @@ export function writeBuffer(dst: GPUBuffer, byteOffset: number, data: ArrayBuffe
   flush();
   const { device } = deviceContext();
   device.queue.writeBuffer(dst, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  workKey = mixKey(workKey, UPLOAD, data.byteLength);
 }
 
 const staging = new Map<number, GPUBuffer[]>();
@@ -201,7 +222,7 @@ export async function readBuffer(src: GPUBuffer, byteOffset: number, into: Uint8
   if (!buf) buf = device.createBuffer({ size, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */, label: 'readback' });
   copyBuffer(src, alignedStart, buf, 0, span);
   flush();
-  await gpuWait(buf.mapAsync(0x01 /* READ */, 0, span), where);
+  await gpuWait(buf.mapAsync(0x01 /* READ */, 0, span), where, mixKey(takeWorkKey(), READBACK));
   into.set(new Uint8Array(buf.getMappedRange(0, span), head, bytes));
   buf.unmap();
   let list = staging.get(size);
@@ -212,7 +233,7 @@ export async function readBuffer(src: GPUBuffer, byteOffset: number, into: Uint8
 /** Waits until all submitted work has finished (benchmarks use this). */
 export async function sync(where = 'sync'): Promise<void> {
   flush();
-  await gpuWait(deviceContext().device.queue.onSubmittedWorkDone(), where);
+  await gpuWait(deviceContext().device.queue.onSubmittedWorkDone(), where, takeWorkKey());
 }
 
 export function commandStats(): { submits: number; dispatches: number; bindGroupsCreated: number } {

@@ -14,6 +14,9 @@
 import { createRequire } from 'node:module';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
+import { FORECAST_MIN_MS, FORECAST_SHARE, SPIN_MS, WaitHistory, pollSleepMs } from './wait_plan.js';
+
+export { pollSleepMs };
 
 export interface AdapterSummary {
   vendor: string;
@@ -219,20 +222,37 @@ export function checkDeviceHealthy(where: string): void {
 // During the engine's own waits the global is swapped for a hybrid: real setImmediate for the
 // first ~0.1 ms of a wait (short round trips stay fast; a longer spin takes a core from the driver
 // while short kernels run: a 0.5-ms spin made a 256^3 matmul waited for alone take 1.25 ms against
-// 0.79), then the thread sleeps between polls (Atomics.wait, the core is freed) for a tenth of the
-// time waited so far, 0.05 to 2 ms: a wait of t ms is noticed at most about t / 10 late, and a long
-// one wakes the thread rarely (each wake takes a core from the driver's threads for ~25 us). The
+// 0.79), then the thread sleeps between polls (Atomics.wait, the core is freed) as engine/wait_plan.ts
+// decides: a tenth of the time waited so far, or through most of a forecast for work seen before. The
 // previous fallback, setTimeout(0), polled every ~1.1 ms whatever the wait: a 0.6-ms matmul waited
 // ~1.9 ms (bench/NOTES.md "Waiting for the GPU").
 const realSetImmediate = globalThis.setImmediate;
 const realClearImmediate = globalThis.clearImmediate;
-const SPIN_MS = 0.1;
-const SLEEP_FRACTION = 0.1;
-const SLEEP_MIN_MS = 0.05;
-const SLEEP_MAX_MS = 2;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 let activeWaits = 0;
 let waitStart = 0;
+let waitForecast = 0;
+let waitPolls = 0;
+// whether the outermost wait polled past its forecast's share (if not, its time is censored)
+let waitPolledPastTarget = false;
+const waitHistory = new WaitHistory();
+/** What the last wait to end forecast, took, and how often the thread slept before polling. */
+export interface WaitRecord {
+  where: string;
+  workKey: number | undefined;
+  forecastMs: number;
+  tookMs: number;
+  /** what the wait recorded for its key's forecasts (less than tookMs if it was censored; NaN if none) */
+  recordedMs: number;
+  /** sleeps before a poll while it was the outermost wait (0 for a wait that overlapped another's start) */
+  polls: number;
+}
+let lastWaitRecord: WaitRecord | null = null;
+
+export function lastWait(): WaitRecord | null {
+  return lastWaitRecord;
+}
+let forecasting = process.env.WEBGPU_WAIT_FORECAST !== '0';
 export type PollMode = 'hybrid' | 'immediate' | 'timeout';
 let pollMode: PollMode = process.env.WEBGPU_POLL === 'immediate' ? 'immediate' : 'hybrid';
 
@@ -244,16 +264,23 @@ export function setPollMode(mode: PollMode): void {
   pollMode = mode;
 }
 
-/** The sleep before the next poll of a wait that began `waitedMs` ago (past the spin). */
-export function pollSleepMs(waitedMs: number): number {
-  return Math.min(SLEEP_MAX_MS, Math.max(SLEEP_MIN_MS, SLEEP_FRACTION * waitedMs));
+/**
+ * Whether waits for work seen before sleep through its forecast (default on; WEBGPU_WAIT_FORECAST=0
+ * turns it off). While off, waits are neither forecast nor recorded.
+ */
+export function setWaitForecasts(on: boolean): void {
+  forecasting = on;
 }
 
 function hybridSetImmediate(cb: (...a: unknown[]) => void, ...args: unknown[]): unknown {
   const waited = performance.now() - waitStart;
-  if (waited < SPIN_MS) return realSetImmediate(cb, ...args);
+  // a wait forecast to last past the spin sleeps at once
+  const forecastUsed = waitForecast >= FORECAST_MIN_MS;
+  if (waited < SPIN_MS && !forecastUsed) return realSetImmediate(cb, ...args);
   if (pollMode === 'timeout') return setTimeout(cb, 0, ...args);
-  Atomics.wait(sleeper, 0, 0, pollSleepMs(waited));
+  waitPolls++;
+  if (forecastUsed && waited >= FORECAST_SHARE * waitForecast) waitPolledPastTarget = true;
+  Atomics.wait(sleeper, 0, 0, pollSleepMs(waited, waitForecast));
   return realSetImmediate(cb, ...args);
 }
 function hybridClearImmediate(h: unknown): void {
@@ -261,19 +288,38 @@ function hybridClearImmediate(h: unknown): void {
   else clearTimeout(h as NodeJS.Timeout);
 }
 
-/** Awaits a GPU promise with hybrid polling and surfaces GPU errors naming `where`. */
-export async function gpuWait<T>(p: Promise<T>, where: string): Promise<T> {
+/**
+ * Awaits a GPU promise with hybrid polling and surfaces GPU errors naming `where`. `workKey` names the
+ * work waited for (see engine/wait_plan.ts): waits with a key seen before sleep through most of the
+ * time that work took.
+ */
+export async function gpuWait<T>(p: Promise<T>, where: string, workKey?: number): Promise<T> {
   // whether this wait took part in the swap, fixed at its start (setPollMode may change between)
   const swapped = pollMode !== 'immediate';
+  const start = performance.now();
+  // forecasts shape the hybrid poll's sleeps; the comparison modes poll as they always did
+  const keyed = forecasting && workKey !== undefined && pollMode === 'hybrid';
+  const forecastMs = keyed ? waitHistory.forecast(workKey) : 0;
+  let outermost = false;
   if (swapped) {
     if (activeWaits++ === 0) {
-      waitStart = performance.now();
+      outermost = true;
+      waitStart = start;
+      waitPolls = 0;
+      waitPolledPastTarget = false;
+      // the first of overlapping waits sets the forecast
+      waitForecast = forecastMs;
       (globalThis as { setImmediate: unknown }).setImmediate = hybridSetImmediate;
       (globalThis as { clearImmediate: unknown }).clearImmediate = hybridClearImmediate;
     }
   }
   try {
-    return await p;
+    const value = await p;
+    const tookMs = performance.now() - start;
+    const censored = outermost && forecastMs >= FORECAST_MIN_MS && !waitPolledPastTarget;
+    const recordedMs = keyed ? waitHistory.record(workKey, tookMs, censored) : NaN;
+    lastWaitRecord = { where, workKey, forecastMs, tookMs, recordedMs, polls: outermost ? waitPolls : 0 };
+    return value;
   } catch (e) {
     checkDeviceHealthy(where);
     throw new Error(`${where}: ${(e as Error).message}`);
