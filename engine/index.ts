@@ -1,6 +1,6 @@
 // The package root: `import { tensor, … } from 'webgpu-dl'`.
 export { Tensor, type DType } from './tensor.js';
-export { initDevice, initDevice as ready, deviceContext, setPollMode, type AdapterSummary, type PollMode } from './device.js';
+export { initDevice, initDevice as ready, deviceContext, setPollMode, setWaitForecasts, lastWait, type AdapterSummary, type PollMode, type WaitRecord } from './device.js';
 export { tidy, keep } from './scope.js';
 export { noGrad, isGradEnabled } from './autograd.js';
 export { memoryStats, emptyCache, resetPeakMemory } from './memory.js';

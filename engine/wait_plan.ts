@@ -23,6 +23,10 @@ const SLEEP_MIN_MS = 0.05;
 const SLEEP_MAX_MS = 2;
 /** The share of the forecast slept through before fine polling starts. */
 export const FORECAST_SHARE = 0.9;
+/** Past the share, the sleep starts at this fraction of the forecast... */
+const FINE_POLL = 0.005;
+/** ...and grows by this fraction of the time since the share was reached. */
+const FINE_GROWTH = 0.05;
 /** Shorter forecasts are not used. */
 export const FORECAST_MIN_MS = 4;
 /** What a wait that found its work done at its first poll past the forecast's share records, per ms it took. */
@@ -35,15 +39,15 @@ const MAX_KEYS = 4096;
 /**
  * The sleep before the next poll of a wait that began `waitedMs` ago (past the spin), given the
  * forecast duration of its work (0: none). Past the forecast's share, polls come every 0.5% of the
- * forecast (each poll costs the driver tens of µs of a core; each millisecond between them, half a
- * millisecond of lateness on average), then, past the forecast, the sleeps grow as without one.
+ * forecast at first (each poll costs the driver tens of µs of a core; each millisecond between them,
+ * half a millisecond of lateness on average), the sleeps growing by a twentieth of the time since
+ * the share was reached, so a forecast that was short by a fifth still costs few polls.
  */
 export function pollSleepMs(waitedMs: number, forecastMs = 0): number {
   if (forecastMs >= FORECAST_MIN_MS) {
     const target = FORECAST_SHARE * forecastMs;
     if (waitedMs < target) return Math.min(target - waitedMs, SLEEP_CHUNK_MS);
-    const late = Math.max(0, waitedMs - forecastMs);
-    return Math.min(SLEEP_MAX_MS, Math.max(SLEEP_MIN_MS, 0.005 * forecastMs + SLEEP_FRACTION * late));
+    return Math.min(SLEEP_MAX_MS, Math.max(SLEEP_MIN_MS, FINE_POLL * forecastMs + FINE_GROWTH * (waitedMs - target)));
   }
   return Math.min(SLEEP_MAX_MS, Math.max(SLEEP_MIN_MS, SLEEP_FRACTION * waitedMs));
 }

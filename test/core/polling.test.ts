@@ -98,12 +98,12 @@ describe('polling while waiting for the GPU', () => {
     expect(pollSleepMs(5000)).to.equal(2);
   });
 
-  it('with a forecast, the sleep runs to 90% of it in chunks of 25 ms, then polls every 0.5% of it', () => {
+  it('with a forecast, the sleep runs to 90% of it in chunks of 25 ms, then polls every 0.5% of it and more', () => {
     expect(pollSleepMs(0, 100)).to.equal(25);
     expect(pollSleepMs(80, 100)).to.be.closeTo(10, 1e-12);
     expect(pollSleepMs(90, 100)).to.be.closeTo(0.5, 1e-12);
-    expect(pollSleepMs(100, 100)).to.be.closeTo(0.5, 1e-12);
-    // past the forecast the sleeps grow by a tenth of the time overdue, up to 2 ms
+    // then the sleeps grow by a twentieth of the time since 90%, up to 2 ms
+    expect(pollSleepMs(100, 100)).to.be.closeTo(1, 1e-12);
     expect(pollSleepMs(110, 100)).to.be.closeTo(1.5, 1e-12);
     expect(pollSleepMs(300, 100)).to.equal(2);
     // forecasts under 4 ms are not used: the plain schedule
