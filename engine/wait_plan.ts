@@ -3,7 +3,7 @@
 // Without a forecast, a wait sleeps a tenth of the time waited so far, 0.05 to 2 ms: a wait of t ms is
 // noticed at most about t / 10 late, and a long one wakes the thread rarely.
 //
-// Rarely is still often: a 175-ms product woke the thread ~120 times, and each wake takes a core from
+// Rarely is still often: a 175-ms product woke the thread ~100 times, and each wake takes a core from
 // the driver's threads (lavapipe runs the kernel on both cores of this machine) for tens of µs, then
 // noticed the end up to 2 ms late. Most waits repeat: a benchmark's timed runs, a training loop's steps.
 // So a wait may carry a key for its work (engine/commands.ts keys the kernels and sizes encoded since
@@ -78,10 +78,6 @@ export class WaitHistory {
     seen.push(ms);
     if (seen.length > HISTORY) seen.shift();
     return ms;
-  }
-
-  clear(): void {
-    this.byKey.clear();
   }
 }
 
