@@ -10,6 +10,17 @@ import { EMPTY_KEY, WaitHistory, mixKey } from '../../engine/wait_plan.js';
 import { assertClose, randomData, scaledTol } from '../helpers.js';
 import { refMatmul } from '../kernels/ref.js';
 
+/** The last of `count` products a @ b encoded back to back (the others disposed): queued work to wait for. */
+function queuedProducts(a: E.Tensor, b: E.Tensor, count: number): E.Tensor {
+  let c = E.matmul(a, b);
+  for (let i = 1; i < count; i++) {
+    const next = E.matmul(a, b);
+    c.dispose();
+    c = next;
+  }
+  return c;
+}
+
 describe('polling while waiting for the GPU', () => {
   afterEach(() => setPollMode('hybrid'));
 
@@ -25,12 +36,7 @@ describe('polling while waiting for the GPU', () => {
       for (const mode of ['hybrid', 'timeout', 'immediate'] as PollMode[]) {
         setPollMode(mode);
         // enough queued work that the wait outlasts the 0.1 ms spin and reaches the mode's sleeping poll
-        let c = E.matmul(a, b);
-        for (let i = 0; i < 20; i++) {
-          const next = E.matmul(a, b);
-          c.dispose();
-          c = next;
-        }
+        const c = queuedProducts(a, b, 21);
         const got = await c.toArray();
         c.dispose();
         assertClose(got, ref, scaledTol(ref), `matmul waited for with the ${mode} poll`);
@@ -194,12 +200,7 @@ describe('polling while waiting for the GPU', () => {
       const recorded: number[] = [];
       for (let i = 0; i < 5; i++) {
         // a few products of work in one wait: several ms on a CPU driver
-        let c = E.matmul(a, b);
-        for (let k = 0; k < 6; k++) {
-          const next = E.matmul(a, b);
-          c.dispose();
-          c = next;
-        }
+        const c = queuedProducts(a, b, 7);
         const got = await c.toArray();
         c.dispose();
         const w = lastWait()!;
