@@ -5,12 +5,20 @@
 // bind group per dispatch; and a repeated long wait with and without the forecast of its duration.
 // Run alone: `node dist/bench/poll.js`; also a section of `npm run bench`.
 import { initDevice, lastWait, setPollMode, setWaitForecasts, type PollMode } from '../engine/device.js';
-import { matmul, tidy, randn } from '../engine/index.js';
+import { matmul, tidy, randn, type Tensor } from '../engine/index.js';
 import { setBindGroupCaching, sync } from '../engine/commands.js';
 import { add } from '../engine/index.js';
 import { median, type BenchRow } from './harness.js';
 
 const MODES: PollMode[] = ['immediate', 'timeout', 'hybrid'];
+
+/** Encodes `reps` products a @ b (results dropped), then waits for the GPU once. */
+async function productsWaited(a: Tensor, b: Tensor, reps: number): Promise<void> {
+  tidy(() => {
+    for (let i = 0; i < reps; i++) matmul(a, b);
+  });
+  await sync('bench');
+}
 
 export async function runSection(): Promise<BenchRow[]> {
   await initDevice();
@@ -26,12 +34,7 @@ export async function runSection(): Promise<BenchRow[]> {
   const times = series();
   const roundTrip = series();
   const perSync = series();
-  const once = async () => {
-    tidy(() => {
-      for (let i = 0; i < reps; i++) matmul(a, b);
-    });
-    await sync('bench');
-  };
+  const once = () => productsWaited(a, b, reps);
   const waitEach = async () => {
     for (let i = 0; i < each; i++) {
       matmul(sa, sb).dispose();
@@ -106,10 +109,7 @@ async function forecastRow(): Promise<BenchRow> {
   const b = randn([n, n]);
   const run = async () => {
     const t0 = performance.now();
-    tidy(() => {
-      for (let i = 0; i < reps; i++) matmul(a, b);
-    });
-    await sync('bench');
+    await productsWaited(a, b, reps);
     return performance.now() - t0;
   };
   const ms: Record<'on' | 'off', number[]> = { on: [], off: [] };

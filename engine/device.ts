@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
-import { FORECAST_MIN_MS, FORECAST_SHARE, SPIN_MS, WaitHistory, pollSleepMs } from './wait_plan.js';
+import { SPIN_MS, WaitHistory, forecastTarget, pollSleepMs } from './wait_plan.js';
 
 export { pollSleepMs };
 
@@ -275,11 +275,11 @@ export function setWaitForecasts(on: boolean): void {
 function hybridSetImmediate(cb: (...a: unknown[]) => void, ...args: unknown[]): unknown {
   const waited = performance.now() - waitStart;
   // a wait forecast to last past the spin sleeps at once
-  const forecastUsed = waitForecast >= FORECAST_MIN_MS;
-  if (waited < SPIN_MS && !forecastUsed) return realSetImmediate(cb, ...args);
+  const target = forecastTarget(waitForecast);
+  if (waited < SPIN_MS && target === 0) return realSetImmediate(cb, ...args);
   if (pollMode === 'timeout') return setTimeout(cb, 0, ...args);
   waitPolls++;
-  if (forecastUsed && waited >= FORECAST_SHARE * waitForecast) waitPolledPastTarget = true;
+  if (target > 0 && waited >= target) waitPolledPastTarget = true;
   Atomics.wait(sleeper, 0, 0, pollSleepMs(waited, waitForecast));
   return realSetImmediate(cb, ...args);
 }
@@ -316,7 +316,7 @@ export async function gpuWait<T>(p: Promise<T>, where: string, workKey?: number)
   try {
     const value = await p;
     const tookMs = performance.now() - start;
-    const censored = outermost && forecastMs >= FORECAST_MIN_MS && !waitPolledPastTarget;
+    const censored = outermost && forecastTarget(forecastMs) > 0 && !waitPolledPastTarget;
     const recordedMs = keyed ? waitHistory.record(workKey, tookMs, censored) : NaN;
     lastWaitRecord = { where, workKey, forecastMs, tookMs, recordedMs, polls: outermost ? waitPolls : 0 };
     return value;

@@ -22,19 +22,24 @@ const SLEEP_FRACTION = 0.1;
 const SLEEP_MIN_MS = 0.05;
 const SLEEP_MAX_MS = 2;
 /** The share of the forecast slept through before fine polling starts. */
-export const FORECAST_SHARE = 0.9;
+const FORECAST_SHARE = 0.9;
 /** Past the share, the sleep starts at this fraction of the forecast... */
 const FINE_POLL = 0.005;
 /** ...and grows by this fraction of the time since the share was reached. */
 const FINE_GROWTH = 0.05;
 /** Shorter forecasts are not used. */
-export const FORECAST_MIN_MS = 4;
+const FORECAST_MIN_MS = 4;
 /** What a wait that found its work done at its first poll past the forecast's share records, per ms it took. */
 export const CENSORED_SHRINK = 0.8;
 /** The longest single sleep while sleeping through a forecast. */
 export const SLEEP_CHUNK_MS = 25;
 const HISTORY = 3;
 const MAX_KEYS = 4096;
+
+/** Where a wait with this forecast stops sleeping through it and polls finely; 0: the forecast is not used. */
+export function forecastTarget(forecastMs: number): number {
+  return forecastMs >= FORECAST_MIN_MS ? FORECAST_SHARE * forecastMs : 0;
+}
 
 /**
  * The sleep before the next poll of a wait that began `waitedMs` ago (past the spin), given the
@@ -44,8 +49,8 @@ const MAX_KEYS = 4096;
  * the share was reached, so a forecast that was short by a fifth still costs few polls.
  */
 export function pollSleepMs(waitedMs: number, forecastMs = 0): number {
-  if (forecastMs >= FORECAST_MIN_MS) {
-    const target = FORECAST_SHARE * forecastMs;
+  const target = forecastTarget(forecastMs);
+  if (target > 0) {
     if (waitedMs < target) return Math.min(target - waitedMs, SLEEP_CHUNK_MS);
     return Math.min(SLEEP_MAX_MS, Math.max(SLEEP_MIN_MS, FINE_POLL * forecastMs + FINE_GROWTH * (waitedMs - target)));
   }

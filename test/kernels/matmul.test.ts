@@ -278,6 +278,11 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     const maxT = E.deviceContext().limits.maxTextureDimension2D;
     // every A wider than a slab in slabs, whatever slabLayout's rule says (so that the widened slabs run)
     const rows = Math.floor(maxT / 4) + 4;
+    const [M, K, N] = [rows, 1280, 8];
+    const A = randomData(M * K, seed++);
+    const Bv = randomData(K * N, seed++);
+    const a = E.tensor(A, [M, K]);
+    const b = E.tensor(Bv, [K, N]);
     setSlabCopies('A');
     try {
       expect(slabLayout(100, 64, 'A'), 'one slab: a plain row copy').to.equal(null);
@@ -285,16 +290,6 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
       expect(slabLayout(2048, 512, 'B'), 'B in rows').to.equal(null);
       // 5 slabs of 64 would stack 5 x rows > maxT texture rows: slabs of 128 (3 of them) fit
       expect(slabLayout(rows, 320, 'A')).to.deep.equal({ shift: 7, slabs: 3 });
-    } catch (e) {
-      setSlabCopies('auto');
-      throw e;
-    }
-    const [M, K, N] = [rows, 1280, 8];
-    const A = randomData(M * K, seed++);
-    const Bv = randomData(K * N, seed++);
-    const a = E.tensor(A, [M, K]);
-    const b = E.tensor(Bv, [K, N]);
-    try {
       setMatmulKernel('gemm', { family: 'bcast', tm: 2 * S, tn: 8, wg: 1, subgroup: S, pack: true, tex: true });
       const before = textureCopyCounters();
       const c = E.matmul(a, b);
