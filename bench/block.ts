@@ -11,7 +11,7 @@ import { initDevice } from '../engine/device.js';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import { convGeometry } from '../engine/ops/conv_geometry.js';
-import { kernelProfile, resultError, type BenchRow } from './harness.js';
+import { keptRuns, kernelProfile, resultError, type BenchRow } from './harness.js';
 import { composedBatchNorm, naiveConv2d } from './reference.js';
 import { engineTimer, interleave, type Timer, tfBasicBlockFwdBwd, tfjsPeer } from './tfjs.js';
 
@@ -72,7 +72,8 @@ export async function runSection(): Promise<BenchRow[]> {
       timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(tfStep, iters);
       tfData = [tx, tw1, tw2, ts1, to1, ts2, to2, tdy];
     }
-    const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });
+    const samples: Record<string, number[]> = {};
+    const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'], samples });
     const ms = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: (N * 1000) / med[k], ratio: med[k] / ms };
@@ -81,7 +82,7 @@ export async function runSection(): Promise<BenchRow[]> {
     if (tf) {
       tf.dispose(tfData);
     }
-    rows.push({ section: 'block', name: `basic block fwd+bwd, ${B.name}, batch ${N}`, ms, value: (N * 1000) / ms, unit: 'images/s', compare, extra, kernels: await kernelProfile(step, 1) });
+    rows.push({ section: 'block', name: `basic block fwd+bwd, ${B.name}, batch ${N}`, ms, value: (N * 1000) / ms, unit: 'images/s', compare, extra, runs: keptRuns(samples), kernels: await kernelProfile(step, 1) });
     blk.dispose();
   }
   if (typeof peer === 'string') rows.push({ section: 'block', name: `(tfjs column: ${peer})`, ms: 0, value: 0, unit: '' });

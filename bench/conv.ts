@@ -11,7 +11,7 @@ import type { Conv2dOptions, ConvGeometry } from '../engine/ops/conv_geometry.js
 import type { Tensor } from '../engine/tensor.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmOp, type GemmVariant } from '../engine/tune.js';
 import { aluCeiling, ceilingColumn } from './ceiling.js';
-import { kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
+import { keptRuns, kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
 interface Layer {
@@ -89,13 +89,14 @@ export async function runSection(): Promise<BenchRow[]> {
       const timers: Record<string, Timer> = { ours: engineTimer(once) };
       if (process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(() => naive[kind]().dispose());
       if (tf) timers.tfjs = (iters) => (peer as Exclude<typeof peer, string>).once(tfOps[kind], iters);
-      const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });
+      const samples: Record<string, number[]> = {};
+      const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'], samples });
       const ms = med.ours;
       const compare: BenchRow['compare'] = {};
       for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ms };
       compare.ceiling = ceilingColumn(flops, ms, ceiling.gflops);
       const resultErr = await resultError(ours[kind](), naive[kind]());
-      rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(convTuneOp(kind, g), M, N, K)), resultError: resultErr }, kernels: await kernelProfile(once) });
+      rows.push({ section: 'conv', name: `${L.name} ${kind}`, ms, value: flops / ms / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(chooseGemmVariant(convTuneOp(kind, g), M, N, K)), resultError: resultErr }, runs: keptRuns(samples), kernels: await kernelProfile(once) });
     }
     if (tf) tf.dispose([tx, tw, tdy]);
     [x, w, gy].forEach((t) => t.dispose());

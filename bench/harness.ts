@@ -16,6 +16,8 @@ export interface BenchRow {
   /** Comparison columns, e.g. { naive: { ms, value }, tfjs: { ms, value } }; ratio = ours / theirs in throughput. */
   compare?: Record<string, { ms: number; value: number; ratio: number }>;
   extra?: Record<string, number | string>;
+  /** Each column's timed runs (ms per call of its work, in the order they ran), whose medians are ms and compare[*].ms. */
+  runs?: Record<string, number[]>;
   /** With `--profile`: GPU time per kernel of one call of the row's engine work, longest first. */
   kernels?: { kernel: string; calls: number; ms: number }[];
 }
@@ -122,6 +124,11 @@ export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: n
     times.push((performance.now() - t0) / iters);
   }
   return opts.stat === 'min' ? Math.min(...times) : median(times);
+}
+
+/** Runs as `BenchRow.runs` keeps them: ms rounded to 4 significant digits. */
+export function keptRuns(samples: Record<string, number[]>): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((ms) => +ms.toPrecision(4))]));
 }
 
 /** Whether a row checked its result and found it wrong. */

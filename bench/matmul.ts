@@ -8,7 +8,7 @@ import { matmul, randn, transpose, type Tensor } from '../engine/index.js';
 import { setMatmulKernel } from '../engine/ops/matmul.js';
 import { chooseGemmVariant, describeVariant, tuneGemm, type GemmVariant } from '../engine/tune.js';
 import { aluCeiling, ceilingColumn } from './ceiling.js';
-import { kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
+import { keptRuns, kernelProfile, resultError, timeGpu, type BenchRow } from './harness.js';
 import { engineTimer, interleave, type Timer, tfjsPeer } from './tfjs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -79,14 +79,15 @@ export async function runSection(): Promise<BenchRow[]> {
       const tfOnce = () => tf.matMul(ta, tb, false, s.transB);
       timers.tfjs = (iters) => peer.once(tfOnce, iters);
     }
-    const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'] });
+    const samples: Record<string, number[]> = {};
+    const med = await interleave(timers, { warmup: 1, runs: 7, apart: ['naive'], samples });
     const ours = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: flops / med[k] / 1e6, ratio: med[k] / ours };
     compare.ceiling = ceilingColumn(flops, ours, ceiling.gflops);
     if (typeof peer !== 'string') peer.tf.dispose(tfData);
     const resultErr = await resultError(matmul(a, b), naiveMatmul(a, b));
-    rows.push({ section: 'matmul', name: s.name, ms: ours, value: flops / ours / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(variant), resultError: resultErr }, kernels: await kernelProfile(once) });
+    rows.push({ section: 'matmul', name: s.name, ms: ours, value: flops / ours / 1e6, unit: 'GFLOP/s', compare, extra: { variant: describeVariant(variant), resultError: resultErr }, runs: keptRuns(samples), kernels: await kernelProfile(once) });
     a.dispose();
     b.dispose();
     bStore.dispose();

@@ -11,7 +11,7 @@ import { initDevice } from '../engine/device.js';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import { poolNaive, poolNaiveGrad, type NaivePoolConfig } from '../engine/ops/pool_naive.js';
-import { resultError, type BenchRow } from './harness.js';
+import { keptRuns, resultError, type BenchRow } from './harness.js';
 import { composedBatchNorm } from './reference.js';
 import { engineTimer, interleave, type Timer, tfAvgPoolFwdBwd, tfBatchNormTrain, tfGlobalAvgFwdBwd, tfjsPeer, tfMaxPoolFwdBwd } from './tfjs.js';
 
@@ -29,11 +29,12 @@ export async function runSection(): Promise<BenchRow[]> {
     const timers: Record<string, Timer> = { ours: engineTimer(ours) };
     if (naive && process.env.BENCH_NAIVE !== '0') timers.naive = engineTimer(naive);
     if (tfFn && typeof peer !== 'string') timers.tfjs = (iters) => peer.once(tfFn, iters);
-    const med = await interleave(timers, { warmup: 2, runs: 7, apart: ['naive'] });
+    const samples: Record<string, number[]> = {};
+    const med = await interleave(timers, { warmup: 2, runs: 7, apart: ['naive'], samples });
     const ms = med.ours;
     const compare: BenchRow['compare'] = {};
     for (const k of ['naive', 'tfjs']) if (med[k] !== undefined) compare[k] = { ms: med[k], value: bytes / med[k] / 1e6, ratio: med[k] / ms };
-    rows.push({ section, name, ms, value: bytes / ms / 1e6, unit: 'GB/s', compare, ...(check ? { extra: { resultError: await check() } } : {}) });
+    rows.push({ section, name, ms, value: bytes / ms / 1e6, unit: 'GB/s', compare, runs: keptRuns(samples), ...(check ? { extra: { resultError: await check() } } : {}) });
   };
 
   // ---- batch norm, [8, 64, 56, 56]

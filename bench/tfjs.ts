@@ -105,9 +105,10 @@ export type Timer = (iters: number) => Promise<number>;
  * swamp fast kernels. Timers named in `apart` (the slow naive reference) are timed after the rounds,
  * in their own `runs` runs: one naive run can last a second, and inside the rounds it would put that
  * much time between the two columns that are compared, where this machine's bursts of load (a second
- * or more) then hit one and not the other. Returns each timer's median milliseconds per run of the work.
+ * or more) then hit one and not the other. Returns each timer's median milliseconds per run of the work;
+ * `samples`, when given, receives each timer's timed runs in the order they ran.
  */
-export async function interleave(timers: Record<string, Timer>, opts: { warmup?: number; runs?: number; minMs?: number; apart?: string[] } = {}): Promise<Record<string, number>> {
+export async function interleave(timers: Record<string, Timer>, opts: { warmup?: number; runs?: number; minMs?: number; apart?: string[]; samples?: Record<string, number[]> } = {}): Promise<Record<string, number>> {
   const apart = Object.keys(timers).filter((n) => opts.apart?.includes(n));
   const together = Object.keys(timers).filter((n) => !apart.includes(n));
   const minMs = opts.minMs ?? benchMinMs();
@@ -119,7 +120,10 @@ export async function interleave(timers: Record<string, Timer>, opts: { warmup?:
     for (const n of group) iters[n] = itersFor(await timers[n](1), minMs);
     const ts: Record<string, number[]> = Object.fromEntries(group.map((n) => [n, []]));
     for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of group) ts[n].push(await timers[n](iters[n]));
-    for (const n of group) out[n] = median(ts[n]);
+    for (const n of group) {
+      out[n] = median(ts[n]);
+      if (opts.samples) opts.samples[n] = ts[n];
+    }
   }
   return out;
 }

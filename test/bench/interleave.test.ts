@@ -1,6 +1,7 @@
 // The bench's interleaved timing (bench/tfjs.ts interleave) with made-up timers: the compared columns
 // alternate round by round, a column named in `apart` runs only after those rounds, every column's
-// repetitions are calibrated to the minimum run length, and each result is the median of its runs.
+// repetitions are calibrated to the minimum run length, and each result is the median of its runs,
+// which the caller can also have one by one.
 import { expect } from 'chai';
 import { interleave, type Timer } from '../../bench/tfjs.js';
 
@@ -23,7 +24,8 @@ describe('bench: interleaved timing', () => {
       naive: fake('naive', log, [40, 40, 50, 45, 41]),
       tfjs: fake('tfjs', log, [5, 5, 9, 4, 6]),
     };
-    const med = await interleave(timers, { warmup: 1, runs: 3, minMs: 20, apart: ['naive'] });
+    const samples: Record<string, number[]> = {};
+    const med = await interleave(timers, { warmup: 1, runs: 3, minMs: 20, apart: ['naive'], samples });
     expect(log).to.deep.equal([
       'ours:1', 'tfjs:1', // warm-up
       'ours:1', 'tfjs:1', // calibration
@@ -31,6 +33,8 @@ describe('bench: interleaved timing', () => {
       'naive:1', 'naive:1', 'naive:1', 'naive:1', 'naive:1',
     ]);
     expect(med).to.deep.equal({ ours: 2, tfjs: 6, naive: 45 });
+    // the timed runs only (not the warm-up or calibration), in the order they ran
+    expect(samples).to.deep.equal({ ours: [3, 1, 2], tfjs: [9, 4, 6], naive: [50, 45, 41] });
   });
 
   it('without apart columns, runs every column in each round', async () => {
