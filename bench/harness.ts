@@ -99,7 +99,7 @@ export function itersFor(oneMs: number, minMs: number): number {
  * each run; returns the median in ms per call of fn (or the fastest run with `stat: 'min'`, which the
  * tuner uses: on a shared machine bursts only ever add time, so the fastest run is the least disturbed).
  * `iters` calls of fn per timed run amortize fixed costs; without it, iters is calibrated after the
- * warm-up so a run lasts about benchMinMs().
+ * warm-up so a run lasts about benchMinMs(), and a warm-up run of that many calls follows.
  */
 export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: number; runs?: number; iters?: number; after?: () => Promise<void>; stat?: 'median' | 'min' } = {}): Promise<number> {
   const warmup = opts.warmup ?? 2;
@@ -115,6 +115,11 @@ export async function timeGpu(fn: () => void | Promise<void>, opts: { warmup?: n
     await fn();
     await wait();
     iters = itersFor(performance.now() - t0, benchMinMs());
+    // as in interleave(): the first run at a new repetition count runs slower than the next ones
+    if (warmup > 0 && iters > 1) {
+      for (let k = 0; k < iters; k++) await fn();
+      await wait();
+    }
   }
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {

@@ -102,7 +102,7 @@ export type Timer = (iters: number) => Promise<number>;
  * column of a row sees the same machine load (on a shared 2-core machine, measuring one column after
  * the other can swing a ratio by 2x). Each timer repeats its work enough times per round to last
  * about `minMs` (calibrated after the warm-up), so a GPU's fixed submit-and-wait latency does not
- * swamp fast kernels. Timers named in `apart` (the slow naive reference) are timed after the rounds,
+ * swamp fast kernels; a timer that repeats its work runs one more warm-up at that size. Timers named in `apart` (the slow naive reference) are timed after the rounds,
  * in their own `runs` runs: one naive run can last a second, and inside the rounds it would put that
  * much time between the two columns that are compared, where this machine's bursts of load (a second
  * or more) then hit one and not the other. Returns each timer's median milliseconds per run of the work;
@@ -118,6 +118,10 @@ export async function interleave(timers: Record<string, Timer>, opts: { warmup?:
     for (let w = 0; w < (opts.warmup ?? 1); w++) for (const n of group) await timers[n](1);
     const iters: Record<string, number> = {};
     for (const n of group) iters[n] = itersFor(await timers[n](1), minMs);
+    // The first run of `iters` calls back to back ran slower than the next ones (the 1x1 expand
+    // input-grad at 25 calls a run: 3.06-3.84 ms a call against 2.8-2.9; its host encoding accounts for
+    // 0.1 ms of that), so the warm-up ends with one round at the timed size where that size is new.
+    if ((opts.warmup ?? 1) > 0) for (const n of group) if (iters[n] > 1) await timers[n](iters[n]);
     const ts: Record<string, number[]> = Object.fromEntries(group.map((n) => [n, []]));
     for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of group) ts[n].push(await timers[n](iters[n]));
     for (const n of group) {
