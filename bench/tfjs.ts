@@ -102,10 +102,11 @@ export type Timer = (iters: number) => Promise<number>;
  * column of a row sees the same machine load (on a shared 2-core machine, measuring one column after
  * the other can swing a ratio by 2x). Each timer repeats its work enough times per round to last
  * about `minMs` (calibrated after the warm-up), so a GPU's fixed submit-and-wait latency does not
- * swamp fast kernels; a timer that repeats its work runs one more warm-up at that size. Timers named in `apart` (the slow naive reference) are timed after the rounds,
- * in their own `runs` runs: one naive run can last a second, and inside the rounds it would put that
- * much time between the two columns that are compared, where this machine's bursts of load (a second
- * or more) then hit one and not the other. Returns each timer's median milliseconds per run of the work;
+ * swamp fast kernels; a timer that repeats its work runs one more warm-up at that size. Timers named
+ * in `apart` (the slow naive reference) are timed after the rounds, in their own `runs` runs: one
+ * naive run can last a second, and inside the rounds it would put that much time between the two
+ * columns that are compared, where this machine's bursts of load (a second or more) then hit one and
+ * not the other. Returns each timer's median milliseconds per run of the work;
  * `samples`, when given, receives each timer's timed runs in the order they ran.
  */
 export async function interleave(timers: Record<string, Timer>, opts: { warmup?: number; runs?: number; minMs?: number; apart?: string[]; samples?: Record<string, number[]> } = {}): Promise<Record<string, number>> {
