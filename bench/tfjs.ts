@@ -113,16 +113,17 @@ export async function interleave(timers: Record<string, Timer>, opts: { warmup?:
   const apart = Object.keys(timers).filter((n) => opts.apart?.includes(n));
   const together = Object.keys(timers).filter((n) => !apart.includes(n));
   const minMs = opts.minMs ?? benchMinMs();
+  const warmup = opts.warmup ?? 1;
   const out: Record<string, number> = {};
   for (const group of [together, ...apart.map((n) => [n])]) {
     if (group.length === 0) continue;
-    for (let w = 0; w < (opts.warmup ?? 1); w++) for (const n of group) await timers[n](1);
+    for (let w = 0; w < warmup; w++) for (const n of group) await timers[n](1);
     const iters: Record<string, number> = {};
     for (const n of group) iters[n] = itersFor(await timers[n](1), minMs);
     // The first run of `iters` calls back to back ran slower than the next ones (the 1x1 expand
     // input-grad at 25 calls a run: 3.06-3.84 ms a call against 2.8-2.9; its host encoding accounts for
     // 0.1 ms of that), so the warm-up ends with one round at the timed size where that size is new.
-    if ((opts.warmup ?? 1) > 0) for (const n of group) if (iters[n] > 1) await timers[n](iters[n]);
+    if (warmup > 0) for (const n of group) if (iters[n] > 1) await timers[n](iters[n]);
     const ts: Record<string, number[]> = Object.fromEntries(group.map((n) => [n, []]));
     for (let r = 0; r < (opts.runs ?? 5); r++) for (const n of group) ts[n].push(await timers[n](iters[n]));
     for (const n of group) {
