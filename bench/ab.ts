@@ -28,6 +28,9 @@
 //              (engine/tune.ts setFitQuantum)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
+//   dyn-tiles  every subgroup GEMM taking its tiles from a counter, so that a faster driver thread does
+//              more of them ('counter', the default on CPU drivers), or each workgroup its own grid position ('grid';
+//              engine/ops/matmul.ts setGemmDynamicTiles)
 // A third argument limits the rows to some products, e.g. '1:fwd,5:dw' (layer index into bench/conv.ts
 // LAYERS, and kind). Each row prints the median ms and GFLOP/s of both settings over `rounds` (default 5) interleaved
 // timed runs, and how many times faster the first is; a setting whose result differs from the naive
@@ -48,7 +51,7 @@ import { convGemmDims, convGeometry, convTuneOp, setConvChannelsLast, setConvCol
 import { chooseGemmVariant, describeVariant, setFitQuantum, validVariant, type GemmVariant } from '../engine/tune.js';
 import { checkAgainstNaive, median, timeGpu } from './harness.js';
 import { naiveMatmul } from './matmul.js';
-import { setFlatCopies, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
+import { setFlatCopies, setGemmDynamicTiles, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
 import { setPanelTextureBinding } from '../engine/kernels.js';
 import { LAYERS, layerProducts, OPS, type Kind } from './conv.js';
 import { engineTimer, interleave } from './tfjs.js';
@@ -175,6 +178,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     settings: [
       { name: 'vec4', apply: () => setGemmStore4(true) },
       { name: 'scalar', apply: () => setGemmStore4(false) },
+    ],
+  },
+  'dyn-tiles': {
+    layers: LAYERS.map((_L, i) => i),
+    kinds: ['fwd', 'dx', 'dw'],
+    settings: [
+      { name: 'counter', apply: () => setGemmDynamicTiles('on') },
+      { name: 'grid', apply: () => setGemmDynamicTiles('off') },
     ],
   },
 };

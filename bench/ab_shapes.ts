@@ -1,5 +1,6 @@
 // Interleaved A/Bs of two engine switches over shapes the bench's own rows do not cover (one process,
-// the two settings alternating within every round; medians of the rounds). Every product's result is
+// the two settings alternating within every round; medians of the rounds; a third argument keeps the
+// problems whose names contain it). Every product's result is
 // checked under both settings against the naive kernel's (WRONG, exit status 1), the basic block's excepted:
 //   node dist/bench/ab_shapes.js flat [rounds]
 //     GEMM operands whose rows start on whole texels but not 256 bytes apart copied flat into textures
@@ -31,6 +32,10 @@
 //   node dist/bench/ab_shapes.js dx-col2im-few [rounds]
 //     stride-1 3x3 input-grads of few output pixels (N * OH * OW of 49-245) as dcol + col2im or as
 //     the phase GEMM (setConvInputGradPath), the choice useCol2im makes by the pixel count
+//   node dist/bench/ab_shapes.js dyn-tiles [rounds]
+//     subgroup GEMMs taking their tiles from a counter ('counter', setGemmDynamicTiles('on'); the
+//     default on CPU drivers) or each workgroup its grid position ('grid'): the bench's matmuls, an odd
+//     and a mid-size one, and basic blocks of stages 2 and 5 at batch 2 and of 64 channels at 28x28, batch 32
 //   node dist/bench/ab_shapes.js dw-texture-large [rounds]
 //     weight-grads whose x's 4 shifted copies exceed one storage binding (a batch of 256 28x28x64
 //     activations): shifted texture copies, staged one at a time ('auto'), or gathers ('off',
@@ -38,7 +43,7 @@
 import { initDevice } from '../engine/device.js';
 import { matmul, randn, tidy, transpose, type Tensor } from '../engine/index.js';
 import { convGeometry, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
-import { setFlatCopies, setSlabCopies } from '../engine/ops/matmul.js';
+import { setFlatCopies, setGemmDynamicTiles, setSlabCopies } from '../engine/ops/matmul.js';
 import { setRowTilesFirst } from '../engine/tune.js';
 import { basicBlock } from './block.js';
 import { layerProducts } from './conv.js';
@@ -176,6 +181,17 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     on: () => setRowTilesFirst('auto'),
     off: () => setRowTilesFirst('off'),
   },
+  'dyn-tiles': {
+    problems: () => [
+      matmulProblem(256, 256, 256), matmulProblem(1024, 1024, 1024), matmulProblem(2048, 2048, 2048),
+      matmulProblem(256, 2048, 1000, false, true), matmulProblem(256, 2048, 2048, false, true), matmulProblem(256, 2048, 128, false, true),
+      matmulProblem(67, 300, 130), matmulProblem(512, 512, 512),
+      blockProblem(2, 64, 56), blockProblem(2, 512, 7), blockProblem(32, 64, 28),
+    ],
+    names: ['counter', 'grid'],
+    on: () => setGemmDynamicTiles('on'),
+    off: () => setGemmDynamicTiles('off'),
+  },
   'dw-texture-large': {
     problems: () => kxkProblems([[256, 64, 28, 64, 3, 1, 1]], ['dw']),
     names: ['shifted textures', 'gathers'],
@@ -185,15 +201,16 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
 };
 
 async function main(): Promise<void> {
-  const [what, roundsArg] = process.argv.slice(2);
+  const [what, roundsArg, only] = process.argv.slice(2);
   const rounds = Number(roundsArg ?? 5);
   const set = SETS[what];
   if (!set || !(rounds >= 1)) {
-    console.error(`ab_shapes: usage: ab_shapes.js <${Object.keys(SETS).join('|')}> [rounds]`);
+    console.error(`ab_shapes: usage: ab_shapes.js <${Object.keys(SETS).join('|')}> [rounds] [name filter]`);
     process.exit(2);
   }
   await initDevice();
-  const problems = set.problems();
+  // a third argument keeps the problems whose names contain it (the others' tensors are made all the same)
+  const problems = set.problems().filter((p) => !only || p.name.includes(only));
   const { on, off, names } = set;
   console.log(`ab_shapes ${what}: ${rounds} interleaved rounds; ${names[0]} against ${names[1]}`);
   for (const p of problems) {

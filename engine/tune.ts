@@ -55,6 +55,12 @@ export interface GemmVariant {
    * is not a multiple of the subgroup size leaves the last subgroup slot of A rows partial (matmul.ts).
    */
   fit?: boolean;
+  /**
+   * bcast, one batch and no split: each workgroup takes the next tile from a counter instead of its
+   * own grid position, and the grid has half as many workgroups again as tiles (those that find none
+   * left end at once), so a CPU driver's thread on a slower core does fewer tiles.
+   */
+  dyn?: boolean;
 }
 
 let fitQuantum: 'rows4' | 'subgroup' = 'rows4';
@@ -450,5 +456,5 @@ export function describeVariant(v: GemmVariant): string {
   const pack = v.pack === 'B' ? ' packB' : v.pack ? ' packed' : '';
   if (v.family === 'tiled') return `tiled ${16 * v.tm}x${16 * (v.tn ?? 4)}x${v.bk ?? 16}`;
   const cols = v.tn && v.tn !== 4 ? ` tn${v.tn}` : '';
-  return (v.family === 'bcast' ? `bcast tm${v.fit ? '<=' : ''}${v.tm}${cols} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack + (v.tex ? ' tex' : '');
+  return (v.family === 'bcast' ? `bcast tm${v.fit ? '<=' : ''}${v.tm}${cols} wg${v.wg} sg${v.subgroup}` : `reg tm${v.tm} wg${v.wg}`) + (v.swap ? ' swap' : '') + pack + (v.tex ? ' tex' : '') + (v.dyn ? ' dyn' : '');
 }

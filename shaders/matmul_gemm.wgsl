@@ -41,6 +41,12 @@
 // K range of a dispatch: [kOff, min(K, kOff + 4 K4)), cut into splits of kChunk.
 // Split-K: grid z = batch * splits; split s covers k in [s * kChunk, min(K, (s + 1) * kChunk)) and
 // stores to partial output splitBase + s, which the op sums afterwards.
+// Tiles from a counter (variant dyn, the default on CPU drivers; bcast only, grid not swapped): a CPU
+// driver hands each of its threads a fixed share of the workgroups, so a thread on a slower core holds
+// up the dispatch. With dyn, lane 0 of each subgroup takes the next tile index from an atomic counter
+// ({{TILE_ID}}: column tile fastest, then row tiles of TM rows, then z) and broadcasts it; the grid has
+// half as many rows of workgroups again as row tiles, so a faster thread runs more tiles, and subgroups
+// that find none left return. The last of those resets the counters for the next dispatch.
 // Bounds: rows past M and columns past N are clamped to the last valid row/column for loads (values
 // computed there are discarded) and masked at the store; the k tail (K % 4) is one extra step whose
 // loads at k >= kEnd are replaced by zeros (select), so nothing past K contributes.
@@ -49,8 +55,9 @@
 
 @compute @workgroup_size({{WGSIZE}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32{{LANE_BUILTIN}}) {
-  let batch = wid.z / p.splits;
-  let lsplit = wid.z - batch * p.splits;
+{{TILE_ID}}
+  let batch = zid / p.splits;
+  let lsplit = zid - batch * p.splits;
   let split = p.splitBase + lsplit;
 {{TILE}}
   let kRange = splitRange(lsplit);

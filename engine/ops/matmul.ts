@@ -180,10 +180,31 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   const specB = btex === 'spec';
   if (specB && (packed || packB || v.tex || !spec.loadBk4)) throw new Error('gemm: internal: B read by the spec needs A direct, no panels and spec.loadBk4');
   if ((G > 1 || v.tex) && !(packed || packB) && !specB) throw new Error('gemm: 8 columns a lane and texture panels need a packed B operand');
-  const [tn, tmx] = v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
+  const dyn = Boolean(v.dyn) && v.family === 'bcast' && !v.swap;
+  const [tn, tmx] = dyn ? ['dynX', ''] : v.swap ? ['wid.y', 'wid.x'] : ['wid.x', 'wid.y'];
+  // dyn: each subgroup takes its tile (column tile, row tile of TM rows, z) from the counter, in the
+  // grid's order; lane 0 takes it and the subgroup shares it. The grid has more subgroups than tiles:
+  // those that find none left return.
+  const tileId = dyn
+    ? [
+        'var dynTaken = 0u;',
+        'if (sgLane == 0u) { dynTaken = atomicAdd(&tileCount[0], 1u); }',
+        'let dynT = subgroupBroadcast(dynTaken, 0u);',
+        `let dynRows = (p.M + ${TM - 1}u) / ${TM}u;`,
+        'let dynTiles = nwg.x * dynRows * nwg.z;',
+        'if (dynT >= dynTiles) {',
+        '  // the last subgroup to find no tile left resets the counters for the next dispatch',
+        `  if (sgLane == 0u && atomicAdd(&tileCount[1], 1u) == nwg.x * nwg.y * nwg.z * ${v.wg}u - dynTiles - 1u) { atomicStore(&tileCount[0], 0u); atomicStore(&tileCount[1], 0u); }`,
+        '  return;',
+        '}',
+        'let dynX = dynT % nwg.x;',
+        'let dynY = (dynT / nwg.x) % dynRows;',
+        'let zid = dynT / (nwg.x * dynRows);',
+      ]
+    : ['let zid = wid.z;'];
   const tile =
     v.family === 'bcast'
-      ? [`let lane = sgLane;`, `let sg = li / ${S}u;`, `let m0 = (${tmx} * ${v.wg}u + sg) * ${TM}u;`, `let n0 = (${tn} * ${L}u + lane) * 4u;`]
+      ? [`let lane = sgLane;`, `let sg = li / ${S}u;`, dyn ? `let m0 = dynY * ${TM}u;` : `let m0 = (${tmx} * ${v.wg}u + sg) * ${TM}u;`, `let n0 = (${tn} * ${L}u + lane) * 4u;`]
       : [`let lx = li % 8u;`, `let ly = li / 8u;`, `let m0 = (${tmx} * ${v.wg}u + ly) * ${TM}u;`, `let n0 = (${tn} * 8u + lx) * 4u;`];
   const slotExpr = (j: number) => (v.family === 'bcast' ? `${j * S}u + lane` : `${j}u`);
   const rowPrep: string[] = [];
@@ -313,15 +334,17 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   }
   const bPanel = tex ? 'var bt: texture_2d<u32>' : 'var<storage, read> bp: array<vec4<f32>>';
   const panels = packed ? [aTex ? 'var at: texture_2d<u32>' : 'var<storage, read> ap: array<vec4<f32>>', bPanel] : packB ? [bPanel] : [];
+  if (dyn) panels.push('var<storage, read_write> tileCount: array<atomic<u32>, 2>');
   return renderTemplate(gemmTemplate('matmul_gemm'), {
     FAMILY: v.family,
     SOURCE: [source, aTex ? `A a ${aLayout ? `${aLayout} ` : ''}texture copy` : '', direct ? `B a ${bLayout ? `${bLayout} ` : ''}texture copy (${direct})` : '', specB ? 'B read down its columns by the op' : ''].filter(Boolean).join(', '),
-    ENABLE: v.family === 'bcast' ? 'enable subgroups;' : '',
+    ENABLE: v.family === 'bcast' ? `enable subgroups;${dyn ? '\ndiagnostic(off, subgroup_uniformity);' : ''}` : '',
     PARAMS: paramsDecl(spec),
     BINDINGS: bindingDecls(outSpec, panels),
     FUNCTIONS: [spec.functions ?? '', aLayout === 'flat' || bLayout === 'flat' ? FLAT_COORD : '', aLayout === 'slabs' || bLayout === 'slabs' ? SLAB_COORD : ''].filter(Boolean).join('\n'),
     WGSIZE: v.family === 'bcast' ? S * v.wg : 8 * v.wg,
-    LANE_BUILTIN: v.family === 'bcast' ? ', @builtin(subgroup_invocation_id) sgLane: u32' : '',
+    LANE_BUILTIN: v.family === 'bcast' ? `, @builtin(subgroup_invocation_id) sgLane: u32${dyn ? ', @builtin(num_workgroups) nwg: vec3<u32>' : ''}` : '',
+    TILE_ID: indent(tileId.join('\n'), 2),
     TILE: indent(tile.join('\n'), 2),
     PROLOGUE: indent([spec.prologue ?? '', packed || packB ? '' : spec.colPrep ?? ''].join('\n'), 2),
     ROWPREP: indent(rowPrep.join('\n'), 2),
@@ -491,7 +514,7 @@ const SLAB_COORD = `fn slabCoord(c: u32, r: u32, rows: u32, shift: u32) -> vec2<
 
 export function gemmKernel(spec: GemmSpec, v: GemmVariant, source: GemmSource = 'direct', btex?: BTexture, atex = false, store4 = false, flat: FlatCopies = {}): Kernel {
   const s4 = store4 && v.family === 'bcast' && spec.store4 !== undefined;
-  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}${flat.b?.[0] ?? ''}:${atex ? 1 : 0}${flat.a?.[0] ?? ''}:${s4 ? 1 : 0}`;
+  const key = `gemm:${spec.key}:${source}:${v.family}:${v.tm}:${v.wg}:${v.subgroup}:${v.swap ? 1 : 0}:${v.tn ?? 4}:${v.bk ?? 16}:${v.tex ? 1 : 0}:${btex ?? ''}${flat.b?.[0] ?? ''}:${atex ? 1 : 0}${flat.a?.[0] ?? ''}:${s4 ? 1 : 0}${v.dyn ? ':dyn' : ''}`;
   return kernel(key, () => gemmSource(spec, v, source, btex, atex, s4, flat));
 }
 
@@ -816,6 +839,42 @@ export function gemmStore4Count(): number {
  * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
  * and `aOperand` say where B and A lie when they are plain matrices (see BOperand, AOperand).
  */
+let dynTiles: 'auto' | 'on' | 'off' = 'auto';
+/**
+ * Which subgroup GEMMs take their tiles from a counter (GemmVariant.dyn): 'auto' those on CPU drivers,
+ * whose threads each run a fixed share of a dispatch's workgroups (so a thread on a slower core holds
+ * up the dispatch), and variants that ask for it; 'on' every one; 'off' none (bench/NOTES.md "Tiles
+ * from a counter").
+ */
+export function setGemmDynamicTiles(mode: 'auto' | 'on' | 'off'): void {
+  dynTiles = mode;
+}
+
+/**
+ * Whether tiles from a counter pay by default for a GEMM of `tiles` tiles: on a CPU driver, with at
+ * least 4 tiles a driver thread (with fewer, the tiles balance the threads little and the workgroups
+ * that find none left cost: 256 x 2048 x 128, 4 tiles, ran 0.93x; bench/NOTES.md "Tiles from a counter").
+ */
+export function dynamicTilesPay(tiles: number): boolean {
+  const { isSoftware, driverThreads } = deviceContext().summary;
+  return isSoftware && tiles >= 4 * Math.max(1, driverThreads);
+}
+
+let dynGemms = 0;
+/** GEMMs run with tiles from a counter so far (tests: which path ran). */
+export function gemmDynamicTilesCount(): number {
+  return dynGemms;
+}
+
+const tileCounters = new WeakMap<GPUDevice, GPUBuffer>();
+/** The tile counters of dyn variants (next tile, workgroups that found none), zero between dispatches. */
+function tileCounter(): GPUBuffer {
+  const { device } = deviceContext();
+  let b = tileCounters.get(device);
+  if (!b) tileCounters.set(device, (b = device.createBuffer({ size: 16, usage: 0x80 /* STORAGE */, label: 'gemm tile counter' })));
+  return b;
+}
+
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
@@ -826,12 +885,22 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
     v = { ...v, pack: false, tex: false };
   }
   v = avoidTextureCrash(fitVariant(v, M), dims, aOperand, bOperand);
+  // tiles from a counter: the grid's rows half as many again as the row tiles (so within the
+  // grid's reach for every chunk of rows only while the row tiles are under 2/3 of it)
+  const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
+  const tiles = Math.ceil(N / gemmTile(v).cols) * Math.ceil(M / gemmTile(v).rows) * batch * plan.splits;
+  const dynWanted = dynTiles === 'on' || (dynTiles === 'auto' && (Boolean(v.dyn) || dynamicTilesPay(tiles)));
+  if (dynWanted !== Boolean(v.dyn)) v = { ...v, dyn: dynWanted };
+  if (v.dyn && (v.swap || v.family !== 'bcast' || Math.ceil(M / gemmTile(v).rows) > Math.floor((2 * maxG) / 3))) v = { ...v, dyn: false };
+  const dyn = Boolean(v.dyn);
+  if (dyn) dynGemms++;
+  const dynBuf = dyn ? [tileCounter()] : [];
+  const rowGroups = (gm: number) => (dyn ? gm + Math.ceil(gm / 2) : gm);
   if (extra.length !== spec.params.length) throw new Error(`gemm: internal: ${extra.length} params for ${spec.params.length} fields`);
   if (buffers.length !== spec.bindings.length) throw new Error(`gemm: internal: ${buffers.length} buffers for ${spec.bindings.length} bindings`);
   // K = 0 or panels over budget: a variant that needs packed B reads it in place with 4 columns a lane
   // (before the tile size is taken: it sets the grid)
   if (plan.source === 'direct' && !specB && (groupsOf(v) > 1 || v.tex)) v = { ...v, tn: 4, tex: false };
-  const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
   const useStore4 = Boolean(dims.store4) && storeVec4 && v.family === 'bcast' && spec.store4 !== undefined;
   if (useStore4) store4Gemms++;
   const { rows, cols } = gemmTile(v);
@@ -848,7 +917,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
     for (let mOff = 0; mOff < M; mOff += rowStep) {
       const Mc = Math.min(rowStep, M - mOff);
       const gm = Math.ceil(Mc / rows);
-      dispatch(gemmKernel(spec, v, 'direct', specB ? 'spec' : undefined, false, useStore4), buffers, headerParams(Mc, N, K, kChunk, batch, splits, mOff, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, gm, z]);
+      dispatch(gemmKernel(spec, v, 'direct', specB ? 'spec' : undefined, false, useStore4), [...buffers, ...dynBuf], headerParams(Mc, N, K, kChunk, batch, splits, mOff, 0, 0, Math.ceil(K / 4), 0, 0, extra, n), v.swap ? [gm, gn, z] : [gn, rowGroups(gm), z]);
     }
     return;
   }
@@ -912,7 +981,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
         const Mc = Math.min(rowStep, M - mOff);
         const gm = Math.ceil(Mc / rows);
         const params = headerParams(Mc, N, K, kChunk, batch, splits, mOff, kc * splits, kOff, K4, 0, NT, extra, n, texParams);
-        dispatch(gk, [...buffers, bView], params, v.swap ? [gm, gn, z] : [gn, gm, z]);
+        dispatch(gk, [...buffers, bView, ...dynBuf], params, v.swap ? [gm, gn, z] : [gn, rowGroups(gm), z]);
       }
       releaseB();
       continue;
@@ -928,7 +997,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
       const z = batch * splits;
       if (z > maxG) throw new Error(`gemm: ${batch} batches x ${splits} splits exceed ${maxG} workgroups`);
       const params = headerParams(Mc, N, Kc, kChunk, batch, splits, mOff, kc * splits, 0, K4, MT, NT, extra, n, texParams);
-      dispatch(gk, [...buffers, ap ? ap.buffer(op) : textureView(aTexture!), bView], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, gm, z]);
+      dispatch(gk, [...buffers, ap ? ap.buffer(op) : textureView(aTexture!), bView, ...dynBuf], params, v.swap ? [gm, NT * (4 * L) / cols, z] : [NT * (4 * L) / cols, rowGroups(gm), z]);
       ap?.dispose();
     }
     releaseB();

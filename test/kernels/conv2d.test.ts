@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as E from '../../engine/index.js';
 import { convFlatOperandCopies, convGeometry, convInputGrad, convInputGradPathCounts, convWeightGrad, convTuneOp, cpuSplits, setConvChannelsLast, setConvFlatOperands, setConvInputGradPath, setConvNhwcKernel, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, weightGradSplitCount } from '../../engine/ops/conv2d.js';
 import { convNaive } from '../../engine/ops/conv_naive.js';
-import { gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
+import { gemmDynamicTilesCount, gemmStore4Count, readsTextures, setGemmDynamicTiles, setGemmStore4, setMatmulKernel, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { naiveConv2d } from '../../bench/reference.js';
 import { fitVariant, useBcast } from '../../engine/tune.js';
 import { narrowCpuSubgroups } from '../../engine/kernels.js';
@@ -473,6 +473,59 @@ describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 
         assertClose(vec4.out[2], g.dw, scaledTol(g.dw), 'weight grad');
       });
     }
+  }
+});
+
+describe('conv2d GEMMs with tiles from a counter (the default on CPU drivers for 4+ tiles a driver thread)', () => {
+  // (default kernels; the weight-grads split K until the grid has 32 workgroups, so their counters run over z)
+  const cases: Case[] = [
+    // (weight-grad K = N * OH * OW of 256 or more a split)
+    { x: [2, 5, 25, 23], w: [6, 5, 3, 3], cfg: { padding: [1, 1] }, bias: true },
+    { x: [2, 3, 41, 37], w: [9, 3, 7, 7], cfg: { stride: [2, 2], padding: [3, 3] }, bias: false },
+    { x: [3, 12, 9, 9], w: [20, 12, 1, 1], cfg: { stride: [2, 2] }, bias: true },
+  ];
+  before(function () {
+    if (!E.deviceContext().features.has('subgroups') || E.deviceContext().summary.subgroupSize < 4) this.skip();
+    setConvWeightGradSplits('fill');
+  });
+  after(() => {
+    setGemmDynamicTiles('auto');
+    setConvWeightGradSplits('even');
+  });
+  for (const c of cases) {
+    it(`${label(c)}: forward, input-grad and weight-grad the same bits as in grid order, and vs float64`, async () => {
+      const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
+      const d = convDims(c.x, c.w, c.cfg);
+      const X = randomData(size(c.x), seed++);
+      const W = randomData(size(c.w), seed++);
+      const B = c.bias ? randomData(c.w[0], seed++) : null;
+      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+      const run = async (mode: 'on' | 'off'): Promise<{ out: Float32Array[]; dyn: number; splits: number }> => {
+        setGemmDynamicTiles(mode);
+        const before = gemmDynamicTilesCount();
+        const x = E.tensor(X, c.x, { requiresGrad: true });
+        const w = E.tensor(W, c.w, { requiresGrad: true });
+        const b = B ? E.tensor(B, [c.w[0]]) : null;
+        const y = E.conv2d(x, w, b, c.cfg);
+        y.backward(E.tensor(GY, [...y.shape]));
+        const splits = weightGradSplitCount();
+        const out = [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray()];
+        [x, w, y].forEach((t) => t.dispose());
+        b?.dispose();
+        return { out, dyn: gemmDynamicTilesCount() - before, splits };
+      };
+      const counter = await run('on');
+      const grid = await run('off');
+      expect(counter.dyn, 'GEMMs with tiles from a counter').to.be.greaterThan(0);
+      expect(grid.dyn).to.equal(0);
+      ['forward', 'input grad', 'weight grad'].forEach((what, i) => expect(Array.from(counter.out[i]), `${what}: counter and grid order differ`).to.deep.equal(Array.from(grid.out[i])));
+      assertClose(counter.out[0], conv2dRef(X, W, B, d), scaledTol(conv2dRef(X, W, B, d)), 'forward');
+      const g = conv2dGradRef(X, W, GY, d);
+      assertClose(counter.out[1], g.dx, scaledTol(g.dx), 'input grad');
+      assertClose(counter.out[2], g.dw, scaledTol(g.dw), 'weight grad');
+      // (a 1x1 weight-grad runs as a batched matmul, unsplit)
+      if (c.w[2] * c.w[3] > 1) expect(counter.splits, 'the weight-grad split K (a counter over z)').to.be.greaterThan(1);
+    });
   }
 });
 

@@ -5,7 +5,7 @@
 // family (chosen on discrete GPUs) runs here too: slow on lavapipe, but correct everywhere.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { gemmSource, gemmStore4Count, readsTextures, setGemmStore4, setMatmulKernel, setSlabCopies, slabLayout, textureCopyCounters } from '../../engine/ops/matmul.js';
+import { dynamicTilesPay, gemmDynamicTilesCount, gemmSource, gemmStore4Count, readsTextures, setGemmDynamicTiles, setGemmStore4, setMatmulKernel, setSlabCopies, slabLayout, textureCopyCounters } from '../../engine/ops/matmul.js';
 import { fitVariant, type GemmVariant } from '../../engine/tune.js';
 import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { refMatmul } from './ref.js';
@@ -133,6 +133,69 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
       setGemmStore4(true);
       setMatmulKernel('gemm', null);
     }
+  });
+
+  it('tiles from a counter (dyn): every subgroup variant on odd and batched shapes, products queued back to back, the same bits as the grid order', async function () {
+    const bcast = variants().filter(([, v]) => v !== 'naive' && v.family === 'bcast') as [string, GemmVariant][];
+    if (bcast.length === 0) this.skip();
+    // batch 3 (a counter over z too); 1 row tile; many row tiles; one column
+    const shapes: [number, number, number, number][] = [
+      [3, 9, 13, 6],
+      [1, 5, 132, 70],
+      [1, 131, 37, 41],
+      [2, 70, 1, 9],
+    ];
+    try {
+      for (const [name, v] of bcast) {
+        setMatmulKernel('gemm', v);
+        const ops = shapes.map(([batch, M, N, K]) => {
+          const A = randomData(batch * M * K, seed++);
+          const B = randomData(batch * K * N, seed++);
+          return { A, B, ref: refMatmul(A, B, M, N, K, batch), a: E.tensor(A, [batch, M, K]), b: E.tensor(B, [batch, K, N]), what: `${batch}x${M}x${N}x${K}` };
+        });
+        const results: Float32Array[][] = [];
+        for (const mode of ['on', 'off'] as const) {
+          setGemmDynamicTiles(mode);
+          const before = gemmDynamicTilesCount();
+          // every product (each twice) encoded before any is read: each dispatch must find its counter reset
+          const cs = ops.flatMap(({ a, b }) => [E.matmul(a, b), E.matmul(a, b)]);
+          const ran = gemmDynamicTilesCount() - before;
+          expect(ran, `${name}: GEMMs with tiles from a counter, ${mode}`).to.equal(mode === 'on' && !v.swap ? cs.length : 0);
+          results.push(await Promise.all(cs.map((c) => c.toArray())));
+          cs.forEach((c) => c.dispose());
+        }
+        ops.forEach(({ ref, what }, i) => {
+          assertClose(results[0][2 * i], ref, scaledTol(ref), `${name} ${what} counter`);
+          assertClose(results[0][2 * i + 1], ref, scaledTol(ref), `${name} ${what} counter, again`);
+          expect(Array.from(results[0][2 * i]), `${name} ${what}: counter and grid differ`).to.deep.equal(Array.from(results[1][2 * i]));
+        });
+        ops.forEach(({ a, b }) => [a, b].forEach((t) => t.dispose()));
+      }
+    } finally {
+      setGemmDynamicTiles('auto');
+      setMatmulKernel('gemm', null);
+    }
+  });
+
+  it('tiles from a counter are the default on CPU drivers for GEMMs of 4 tiles a driver thread or more, and the kernel says so', function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const { isSoftware, driverThreads } = E.deviceContext().summary;
+    expect(dynamicTilesPay(4 * Math.max(1, driverThreads)), 'enough tiles').to.equal(isSoftware);
+    expect(dynamicTilesPay(4 * Math.max(1, driverThreads) - 1), 'too few tiles').to.equal(false);
+    // 1024 x 1024: at least 32 tiles for any subgroup variant (at most 256 rows x 128 columns a tile)
+    let before = gemmDynamicTilesCount();
+    E.matmul(E.ones([1024, 3]), E.ones([3, 1024])).dispose();
+    expect(gemmDynamicTilesCount() - before, 'a big default GEMM used the counter').to.equal(isSoftware ? 1 : 0);
+    before = gemmDynamicTilesCount();
+    E.matmul(E.ones([3, 3]), E.ones([3, 3])).dispose();
+    expect(gemmDynamicTilesCount() - before, 'a one-tile GEMM did not').to.equal(0);
+    const spec = { key: 't', params: [], bindings: ['var<storage, read_write> c: array<f32>'], rowPrep: () => '', loadA: () => '1.0', loadB: () => 'vec4<f32>(1.0)', store1: (m: string, n: string, v: string) => `c[${m} + ${n}] = ${v};` };
+    const dyn = gemmSource(spec, { family: 'bcast', tm: S, wg: 1, subgroup: S, dyn: true });
+    expect(dyn).to.match(/atomicAdd\(&tileCount\[0\], 1u\)/);
+    expect(dyn).to.match(/@builtin\(num_workgroups\)/);
+    const grid = gemmSource(spec, { family: 'bcast', tm: S, wg: 1, subgroup: S });
+    expect(grid).to.not.match(/tileCount|atomic/);
   });
 
   it('K = 0 with a variant that needs B panels (8 columns a lane): every column is written', async function () {
