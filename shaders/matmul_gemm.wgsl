@@ -44,7 +44,7 @@
 // Tiles from a counter (variant dyn, the default on CPU drivers; bcast only, grid not swapped): a CPU
 // driver hands each of its threads a fixed share of the workgroups, so a thread on a slower core holds
 // up the dispatch. With dyn, lane 0 of each subgroup takes the next tile index from an atomic counter
-// ({{TILE_ID}}: column tile fastest, then row tiles of TM rows, then z) and broadcasts it; the grid has
+// (column tile fastest, then row tiles of TM rows, then z) and broadcasts it; the grid has
 // half as many rows of workgroups again as row tiles, so a faster thread runs more tiles, and subgroups
 // that find none left return. The last of those resets the counters for the next dispatch.
 // Bounds: rows past M and columns past N are clamped to the last valid row/column for loads (values
