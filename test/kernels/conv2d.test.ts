@@ -406,6 +406,27 @@ describe('conv2d 1x1: batched matmuls (CPU drivers) or implicit GEMMs', () => {
   }
 });
 
+/** A case's geometry and random x, weight, bias (if any) and output gradient. */
+function caseData(c: Case) {
+  const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
+  const d = convDims(c.x, c.w, c.cfg);
+  return { d, X: randomData(size(c.x), seed++), W: randomData(size(c.w), seed++), B: c.bias ? randomData(c.w[0], seed++) : null, GY: randomData(d.N * d.O * d.OH * d.OW, seed++) };
+}
+
+/** Forward, input-grad and weight-grad of a case on the given data, and the weight-grad's K splits. */
+async function convProducts(c: Case, X: Float32Array, W: Float32Array, B: Float32Array | null, GY: Float32Array): Promise<{ out: Float32Array[]; splits: number }> {
+  const x = E.tensor(X, c.x, { requiresGrad: true });
+  const w = E.tensor(W, c.w, { requiresGrad: true });
+  const b = B ? E.tensor(B, [c.w[0]]) : null;
+  const y = E.conv2d(x, w, b, c.cfg);
+  y.backward(E.tensor(GY, [...y.shape]));
+  const splits = weightGradSplitCount();
+  const out = [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray()];
+  [x, w, y].forEach((t) => t.dispose());
+  b?.dispose();
+  return { out, splits };
+}
+
 describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 4 == 0, weight-grad Kg % 4 == 0), and balanced tile heights', () => {
   const cases: Case[] = [
     { x: [2, 4, 6, 6], w: [7, 4, 3, 3], cfg: { padding: [1, 1] }, bias: true },
@@ -442,23 +463,11 @@ describe('conv2d vec4 stores (forward OH*OW % 4 == 0, stride-1 input-grad H*W % 
     for (const c of cases) {
       it(`${name}: ${label(c)}: same bits as scalar stores, and vs float64`, async () => {
         setConvVariants(variants());
-        const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
-        const d = convDims(c.x, c.w, c.cfg);
-        const X = randomData(size(c.x), seed++);
-        const W = randomData(size(c.w), seed++);
-        const B = c.bias ? randomData(c.w[0], seed++) : null;
-        const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+        const { d, X, W, B, GY } = caseData(c);
         const run = async (on: boolean): Promise<{ out: Float32Array[]; stores: number }> => {
           setGemmStore4(on);
           const before = gemmStore4Count();
-          const x = E.tensor(X, c.x, { requiresGrad: true });
-          const w = E.tensor(W, c.w, { requiresGrad: true });
-          const b = B ? E.tensor(B, [c.w[0]]) : null;
-          const y = E.conv2d(x, w, b, c.cfg);
-          y.backward(E.tensor(GY, [...y.shape]));
-          const out = [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray()];
-          [x, w, y].forEach((t) => t.dispose());
-          b?.dispose();
+          const { out } = await convProducts(c, X, W, B, GY);
           return { out, stores: gemmStore4Count() - before };
         };
         const vec4 = await run(true);
@@ -494,24 +503,11 @@ describe('conv2d GEMMs with tiles from a counter (the default on CPU drivers for
   });
   for (const c of cases) {
     it(`${label(c)}: forward, input-grad and weight-grad the same bits as in grid order, and vs float64`, async () => {
-      const size = (sh: number[]) => sh.reduce((a, b) => a * b, 1);
-      const d = convDims(c.x, c.w, c.cfg);
-      const X = randomData(size(c.x), seed++);
-      const W = randomData(size(c.w), seed++);
-      const B = c.bias ? randomData(c.w[0], seed++) : null;
-      const GY = randomData(d.N * d.O * d.OH * d.OW, seed++);
+      const { d, X, W, B, GY } = caseData(c);
       const run = async (mode: 'on' | 'off'): Promise<{ out: Float32Array[]; dyn: number; splits: number }> => {
         setGemmDynamicTiles(mode);
         const before = gemmDynamicTilesCount();
-        const x = E.tensor(X, c.x, { requiresGrad: true });
-        const w = E.tensor(W, c.w, { requiresGrad: true });
-        const b = B ? E.tensor(B, [c.w[0]]) : null;
-        const y = E.conv2d(x, w, b, c.cfg);
-        y.backward(E.tensor(GY, [...y.shape]));
-        const splits = weightGradSplitCount();
-        const out = [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray()];
-        [x, w, y].forEach((t) => t.dispose());
-        b?.dispose();
+        const { out, splits } = await convProducts(c, X, W, B, GY);
         return { out, dyn: gemmDynamicTilesCount() - before, splits };
       };
       const counter = await run('on');
