@@ -833,12 +833,6 @@ export function gemmStore4Count(): number {
   return store4Gemms;
 }
 
-/**
- * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
- * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
- * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
- * and `aOperand` say where B and A lie when they are plain matrices (see BOperand, AOperand).
- */
 let dynTiles: 'auto' | 'on' | 'off' = 'auto';
 /**
  * Which subgroup GEMMs take their tiles from a counter (GemmVariant.dyn): 'auto' those on CPU drivers,
@@ -875,6 +869,12 @@ function tileCounter(): GPUBuffer {
   return b;
 }
 
+/**
+ * Encodes one GEMM: C (M x N per batch) = A (M x K) @ B (K x N) as the spec describes. `buffers`
+ * bind the spec's bindings in order; `extra` are the spec's params. With a plan that writes several
+ * partial outputs (plan.totalSplits > 1) the spec's store must put them apart by `split`. `bOperand`
+ * and `aOperand` say where B and A lie when they are plain matrices (see BOperand, AOperand).
+ */
 export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: GemmDims, extra: number[], plan: GemmPlan = planGemm(v, dims, false), bOperand?: BOperand, aOperand?: AOperand): void {
   const { M, N, K, batch } = dims;
   if (M === 0 || N === 0 || batch === 0) return;
