@@ -56,9 +56,10 @@ export interface GemmVariant {
    */
   fit?: boolean;
   /**
-   * bcast, one batch and no split: each workgroup takes the next tile from a counter instead of its
-   * own grid position, and the grid has half as many workgroups again as tiles (those that find none
-   * left end at once), so a CPU driver's thread on a slower core does fewer tiles.
+   * bcast, grid not swapped: each subgroup takes the next tile from a counter instead of its own grid
+   * position, and the grid has half as many rows of workgroups again as row tiles (subgroups that find
+   * none left return), so a CPU driver's thread on a slower core does fewer tiles (engine/ops/matmul.ts
+   * setGemmDynamicTiles: by default on CPU drivers).
    */
   dyn?: boolean;
 }

@@ -888,11 +888,11 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   // tiles from a counter: the grid's rows half as many again as the row tiles (so within the
   // grid's reach for every chunk of rows only while the row tiles are under 2/3 of it)
   const maxG = deviceContext().limits.maxComputeWorkgroupsPerDimension;
-  const tiles = Math.ceil(N / gemmTile(v).cols) * Math.ceil(M / gemmTile(v).rows) * batch * plan.splits;
-  const dynWanted = dynTiles === 'on' || (dynTiles === 'auto' && (Boolean(v.dyn) || dynamicTilesPay(tiles)));
-  if (dynWanted !== Boolean(v.dyn)) v = { ...v, dyn: dynWanted };
-  if (v.dyn && (v.swap || v.family !== 'bcast' || Math.ceil(M / gemmTile(v).rows) > Math.floor((2 * maxG) / 3))) v = { ...v, dyn: false };
-  const dyn = Boolean(v.dyn);
+  const tile = gemmTile(v);
+  const rowTiles = Math.ceil(M / tile.rows);
+  const wanted = dynTiles === 'on' || (dynTiles === 'auto' && (Boolean(v.dyn) || dynamicTilesPay(Math.ceil(N / tile.cols) * rowTiles * batch * plan.splits)));
+  const dyn = wanted && v.family === 'bcast' && !v.swap && rowTiles <= Math.floor((2 * maxG) / 3);
+  if (dyn !== Boolean(v.dyn)) v = { ...v, dyn };
   if (dyn) dynGemms++;
   const dynBuf = dyn ? [tileCounter()] : [];
   const rowGroups = (gm: number) => (dyn ? gm + Math.ceil(gm / 2) : gm);

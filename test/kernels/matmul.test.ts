@@ -12,6 +12,9 @@ import { refMatmul } from './ref.js';
 
 let seed = 9000;
 
+/** A GEMM spec of constant operands, for reading generated WGSL. */
+const CONSTANT_SPEC = { key: 't', params: [], bindings: ['var<storage, read_write> c: array<f32>'], rowPrep: () => '', loadA: () => '1.0', loadB: () => 'vec4<f32>(1.0)', store1: (m: string, n: string, v: string) => `c[${m} + ${n}] = ${v};` };
+
 function variants(): [string, GemmVariant | 'naive'][] {
   const S = E.deviceContext().summary.subgroupSize;
   const out: [string, GemmVariant | 'naive'][] = [
@@ -190,11 +193,10 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     before = gemmDynamicTilesCount();
     E.matmul(E.ones([3, 3]), E.ones([3, 3])).dispose();
     expect(gemmDynamicTilesCount() - before, 'a one-tile GEMM did not').to.equal(0);
-    const spec = { key: 't', params: [], bindings: ['var<storage, read_write> c: array<f32>'], rowPrep: () => '', loadA: () => '1.0', loadB: () => 'vec4<f32>(1.0)', store1: (m: string, n: string, v: string) => `c[${m} + ${n}] = ${v};` };
-    const dyn = gemmSource(spec, { family: 'bcast', tm: S, wg: 1, subgroup: S, dyn: true });
+    const dyn = gemmSource(CONSTANT_SPEC, { family: 'bcast', tm: S, wg: 1, subgroup: S, dyn: true });
     expect(dyn).to.match(/atomicAdd\(&tileCount\[0\], 1u\)/);
     expect(dyn).to.match(/@builtin\(num_workgroups\)/);
-    const grid = gemmSource(spec, { family: 'bcast', tm: S, wg: 1, subgroup: S });
+    const grid = gemmSource(CONSTANT_SPEC, { family: 'bcast', tm: S, wg: 1, subgroup: S });
     expect(grid).to.not.match(/atomicAdd|tileCount/);
   });
 
@@ -479,10 +481,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
 
   it('generated WGSL states its family and is straight-line inside the k loop', () => {
     const S = Math.max(E.deviceContext().summary.subgroupSize, 4);
-    const src = gemmSource(
-      { key: 't', params: [], bindings: ['var<storage, read_write> c: array<f32>'], rowPrep: () => '', loadA: () => '1.0', loadB: () => 'vec4<f32>(1.0)', store1: (m, n, v) => `c[${m} + ${n}] = ${v};` },
-      { family: 'bcast', tm: 2 * S, wg: 1, subgroup: S },
-    );
+    const src = gemmSource(CONSTANT_SPEC, { family: 'bcast', tm: 2 * S, wg: 1, subgroup: S });
     expect(src).to.match(/enable subgroups;/);
     expect(src).to.match(/subgroupBroadcast\(a1, 0u\)/);
     const loop = src.slice(src.indexOf('for (var k'), src.indexOf('if (kMain < kEnd)'));
