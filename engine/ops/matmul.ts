@@ -841,6 +841,7 @@ let dynTiles: 'auto' | 'on' | 'off' = 'auto';
  * from a counter").
  */
 export function setGemmDynamicTiles(mode: 'auto' | 'on' | 'off'): void {
+  if (!['auto', 'on', 'off'].includes(mode)) throw new Error(`setGemmDynamicTiles: mode must be 'auto', 'on' or 'off', got ${JSON.stringify(mode)}`);
   dynTiles = mode;
 }
 

@@ -196,6 +196,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     const dyn = gemmSource(CONSTANT_SPEC, { family: 'bcast', tm: S, wg: 1, subgroup: S, dyn: true });
     expect(dyn).to.match(/atomicAdd\(&tileCount\[0\], 1u\)/);
     expect(dyn).to.match(/@builtin\(num_workgroups\)/);
+    expect(() => setGemmDynamicTiles('yes' as 'on')).to.throw(/setGemmDynamicTiles: mode must be 'auto', 'on' or 'off', got "yes"/);
     const grid = gemmSource(CONSTANT_SPEC, { family: 'bcast', tm: S, wg: 1, subgroup: S });
     expect(grid).to.not.match(/atomicAdd|tileCount/);
   });
