@@ -28,6 +28,8 @@
 //              (engine/tune.ts setFitQuantum)
 //   store4     every layer's GEMMs storing vec4s where the output layout allows (on) or scalars (off):
 //              forward, input-grad and weight-grad (engine/ops/matmul.ts setGemmStore4)
+//   lane-columns the untuned 16-lane GEMMs keeping 8 output columns a lane wherever N fills 8-column
+//              tiles ('8') or 4 everywhere ('4'; engine/tune.ts setLaneColumns)
 //   dyn-tiles  every subgroup GEMM taking its tiles from a counter, so that a faster driver thread does
 //              more of them ('counter', the default on CPU drivers), or each workgroup its own grid position ('grid';
 //              engine/ops/matmul.ts setGemmDynamicTiles)
@@ -48,7 +50,7 @@
 import { initDevice } from '../engine/device.js';
 import { matmul, randn, transpose, type Tensor } from '../engine/index.js';
 import { convGemmDims, convGeometry, convTuneOp, setConvChannelsLast, setConvCol2imPhased, setConvInputGradPath, setConvNhwcKernel, setConvPadChannels, setConvPointwise, setConvVariants, setConvWeightGradDyTexture, setConvWeightGradSplits, setConvWeightGradTexture, setConvWeightRelayout } from '../engine/ops/conv2d.js';
-import { chooseGemmVariant, describeVariant, setFitQuantum, validVariant, type GemmVariant } from '../engine/tune.js';
+import { chooseGemmVariant, describeVariant, setFitQuantum, setLaneColumns, validVariant, type GemmVariant } from '../engine/tune.js';
 import { checkAgainstNaive, median, timeGpu } from './harness.js';
 import { naiveMatmul } from './matmul.js';
 import { setFlatCopies, setGemmDynamicTiles, setGemmStore4, setMatmulKernel } from '../engine/ops/matmul.js';
@@ -186,6 +188,14 @@ const CHOICES: Record<string, { layers: number[]; kinds: Kind[]; settings: [Sett
     settings: [
       { name: 'counter', apply: () => setGemmDynamicTiles('on') },
       { name: 'grid', apply: () => setGemmDynamicTiles('off') },
+    ],
+  },
+  'lane-columns': {
+    layers: LAYERS.map((_L, i) => i),
+    kinds: ['fwd', 'dx', 'dw'],
+    settings: [
+      { name: '8', apply: () => setLaneColumns(8) },
+      { name: '4', apply: () => setLaneColumns(4) },
     ],
   },
 };

@@ -36,6 +36,10 @@
 //     subgroup GEMMs taking their tiles from a counter ('counter', setGemmDynamicTiles('on'); the
 //     default on CPU drivers) or each workgroup its grid position ('grid'): the bench's matmuls, an odd
 //     and a mid-size one, and basic blocks of stages 2 and 5 at batch 2 and of 64 channels at 28x28, batch 32
+//   node dist/bench/ab_shapes.js lane-columns [rounds]
+//     the untuned 16-lane GEMMs keeping 8 output columns a lane wherever N fills 8-column tiles ('8',
+//     engine/tune.ts setLaneColumns(8)) or 4 everywhere ('4'): the bench's matmuls and more, ResNet-50's ten 1x1
+//     convs at batch 2 (matmuls at 16 lanes where planes are a multiple of 64 pixels), basic blocks
 //   node dist/bench/ab_shapes.js dw-texture-large [rounds]
 //     weight-grads whose x's 4 shifted copies exceed one storage binding (a batch of 256 28x28x64
 //     activations): shifted texture copies, staged one at a time ('auto'), or gathers ('off',
@@ -44,7 +48,7 @@ import { initDevice } from '../engine/device.js';
 import { matmul, randn, tidy, transpose, type Tensor } from '../engine/index.js';
 import { convGeometry, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
 import { setFlatCopies, setGemmDynamicTiles, setSlabCopies } from '../engine/ops/matmul.js';
-import { setRowTilesFirst } from '../engine/tune.js';
+import { setLaneColumns, setRowTilesFirst } from '../engine/tune.js';
 import { basicBlock } from './block.js';
 import { layerProducts } from './conv.js';
 import { checkAgainstNaive } from './harness.js';
@@ -191,6 +195,18 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     names: ['counter', 'grid'],
     on: () => setGemmDynamicTiles('on'),
     off: () => setGemmDynamicTiles('off'),
+  },
+  'lane-columns': {
+    problems: () => [
+      matmulProblem(256, 256, 256), matmulProblem(1024, 1024, 1024), matmulProblem(2048, 2048, 2048), matmulProblem(512, 512, 512),
+      matmulProblem(256, 2048, 1000, false, true), matmulProblem(256, 2048, 2048, false, true), matmulProblem(256, 2048, 128, false, true),
+      matmulProblem(1024, 512, 320), matmulProblem(2048, 1024, 512),
+      ...convProblems(RESNET_1X1),
+      blockProblem(2, 64, 56), blockProblem(2, 512, 7), blockProblem(32, 64, 28),
+    ],
+    names: ['8', '4'],
+    on: () => setLaneColumns(8),
+    off: () => setLaneColumns(4),
   },
   'dw-texture-large': {
     problems: () => kxkProblems([[256, 64, 28, 64, 3, 1, 1]], ['dw']),

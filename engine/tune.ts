@@ -194,9 +194,10 @@ export function defaultGemmVariant(op: GemmOp, M: number, N: number, K: number):
     // B panels pay for their packing pass when several row tiles reuse them
     let pack: GemmVariant['pack'] = false;
     if (big && M >= 4 * tm * wg) pack = op === 'matmul' && N > 8 * S ? true : 'B';
-    // at 16 lanes (512-bit lavapipe) large matmuls keep 8 columns a lane and read B panels from a
-    // texture: 2048^3 went from 58 to 74 GFLOP/s, 1024^3 from 50 to 65 (commit 90045b3)
-    if (pack === true && S >= 16 && tm === 64 && N >= 16 * S) return { family: 'bcast', tm, tn: 8, wg, subgroup: S, pack, tex: true };
+    // at 16 lanes (512-bit lavapipe) large matmuls read B panels from a texture and keep as many
+    // columns a lane as suit the host CPU (hostLaneColumns): 2048^3 went from 58 to 74 GFLOP/s, 1024^3
+    // from 50 to 65 with 8 on Zen 4 (commit 90045b3)
+    if (pack === true && S >= 16 && tm === 64 && N >= 16 * S) return { family: 'bcast', tm, ...(laneColumns16() === 8 ? { tn: 8 } : {}), wg, subgroup: S, pack, tex: true };
     // the tuner picked texture B panels for 14 of the 21 conv rows of the bench at 16 lanes
     const tex = pack === 'B' && S >= 16;
     return { family: 'bcast', tm, wg, subgroup: S, ...(pack ? { pack } : {}), ...(tex ? { tex } : {}) };
@@ -267,6 +268,7 @@ function wideDefault(op: GemmOp, M: number, N: number, S: number): GemmVariant {
  * 320) 1.19x, 448 (512 against 448) 0.94x.
  */
 function wideColumns(N: number, S: number): boolean {
+  if (laneColumnsMode !== 'auto') return laneColumnsMode === 8 && N >= 8 * S;
   const padded = (cols: number) => Math.ceil(N / cols) * cols;
   return N >= 8 * S && padded(8 * S) <= 1.15 * padded(4 * S);
 }
@@ -293,6 +295,34 @@ function storagePanelDefault(op: GemmOp, M: number, N: number, K: number, S: num
   const tn = N >= 8 * S ? 8 : 4;
   const swap = rowTilesFirst(M, N, K, 32 * wg, tn * S);
   return { family: 'bcast', tm: 32, ...(tn === 8 ? { tn: 8 } : {}), wg, subgroup: S, pack, tex: true, ...(swap ? { swap } : {}) };
+}
+
+let laneColumnsMode: 'auto' | 4 | 8 = 'auto';
+
+/**
+ * Benchmarks and tests: the output columns a lane of the untuned 16-lane GEMMs, as the host CPU
+ * decides ('auto': hostLaneColumns for large matmuls and 1x1 conv matmuls, wideColumns for the
+ * rest) or always 4 or 8 (where N fills 8-column tiles at all).
+ */
+export function setLaneColumns(mode: 'auto' | 4 | 8): void {
+  if (mode !== 'auto' && mode !== 4 && mode !== 8) throw new Error(`setLaneColumns: expected 'auto', 4 or 8, got ${String(mode)}`);
+  laneColumnsMode = mode;
+}
+
+/**
+ * Columns a lane for the untuned large 16-lane matmuls (64-row tiles, both operands from textures) on
+ * a host CPU: 8 (two vec4 groups a broadcast A value feeds) on AMD's cores, where 2048^3 went from 58
+ * to 74 GFLOP/s with it (Zen 4, commit 90045b3; on Zen 5, 2026-12-02, 4 columns ran 0.94x), and 4 on
+ * Intel's: on a Sapphire Rapids Xeon (2026-12-01, `ab.js`, interleaved) 4 ran 2048^3 1.18x by median
+ * (384.8 against 455.4 ms), 1024^3 1.05x, and the 1x1 expand's forward 1.16-1.21x.
+ */
+export function hostLaneColumns(c: CpuinfoFields | null): 4 | 8 {
+  return c?.vendor === 'GenuineIntel' ? 4 : 8;
+}
+
+/** Columns a lane for the untuned wide 16-lane GEMMs (large matmuls, 1x1 conv matmuls): hostLaneColumns unless set. */
+export function laneColumns16(): 4 | 8 {
+  return laneColumnsMode === 'auto' ? hostLaneColumns(hostCpuinfo()) : laneColumnsMode;
 }
 
 let rowTilesFirstMode: 'auto' | 'on' | 'off' = 'auto';

@@ -28,7 +28,7 @@ import { narrowCpuSubgroups, texturePanelsAt } from '../kernels.js';
 import { releaseTexture, textureView } from '../memory.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
-import { chooseGemmVariant, fitVariant, isTuned, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
+import { chooseGemmVariant, fitVariant, isTuned, laneColumns16, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
 import { col2im } from './conv_col2im.js';
 import { convGeometry, gcd, type Conv2dOptions, type ConvGeometry } from './conv_geometry.js';
 import { flatTextureLayout } from './flat_texture.js';
@@ -122,7 +122,7 @@ function pointwiseVariant(op: GemmOp): (M: number, N: number, K: number) => Gemm
     const S = deviceContext().summary.subgroupSize;
     if (forced[op]) return forced[op];
     if (S < 16 || isTuned('matmul', M, N, K)) return chooseGemmVariant('matmul', M, N, K);
-    return { family: 'bcast', tm: 64, tn: 8, wg: 1, subgroup: S, pack: true, tex: true };
+    return { family: 'bcast', tm: 64, ...(laneColumns16() === 8 ? { tn: 8 } : {}), wg: 1, subgroup: S, pack: true, tex: true };
   };
 }
 

@@ -5,10 +5,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { parseCpuinfo } from '../../engine/host_cpu.js';
+import { hostCpuinfo, parseCpuinfo } from '../../engine/host_cpu.js';
 import { narrowCpuSubgroups, panelBinding, panelsAsStorageTextures } from '../../engine/kernels.js';
 import { readsTextures } from '../../engine/ops/matmul.js';
-import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, rowTilesFirst, setFitQuantum, setRowTilesFirst, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
+import { adapterKey, chooseGemmVariant, cpuFingerprint, defaultGemmVariant, validVariant, fitVariant, gemmCandidates, resetTuneCache, hostLaneColumns, laneColumns16, rowTilesFirst, setLaneColumns, setFitQuantum, setRowTilesFirst, useBcast, shapeClass, tuneCachePath, tuneGemm, type GemmVariant } from '../../engine/tune.js';
 
 describe('autotuner', () => {
   let dir: string;
@@ -132,6 +132,33 @@ describe('autotuner', () => {
     const key = adapterKey();
     if (E.deviceContext().summary.isSoftware) expect(key).to.match(/\|[^|]*:\d+cpu\|t\d+$/);
     else expect(key).to.not.match(/cpu\|t\d+$/);
+  });
+
+  it("the untuned 16-lane matmuls keep 8 columns a lane on AMD's cores and 4 on Intel's, unless set; a bad setting is an error naming setLaneColumns", () => {
+    const proc = (vendor: string) => `processor\t: 0\nvendor_id\t: ${vendor}\ncpu family\t: 6\nmodel\t\t: 143\nflags\t\t: avx2 avx512f\n`;
+    expect(hostLaneColumns(parseCpuinfo(proc('GenuineIntel')))).to.equal(4);
+    expect(hostLaneColumns(parseCpuinfo(proc('AuthenticAMD')))).to.equal(8);
+    expect(hostLaneColumns(null), 'no /proc/cpuinfo').to.equal(8);
+    expect(laneColumns16()).to.equal(hostLaneColumns(hostCpuinfo()));
+    const S = E.deviceContext().summary.subgroupSize;
+    const wide = useBcast() && S >= 16;
+    try {
+      for (const mode of [4, 8] as const) {
+        setLaneColumns(mode);
+        expect(laneColumns16()).to.equal(mode);
+        // a large matmul's untuned variant, and a wide conv product's
+        if (wide) {
+          expect(defaultGemmVariant('matmul', 2048, 2048, 2048).tn ?? 4, `2048^3, ${mode}`).to.equal(mode);
+          expect(defaultGemmVariant('conv.fwd', 392, 512, 2304).tn ?? 4, `stage 4 forward, ${mode}`).to.equal(mode);
+        }
+      }
+    } finally {
+      setLaneColumns('auto');
+    }
+    if (wide) expect(defaultGemmVariant('matmul', 2048, 2048, 2048).tn ?? 4).to.equal(hostLaneColumns(hostCpuinfo()));
+    // @ts-expect-error a mode the switch does not take
+    expect(() => setLaneColumns(16)).to.throw(/setLaneColumns: expected 'auto', 4 or 8, got 16/);
+    expect(laneColumns16()).to.equal(hostLaneColumns(hostCpuinfo()));
   });
 
   it('panel textures are bound in the form the adapter reads: storage textures on CPU drivers, sampled elsewhere', () => {
