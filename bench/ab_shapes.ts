@@ -16,6 +16,13 @@
 //     'slab rule', the default) or every A wider than a slab in slabs and B in rows ('A slabs', the rule
 //     before): the bench's matmuls and linear-layer shapes, K of 1152 / 1536 / 4096, ResNet-50's 1x1
 //     convs at 56x56 and of 512+ channels in, and the 3x3 convs of stages 2-5 (batch 2)
+//   node dist/bench/ab_shapes.js b-slabs [rounds]
+//     a 'kn' B copied in 64-texel slabs as well as A ('A and B slabs', setSlabCopies('both')) or as
+//     slabLayout's rule says: four large matmuls (B's row copies under memory pressure, NOTES "Column-tile slabs")
+//   node dist/bench/ab_shapes.js tile-slabs [rounds]
+//     a 'kn' B of 1 MiB or more read by several row tiles copied in column-tile slabs, each column tile's
+//     panel contiguous ('auto', tileSlabLayout) or one texture row per row ('off', setTileSlabCopies):
+//     eight matmuls and ResNet-50's ten 1x1 convs at batch 2, forward, input-grad and weight-grad
 //   node dist/bench/ab_shapes.js pointwise [rounds]
 //     unpadded 1x1 convs as batched matmuls ('on') or implicit GEMMs ('off', setConvPointwise) over
 //     ResNet-50's ten 1x1 shapes at batch 2, forward, input-grad and weight-grad (a strided input-grad
@@ -47,7 +54,7 @@
 import { initDevice } from '../engine/device.js';
 import { matmul, randn, tidy, transpose, type Tensor } from '../engine/index.js';
 import { convGeometry, setConvFlatOperands, setConvInputGradPath, setConvPointwise, setConvWeightGradDyTexture, setConvWeightGradTexture } from '../engine/ops/conv2d.js';
-import { setFlatCopies, setGemmDynamicTiles, setSlabCopies } from '../engine/ops/matmul.js';
+import { setFlatCopies, setGemmDynamicTiles, setSlabCopies, setTileSlabCopies } from '../engine/ops/matmul.js';
 import { setLaneColumns, setRowTilesFirst } from '../engine/tune.js';
 import { basicBlock } from './block.js';
 import { layerProducts } from './conv.js';
@@ -151,6 +158,22 @@ const SETS: Record<string, { problems: () => Problem[]; names: [string, string];
     names: ['slab rule', 'A slabs'],
     on: () => setSlabCopies('auto'),
     off: () => setSlabCopies('A'),
+  },
+  'b-slabs': {
+    problems: () => [matmulProblem(2048, 2048, 2048), matmulProblem(1024, 1024, 1024), matmulProblem(256, 2048, 2048), matmulProblem(2048, 1024, 512)],
+    names: ['A and B slabs', 'slab rule'],
+    on: () => setSlabCopies('both'),
+    off: () => setSlabCopies('auto'),
+  },
+  'tile-slabs': {
+    problems: () => [
+      matmulProblem(2048, 2048, 2048), matmulProblem(1024, 1024, 1024), matmulProblem(256, 2048, 2048), matmulProblem(2048, 1024, 512),
+      matmulProblem(512, 512, 512), matmulProblem(2048, 4096, 1024), matmulProblem(1000, 1000, 1000), matmulProblem(256, 256, 256),
+      ...convProblems(RESNET_1X1),
+    ],
+    names: ['column-tile slabs', 'rows'],
+    on: () => setTileSlabCopies('auto'),
+    off: () => setTileSlabCopies('off'),
   },
   pointwise: { problems: () => convProblems(RESNET_1X1), names: ['matmul', 'implicit'], on: () => setConvPointwise('on'), off: () => setConvPointwise('off') },
   'flat-operands': {

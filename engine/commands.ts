@@ -174,8 +174,8 @@ export function clearBuffer(dst: GPUBuffer, byteOffset: number, bytes: number): 
  * texture from row `firstRow` (by default the whole texture), the first `width` texels of each (by
  * default whole rows).
  */
-export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture, offset = 0, firstRow = 0, rows = dst.height - firstRow, width = dst.width): void {
-  copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, offset }, { texture: dst, origin: [0, firstRow] }, [width, rows]);
+export function copyBufferToTexture(src: GPUBuffer, bytesPerRow: number, dst: GPUTexture, offset = 0, firstRow = 0, rows = dst.height - firstRow, width = dst.width, firstColumn = 0): void {
+  copyEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, offset }, { texture: dst, origin: [firstColumn, firstRow] }, [width, rows]);
   workKey = mixKey(workKey, TEXTURE_COPY, width, rows);
   if (++batched >= MAX_BATCH) flush();
 }

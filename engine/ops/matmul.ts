@@ -141,9 +141,12 @@ export type BTexture = 'kn' | 'nk' | 'spec';
  * How an operand's texture copy is laid out where it is not one texture row per matrix row: 'flat'
  * (flat_texture.ts: texel t = elements 4t .. 4t + 3 of the operand's run, wrapped into rows of 2^shift
  * texels) or 'slabs' (its texel columns cut into slabs of 2^shift texels stacked one under the other:
- * texel (c, r) at (c mod 2^shift, (c >> shift) * rows + r); see slabLayout).
+ * texel (c, r) at (c mod 2^shift, (c >> shift) * rows + r); see slabLayout) or 'tiles' (a 'kn' B cut into
+ * slabs one column tile wide, L texels, each slab's rows paired 2^shift to a texture row so that a tile's
+ * panel is contiguous: texel (c, r) at ((r mod 2^shift) * L + c mod L, (c / L) * rows + r >> shift); see
+ * tileSlabLayout).
  */
-export type CopyLayout = 'flat' | 'slabs';
+export type CopyLayout = 'flat' | 'slabs' | 'tiles';
 export interface FlatCopies {
   a?: CopyLayout;
   b?: CopyLayout;
@@ -237,13 +240,21 @@ export function gemmSource(spec: GemmSpec, v: GemmVariant, source: GemmSource = 
   if (bLayout === 'slabs' && direct === 'kn') {
     for (let g = 0; g < G; g++) rowPrep.push(`let bsc${g} = n0 / 4u + ${g * S}u;`, `let bsx${g} = bsc${g} & bSlabMask;`, `let bsy${g} = (bsc${g} >> bSlabShift) * bSlabRows + tbr + p.k0;`);
   }
+  // a 'kn' B in column-tile slabs: the lane's texel column in its slab and the slab's first texture row
+  if (bLayout === 'tiles' && direct === 'kn') {
+    rowPrep.push('let bTileRows = p.bStride4;', 'let bPairShift = p.bShift;', 'let bPairMask = (1u << bPairShift) - 1u;', 'let btr0 = tbr + p.k0;');
+    for (let g = 0; g < G; g++) rowPrep.push(`let bsc${g} = n0 / 4u + ${g * S}u;`, `let bsx${g} = bsc${g} % ${L}u;`, `let bsy${g} = (bsc${g} / ${L}u) * bTileRows;`);
+  }
+  if (bLayout === 'tiles' && direct !== 'kn') throw new Error("gemm: internal: column-tile slabs are for a 'kn' B");
   const acc = (r: number, g: number) => (g === 0 ? ACC(r) : `${ACC(r)}_${g}`);
   const accs: string[] = [];
   for (let g = 0; g < G; g++) for (let r = 0; r < TM; r++) accs.push(`var ${acc(r, g)} = vec4<f32>(0.0);`);
   const bName = (q: number, g: number) => (g === 0 ? `b${q}` : `b${q}_${g}`);
   // a panel load of B row `k` (relative to the panel's first k, p.k0 in B) for column group g
   const panelB = (k: string, g: number) =>
-    direct === 'kn'
+    direct === 'kn' && bLayout === 'tiles'
+      ? `bitcast<vec4<f32>>(bt_texel(vec2<u32>(((btr0 + ${k}) & bPairMask) * ${L}u + bsx${g}, bsy${g} + ((btr0 + ${k}) >> bPairShift))))`
+      : direct === 'kn'
       ? `bitcast<vec4<f32>>(bt_texel(${bLayout === 'slabs' ? `vec2<u32>(bsx${g}, bsy${g} + ${k})` : bCoord(`n0 / 4u + ${g * S}u`, `tbr + p.k0 + ${k}`)}))`
       : tex
       ? `bitcast<vec4<f32>>(bt_texel(vec2<u32>(((tq + ${k}) & tMask) * ${L}u + tx${g ? ` + ${g * S}u` : ''}, (tq + ${k}) >> p.texShift)))`
@@ -620,7 +631,7 @@ export interface BOperand {
 }
 
 let directTexturesOn = true;
-const textureCopies = { A: 0, B: 0, x: 0, flatA: 0, flatB: 0, slabsA: 0, slabsB: 0 };
+const textureCopies = { A: 0, B: 0, x: 0, flatA: 0, flatB: 0, slabsA: 0, slabsB: 0, tilesB: 0 };
 
 /** Tests and benchmarks: allow (default) or forbid copying plain operands straight into textures. */
 export function setDirectTextures(enabled: boolean): void {
@@ -644,6 +655,8 @@ export function setSlabCopies(which: 'auto' | 'A' | 'both' | 'none'): void {
 export interface SlabUse {
   reads: number;
   kn?: boolean;
+  /** A 'kn' B: the GEMM's column tile in texels (L), for column-tile slabs. */
+  tileTexels?: number;
 }
 
 /**
@@ -678,6 +691,40 @@ export function slabLayout(rows: number, cols4: number, role: 'A' | 'B', use: Sl
   return { shift: Math.log2(width), slabs };
 }
 
+/**
+ * The least 'kn' B copied in column-tile slabs (1 MiB, a Zen core's L2): a smaller one stays in L2
+ * whatever its layout, and the two ResNet 1x1 input-grads whose B (the weight) is under it, 256 and 512
+ * KiB, ran no faster in tiles (0.86x - 1.02x; bench/NOTES.md "Column-tile slabs").
+ */
+const TILE_SLAB_MIN_BYTES = 1 << 20;
+let tileSlabMode: 'auto' | 'off' = 'auto';
+/**
+ * Tests and benchmarks: whether a 'kn' B read by several row tiles is copied in column-tile slabs ('auto',
+ * the default where tileSlabLayout allows) or as slabLayout's rule says ('off': one texture row per row).
+ */
+export function setTileSlabCopies(mode: 'auto' | 'off'): void {
+  tileSlabMode = mode;
+}
+
+/**
+ * Column-tile slabs of a 'kn' B of `rows` rows (K, times the batches) of `cols4` texels, for a GEMM whose
+ * column tiles are `tile` texels wide: slab s holds texel columns [s tile, (s + 1) tile), its rows paired
+ * 2^pairs to a texture row (the least pairing that keeps the stacked slabs within the device's texture
+ * height), so that a column tile's whole B panel is one contiguous run of memory. In a row copy a tile's
+ * 4-k step reads 4 pieces of 512 bytes 8 KiB apart (N = 2048), and its panel spans 2048 pages; here the
+ * panel is 256 pages, read front to back. Null where there is a single slab or it cannot fit.
+ */
+export function tileSlabLayout(rows: number, cols4: number, tile: number): { pairs: number; slabs: number; slabRows: number } | null {
+  const maxT = deviceContext().limits.maxTextureDimension2D;
+  const slabs = Math.ceil(cols4 / tile);
+  if (slabs < 2) return null;
+  let pairs = 0;
+  while (slabs * Math.ceil(rows / (1 << pairs)) > maxT && (tile << pairs) < maxT) pairs++;
+  const slabRows = Math.ceil(rows / (1 << pairs));
+  if (slabs * slabRows > maxT || tile << pairs > maxT) return null;
+  return { pairs, slabs, slabRows };
+}
+
 let flatCopiesOn = true;
 /** Tests and benchmarks: allow (default) or forbid flat texture copies of operands whose rows are not 256 bytes apart (packed instead). */
 export function setFlatCopies(enabled: boolean): void {
@@ -688,7 +735,7 @@ export function setFlatCopies(enabled: boolean): void {
  * How many operands so far were copied straight into textures: GEMM A and B (flat and slab copies
  * included), conv2d's x, and of the A and B copies how many were flat and how many in slabs (tests).
  */
-export function textureCopyCounters(): { A: number; B: number; x: number; flatA: number; flatB: number; slabsA: number; slabsB: number } {
+export function textureCopyCounters(): { A: number; B: number; x: number; flatA: number; flatB: number; slabsA: number; slabsB: number; tilesB: number } {
   return { ...textureCopies };
 }
 
@@ -759,14 +806,17 @@ function operandCopy(o: AOperand | undefined, rows: number, cols: number, batch:
  * i.e. the next batch's first rows (or the last row again), and A's zero padding times an infinity
  * there is NaN; packing pads those rows with zeros.
  */
-function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number, use?: SlabUse): 'rows' | 'slabs' | 'flat' | null {
+function bOperandCopy(b: BOperand | undefined, N: number, K: number, batch: number, use?: SlabUse): 'rows' | 'slabs' | 'flat' | 'tiles' | null {
   if (!b || (b.layout === 'kn' && K % 4 !== 0)) return null;
-  return operandCopy(b, ...bStoredShape(b, N, K), batch, 'B', use ?? bSlabUse(b, 2));
+  const how = operandCopy(b, ...bStoredShape(b, N, K), batch, 'B', use ?? bSlabUse(b, 2));
+  if (how !== 'rows' || b.layout !== 'kn' || tileSlabMode === 'off' || !use?.tileTexels || use.reads < 2) return how;
+  const rows = operandRows(b, K, batch)!;
+  return rows * N * 4 >= TILE_SLAB_MIN_BYTES && tileSlabLayout(rows, N / 4, use.tileTexels) ? 'tiles' : how;
 }
 
 /** B's use for slabLayout: read by `reads` row tiles, and along its rows where it is 'kn'. */
-function bSlabUse(b: BOperand | undefined, reads: number): SlabUse {
-  return { reads, kn: b?.layout === 'kn' };
+function bSlabUse(b: BOperand | undefined, reads: number, tileTexels?: number): SlabUse {
+  return { reads, kn: b?.layout === 'kn', tileTexels };
 }
 
 /** Rows and columns of B as stored: K x N for 'kn', N x K otherwise. */
@@ -775,11 +825,26 @@ function bStoredShape(b: BOperand, N: number, K: number): [number, number] {
 }
 
 /** A plain operand of `rows` rows of `cols` floats per batch copied into a texture as operandCopy decided, with its flat layout if flat. */
-function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B', how: 'rows' | 'slabs' | 'flat', use?: SlabUse): { texture: GPUTexture; flat?: FlatLayout } {
+function operandTexture(buffers: Binding[], o: AOperand, rows: number, cols: number, batch: number, role: 'A' | 'B', how: 'rows' | 'slabs' | 'flat' | 'tiles', use?: SlabUse): { texture: GPUTexture; flat?: FlatLayout } {
   const buffer = buffers[o.binding] as GPUBuffer;
   const r = operandRows(o, rows, batch)!;
   if (how === 'rows') return { texture: matrixTexture(buffer, o.offset, r, cols, role, 'gemm', o.rowStride)! };
   const stride = o.rowStride ?? cols;
+  if (how === 'tiles') {
+    const tile = use!.tileTexels!;
+    const { pairs, slabs, slabRows } = tileSlabLayout(r, cols / 4, tile)!;
+    const P = 1 << pairs;
+    textureCopies[role]++;
+    textureCopies.tilesB++;
+    const texture = acquireTexture(tile * P, slabs * slabRows, 'gemm');
+    // rows j, j + P, j + 2P, ... of each slab go to texel columns [j tile, (j + 1) tile) of its texture rows
+    for (let j = 0; j < P && j < r; j++) {
+      for (let s = 0; s < slabs; s++) {
+        copyBufferToTexture(buffer, P * stride * 4, texture, (o.offset + j * stride + s * tile * 4) * 4, s * slabRows, Math.ceil((r - j) / P), Math.min(tile, cols / 4 - s * tile), j * tile);
+      }
+    }
+    return { texture, flat: { kind: 'tiles', stride4: slabRows, shift: pairs } };
+  }
   if (how === 'slabs') {
     const { shift, slabs } = slabLayout(r, cols / 4, role, use)!;
     const width = 1 << shift;
@@ -936,7 +1001,7 @@ export function gemm(spec: GemmSpec, v: GemmVariant, buffers: Binding[], dims: G
   const tex = copies && L % 16 === 0 && (L << texShift) <= maxT && Math.ceil(panelTexels / (L << texShift)) <= maxT;
   // plain operands copied as they are into textures: no pack kernel (a copy is a memcpy in a CPU driver)
   // tiles that read each row of a copied operand: B's rows by every row tile, A's by every column tile
-  const bUse = bSlabUse(bOperand, Math.ceil(M / rows));
+  const bUse = bSlabUse(bOperand, Math.ceil(M / rows), L);
   const aUse: SlabUse = { reads: gn };
   const bHow = copies ? bOperandCopy(bOperand, N, K, batch, bUse) : null;
   const bCopy = bHow ? operandTexture(buffers, bOperand!, ...bStoredShape(bOperand!, N, K), batch, 'B', bHow, bUse) : null;

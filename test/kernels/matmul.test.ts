@@ -5,7 +5,7 @@
 // family (chosen on discrete GPUs) runs here too: slow on lavapipe, but correct everywhere.
 import { expect } from 'chai';
 import * as E from '../../engine/index.js';
-import { dynamicTilesPay, gemmDynamicTilesCount, gemmSource, gemmStore4Count, readsTextures, setGemmDynamicTiles, setGemmStore4, setMatmulKernel, setSlabCopies, slabLayout, textureCopyCounters } from '../../engine/ops/matmul.js';
+import { dynamicTilesPay, gemmDynamicTilesCount, gemmSource, gemmStore4Count, readsTextures, setGemmDynamicTiles, setGemmStore4, setMatmulKernel, setSlabCopies, setTileSlabCopies, slabLayout, textureCopyCounters, tileSlabLayout } from '../../engine/ops/matmul.js';
 import { fitVariant, type GemmVariant } from '../../engine/tune.js';
 import { assertClose, finiteDiff, randomData, scaledTol, toF64 } from '../helpers.js';
 import { refMatmul } from './ref.js';
@@ -414,6 +414,78 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
         [a, w, c].forEach((t) => t.dispose());
       }
     } finally {
+      setMatmulKernel('gemm', null);
+    }
+  });
+
+  it("a 'kn' B of 1 MiB or more read by several row tiles is copied in column-tile slabs (rows paired where the slabs would stack past the texture height): partial last tiles, padded rows, batches and a broadcast B; the padding (NaN) never reaches the result", async function () {
+    const S = E.deviceContext().features.has('subgroups') ? E.deviceContext().summary.subgroupSize : 0;
+    if (S < 4) this.skip();
+    const maxT = E.deviceContext().limits.maxTextureDimension2D;
+    expect(tileSlabLayout(2048, 512, 32), '2048^3 at 16 lanes: 16 slabs of 2048 rows would stack past 16384').to.deep.equal(maxT >= 32768 ? { pairs: 0, slabs: 16, slabRows: 2048 } : { pairs: 1, slabs: 16, slabRows: 1024 });
+    expect(tileSlabLayout(1024, 64, 16)).to.deep.equal({ pairs: 0, slabs: 4, slabRows: 1024 });
+    expect(tileSlabLayout(2048, 32, 32), 'one slab: a plain row copy').to.equal(null);
+    expect(tileSlabLayout(maxT, 64, 32), 'two slabs of maxT rows: rows paired').to.deep.equal({ pairs: 1, slabs: 2, slabRows: maxT / 2 });
+    expect(tileSlabLayout(maxT / 2 + 4, 80, 32), 'three slabs').to.deep.equal({ pairs: 1, slabs: 3, slabRows: maxT / 4 + 2 });
+    const tiles = (before: ReturnType<typeof textureCopyCounters>) => textureCopyCounters().tilesB - before.tilesB;
+    // N = 16S + 12 floats: 4S + 3 texels, column tiles of S (tm = S) or 2S (tn 8) texels, the last partial
+    const N = 16 * S + 12;
+    const stride = Math.ceil(N / 64) * 64 + 64;
+    const M = 3 * S + 1;
+    try {
+      for (const v of textureVariants(S)) {
+        setMatmulKernel('gemm', v);
+        if (!readsTextures(v)) continue;
+        // batched: 2 x 940 rows of N floats, over 1 MiB; K = 260 (under 1 MiB) stays in rows
+        for (const [batch, K, inTiles] of [[2, 940, true], [2, 260, false]] as const) {
+          for (const mode of ['auto', 'off'] as const) {
+            setTileSlabCopies(mode);
+            const what = `${JSON.stringify(v)}, ${batch} x ${M} x ${K} x ${N}, ${mode}`;
+            const a = padded(M, K, Math.ceil(K / 64) * 64, batch);
+            const b = padded(K, N, stride, batch);
+            const before = textureCopyCounters();
+            const c = E.matmul(a.view, b.view);
+            const ref = refMatmul(a.vals, b.vals, M, N, K, batch);
+            assertClose(await c.toArray(), ref, scaledTol(ref), what);
+            expect(textureCopyCounters().B - before.B, `${what}: B copied`).to.equal(1);
+            expect(tiles(before), `${what}: B in column-tile slabs`).to.equal(inTiles && mode === 'auto' ? 1 : 0);
+            [a, b, c].forEach((t) => t.dispose());
+          }
+        }
+        // one B [K][N] for both batches of A
+        setTileSlabCopies('auto');
+        const K = 1880;
+        const a = padded(M, K, K, 2);
+        const b = padded(K, N, stride);
+        const before = textureCopyCounters();
+        const c = E.matmul(a.view, b.view);
+        const Bb = new Float32Array(2 * K * N);
+        Bb.set(b.vals);
+        Bb.set(b.vals, K * N);
+        const ref = refMatmul(a.vals, Bb, M, N, K, 2);
+        assertClose(await c.toArray(), ref, scaledTol(ref), `${JSON.stringify(v)}: broadcast B`);
+        expect(tiles(before), `${JSON.stringify(v)}: broadcast B in column-tile slabs`).to.equal(1);
+        [a, b, c].forEach((t) => t.dispose());
+      }
+      // K = maxT / 2 + 4 rows in 3 slabs: paired rows (an odd count of pairs... the last pair half full)
+      const v = textureVariants(S)[1];
+      setMatmulKernel('gemm', v);
+      if (readsTextures(v)) {
+        const K = maxT / 2 + 4;
+        const Mp = 4 * S + 1;
+        const Np = 4 * (4 * S) + 12; // 2L + 3 texels at L = 2S: 3 slabs
+        expect(tileSlabLayout(K, Np / 4, 2 * S)?.pairs, 'rows paired').to.equal(1);
+        const a = padded(Mp, K, K);
+        const b = padded(K, Np, Math.ceil(Np / 64) * 64 + 64);
+        const before = textureCopyCounters();
+        const c = E.matmul(a.view, b.view);
+        const ref = refMatmul(a.vals, b.vals, Mp, Np, K);
+        assertClose(await c.toArray(), ref, scaledTol(ref), `${Mp} x ${K} x ${Np} in paired column-tile slabs`);
+        expect(tiles(before), 'B in paired column-tile slabs').to.equal(1);
+        [a, b, c].forEach((t) => t.dispose());
+      }
+    } finally {
+      setTileSlabCopies('auto');
       setMatmulKernel('gemm', null);
     }
   });
