@@ -697,6 +697,8 @@ export function slabLayout(rows: number, cols4: number, role: 'A' | 'B', use: Sl
  * KiB, ran no faster in tiles (0.86x - 1.02x; bench/NOTES.md "Column-tile slabs").
  */
 const TILE_SLAB_MIN_BYTES = 1 << 20;
+/** The most copies a column-tile slab layout takes (a very wide, short B would take hundreds; not measured past 32). */
+const MAX_TILE_SLAB_COPIES = 64;
 let tileSlabMode: 'auto' | 'off' = 'auto';
 /**
  * Tests and benchmarks: whether a 'kn' B read by several row tiles is copied in column-tile slabs ('auto',
@@ -712,7 +714,8 @@ export function setTileSlabCopies(mode: 'auto' | 'off'): void {
  * 2^pairs to a texture row (the least pairing that keeps the stacked slabs within the device's texture
  * height), so that a column tile's whole B panel is one contiguous run of memory. In a row copy a tile's
  * 4-k step reads 4 pieces of 512 bytes 8 KiB apart (N = 2048), and its panel spans 2048 pages; here the
- * panel is 256 pages, read front to back. Null where there is a single slab or it cannot fit.
+ * panel is 256 pages, read front to back. Null where there is a single slab, it cannot fit, or it would
+ * take more than MAX_TILE_SLAB_COPIES copies (one a slab and pairing: 32 at 2048^3).
  */
 export function tileSlabLayout(rows: number, cols4: number, tile: number): { pairs: number; slabs: number; slabRows: number } | null {
   const maxT = deviceContext().limits.maxTextureDimension2D;
@@ -721,7 +724,7 @@ export function tileSlabLayout(rows: number, cols4: number, tile: number): { pai
   let pairs = 0;
   while (slabs * Math.ceil(rows / (1 << pairs)) > maxT && (tile << pairs) < maxT) pairs++;
   const slabRows = Math.ceil(rows / (1 << pairs));
-  if (slabs * slabRows > maxT || tile << pairs > maxT) return null;
+  if (slabs * slabRows > maxT || tile << pairs > maxT || slabs << pairs > MAX_TILE_SLAB_COPIES) return null;
   return { pairs, slabs, slabRows };
 }
 
@@ -733,7 +736,8 @@ export function setFlatCopies(enabled: boolean): void {
 
 /**
  * How many operands so far were copied straight into textures: GEMM A and B (flat and slab copies
- * included), conv2d's x, and of the A and B copies how many were flat and how many in slabs (tests).
+ * included), conv2d's x, and of the A and B copies how many were flat, how many in slabs and how many
+ * B copies in column-tile slabs (tests).
  */
 export function textureCopyCounters(): { A: number; B: number; x: number; flatA: number; flatB: number; slabsA: number; slabsB: number; tilesB: number } {
   return { ...textureCopies };

@@ -425,6 +425,7 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     expect(tileSlabLayout(2048, 512, 32), '2048^3 at 16 lanes: 16 slabs of 2048 rows would stack past 16384').to.deep.equal(maxT >= 32768 ? { pairs: 0, slabs: 16, slabRows: 2048 } : { pairs: 1, slabs: 16, slabRows: 1024 });
     expect(tileSlabLayout(1024, 64, 16)).to.deep.equal({ pairs: 0, slabs: 4, slabRows: 1024 });
     expect(tileSlabLayout(2048, 32, 32), 'one slab: a plain row copy').to.equal(null);
+    expect(tileSlabLayout(8, 16384 / 4, 32), '128 slabs: more copies than the layout is worth').to.equal(null);
     expect(tileSlabLayout(maxT, 64, 32), 'two slabs of maxT rows: rows paired').to.deep.equal({ pairs: 1, slabs: 2, slabRows: maxT / 2 });
     expect(tileSlabLayout(maxT / 2 + 4, 80, 32), 'three slabs').to.deep.equal({ pairs: 1, slabs: 3, slabRows: maxT / 4 + 2 });
     const tiles = (before: ReturnType<typeof textureCopyCounters>) => textureCopyCounters().tilesB - before.tilesB;
