@@ -697,8 +697,11 @@ export function slabLayout(rows: number, cols4: number, role: 'A' | 'B', use: Sl
  * KiB, ran no faster in tiles (0.86x - 1.02x; bench/NOTES.md "Column-tile slabs").
  */
 const TILE_SLAB_MIN_BYTES = 1 << 20;
-/** The most copies a column-tile slab layout takes (a very wide, short B would take hundreds; not measured past 32). */
-const MAX_TILE_SLAB_COPIES = 64;
+/**
+ * The most copies a column-tile slab layout takes: 128 at 2048^3 at 8 lanes (32 slabs of 16 texels, rows
+ * paired 4 to a texture row), measured 1.36x against rows; a very wide, short B would take hundreds.
+ */
+const MAX_TILE_SLAB_COPIES = 128;
 let tileSlabMode: 'auto' | 'off' = 'auto';
 /**
  * Tests and benchmarks: whether a 'kn' B read by several row tiles is copied in column-tile slabs ('auto',
@@ -715,7 +718,7 @@ export function setTileSlabCopies(mode: 'auto' | 'off'): void {
  * height), so that a column tile's whole B panel is one contiguous run of memory. In a row copy a tile's
  * 4-k step reads 4 pieces of 512 bytes 8 KiB apart (N = 2048), and its panel spans 2048 pages; here the
  * panel is 256 pages, read front to back. Null where there is a single slab, it cannot fit, or it would
- * take more than MAX_TILE_SLAB_COPIES copies (one a slab and pairing: 32 at 2048^3).
+ * take more than MAX_TILE_SLAB_COPIES copies (one a slab and pairing: 32 at 2048^3 at 16 lanes, 128 at 8).
  */
 export function tileSlabLayout(rows: number, cols4: number, tile: number): { pairs: number; slabs: number; slabRows: number } | null {
   const maxT = deviceContext().limits.maxTextureDimension2D;

@@ -425,7 +425,14 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
     expect(tileSlabLayout(2048, 512, 32), '2048^3 at 16 lanes: 16 slabs of 2048 rows would stack past 16384').to.deep.equal(maxT >= 32768 ? { pairs: 0, slabs: 16, slabRows: 2048 } : { pairs: 1, slabs: 16, slabRows: 1024 });
     expect(tileSlabLayout(1024, 64, 16)).to.deep.equal({ pairs: 0, slabs: 4, slabRows: 1024 });
     expect(tileSlabLayout(2048, 32, 32), 'one slab: a plain row copy').to.equal(null);
-    expect(tileSlabLayout(8, 16384 / 4, 32), '128 slabs: more copies than the layout is worth').to.equal(null);
+    // 2048^3 at 8 lanes: 32 slabs of 16 texels, rows paired the least that fits (4 at 16384: 128 copies)
+    const eight = tileSlabLayout(2048, 512, 16);
+    expect(eight?.slabs, '2048^3 at 8 lanes').to.equal(32);
+    expect(eight!.slabRows, 'slab rows').to.equal(2048 >> eight!.pairs);
+    expect(32 * eight!.slabRows, 'within the texture height').to.be.at.most(maxT);
+    if (eight!.pairs > 0) expect(32 * (2048 >> (eight!.pairs - 1)), 'the least pairing').to.be.above(maxT);
+    if (maxT === 16384) expect(eight!.pairs).to.equal(2);
+    expect(tileSlabLayout(8, 8192, 32), '256 slabs: more copies than the layout is worth').to.equal(null);
     expect(tileSlabLayout(maxT, 64, 32), 'two slabs of maxT rows: rows paired').to.deep.equal({ pairs: 1, slabs: 2, slabRows: maxT / 2 });
     expect(tileSlabLayout(maxT / 2 + 4, 80, 32), 'three slabs').to.deep.equal({ pairs: 1, slabs: 3, slabRows: maxT / 4 + 2 });
     const tiles = (before: ReturnType<typeof textureCopyCounters>) => textureCopyCounters().tilesB - before.tilesB;
