@@ -475,7 +475,8 @@ describe('matmul kernels (every variant) vs float64 reference', () => {
         expect(tiles(before), `${JSON.stringify(v)}: broadcast B in column-tile slabs`).to.equal(1);
         [a, b, c].forEach((t) => t.dispose());
       }
-      // K = maxT / 2 + 4 rows in 3 slabs: paired rows (an odd count of pairs... the last pair half full)
+      // K = maxT / 2 + 4 rows in 3 slabs: 3 x K texture rows would pass maxT, so rows are paired (K is a
+      // multiple of 4, so every pair is full: a half-full last pair cannot arise from a copyable kn B)
       const v = textureVariants(S)[1];
       setMatmulKernel('gemm', v);
       if (readsTextures(v)) {
