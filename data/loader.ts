@@ -68,6 +68,9 @@ export interface LoaderStats {
   /** Total and last time next() waited for a batch that was not ready yet. */
   waitMs: number;
   lastWaitMs: number;
+  /** next() calls whose batch was already prepared when asked, and whether the last one's was. */
+  readyHits: number;
+  lastReady: boolean;
 }
 
 export class DataLoader {
@@ -85,7 +88,7 @@ export class DataLoader {
   private nextEpoch = 0;
   /** The summary of the last finished epoch. */
   lastSummary: EpochSummary | null = null;
-  readonly stats: LoaderStats = { batches: 0, prepared: 0, waitMs: 0, lastWaitMs: 0 };
+  readonly stats: LoaderStats = { batches: 0, prepared: 0, waitMs: 0, lastWaitMs: 0, readyHits: 0, lastReady: false };
 
   constructor(
     readonly dataset: ImageDataset,
@@ -149,6 +152,8 @@ class EpochRun implements AsyncIterableIterator<Batch> {
   private readonly order: Int32Array;
   private cursor = 0;
   private queue: Promise<Batch | null>[] = [];
+  /** The queued productions that have settled. */
+  private settled = new WeakSet<Promise<Batch | null>>();
   private chain: Promise<unknown> = Promise.resolve();
   private nextIndex = 0;
   private exhausted = false;
@@ -183,6 +188,8 @@ class EpochRun implements AsyncIterableIterator<Batch> {
           this.exhausted = true;
         },
       );
+      const mark = () => void this.settled.add(p);
+      p.then(mark, mark);
       this.queue.push(p);
     }
   }
@@ -258,9 +265,11 @@ class EpochRun implements AsyncIterableIterator<Batch> {
     if (this.finished) return { value: undefined, done: true };
     this.fill(Math.max(1, this.L.prefetch));
     const t0 = performance.now();
+    const head = this.queue.shift()!;
+    const ready = this.settled.has(head);
     let b: Batch | null;
     try {
-      b = await this.queue.shift()!;
+      b = await head;
     } catch (e) {
       await this.return();
       throw e;
@@ -274,6 +283,8 @@ class EpochRun implements AsyncIterableIterator<Batch> {
     this.L.stats.batches++;
     this.L.stats.waitMs += waited;
     this.L.stats.lastWaitMs = waited;
+    this.L.stats.lastReady = ready;
+    if (ready) this.L.stats.readyHits++;
     this.fill(this.L.prefetch); // the next batches are prepared while the caller uses this one
     return { value: b, done: false };
   }
