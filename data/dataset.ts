@@ -2,6 +2,7 @@
 // stored as 8-bit HWC pixels, each with an integer label (-1 when the dataset is unlabeled).
 // `load` may be asynchronous (files decoded on demand) and returns null for an unusable item: the
 // dataset has already warned about it once, and the loader skips it and counts it.
+import { checkOptions } from '../engine/options.js';
 
 export interface Sample {
   /** height × width × channels bytes, row-major, channels interleaved. */
@@ -58,6 +59,7 @@ export class ArrayDataset implements ImageDataset {
     readonly channels: 1 | 3,
     opts: { classes?: string[] | null; normalization?: Normalization } = {},
   ) {
+    checkOptions(name, opts, ['classes', 'normalization']);
     if (channels !== 1 && channels !== 3) throw new Error(`${name}: channels must be 1 or 3, got ${channels}`);
     if (!(Number.isInteger(height) && height > 0 && Number.isInteger(width) && width > 0)) {
       throw new Error(`${name}: image size must be positive integers, got ${height}x${width}`);
@@ -68,8 +70,8 @@ export class ArrayDataset implements ImageDataset {
     }
     this.length = images.length / this.stride;
     if (labels && labels.length !== this.length) throw new Error(`${name}: ${labels.length} labels for ${this.length} images`);
-    this.classes = opts.classes ?? null;
-    this.normalization = opts.normalization ?? (channels === 3 ? IMAGENET_NORMALIZATION : { mean: [0.5], std: [0.5] });
+    this.classes = opts?.classes ?? null;
+    this.normalization = opts?.normalization ?? (channels === 3 ? IMAGENET_NORMALIZATION : { mean: [0.5], std: [0.5] });
   }
 
   load(index: number): Sample {

@@ -4,6 +4,7 @@
 // option point elsewhere. Optional resizing (antialiased bilinear) and 3-channel replication.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkOptions } from '../engine/options.js';
 import { ArrayDataset, type Normalization } from './dataset.js';
 import { readIdx } from './idx.js';
 import { resizeImage } from './resize.js';
@@ -59,6 +60,8 @@ export class FashionMNIST extends ArrayDataset {
   readonly split: 'train' | 'test';
 
   constructor(opts: FashionMNISTOptions = {}) {
+    checkOptions('FashionMNIST', opts, ['split', 'dir', 'size', 'channels']);
+    opts ??= {};
     const split = opts.split ?? 'train';
     if (split !== 'train' && split !== 'test') throw new Error(`FashionMNIST: split must be 'train' or 'test', got '${split}'`);
     const channels = opts.channels ?? 1;

@@ -8,6 +8,7 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { checkOptions, optionKeys } from '../engine/options.js';
 import { checkIndex, IMAGENET_NORMALIZATION, type ImageDataset, type Normalization, type Sample } from './dataset.js';
 import { DecodePool } from './decode_pool.js';
 import { ByteLRU } from './lru.js';
@@ -66,6 +67,8 @@ function isFile(p: string, e: Dirent): boolean {
   return e.isFile() || (e.isSymbolicLink() && !isDir(p, e));
 }
 
+const IMAGE_FOLDER_OPTIONS = optionKeys<ImageFolderOptions>({ size: 1, channels: 1, fit: 1, cacheBytes: 1, workers: 1, normalization: 1, onWarning: 1 });
+
 export class ImageFolder implements ImageDataset {
   readonly name: string;
   readonly root: string;
@@ -89,6 +92,7 @@ export class ImageFolder implements ImageDataset {
   constructor(root: string, opts: ImageFolderOptions) {
     this.root = resolve(root);
     this.name = `ImageFolder(${this.root})`;
+    checkOptions('ImageFolder', opts, IMAGE_FOLDER_OPTIONS);
     if (!opts || opts.size === undefined) throw new Error(`ImageFolder: options.size is required (the side images are resized to)`);
     const [h, w] = Array.isArray(opts.size) ? opts.size : [opts.size, opts.size];
     if (![h, w].every((v) => Number.isInteger(v) && v > 0)) throw new Error(`ImageFolder: size must be positive integers, got ${JSON.stringify(opts.size)}`);

@@ -7,6 +7,7 @@
 // Prefetching: while the caller trains on batch k, batches k+1..k+prefetch are loaded, uploaded and
 // augmented on the GPU (their work is queued behind the caller's, with no readback), so the next
 // batch is ready before the current step finishes.
+import { checkOptions, optionKeys } from '../engine/options.js';
 import type { Tensor } from '../engine/tensor.js';
 import { augmentOutput, augmentViews, uploadSources } from './augment.js';
 import type { ImageDataset, Normalization } from './dataset.js';
@@ -73,6 +74,10 @@ export interface LoaderStats {
   lastReady: boolean;
 }
 
+const LOADER_OPTIONS = optionKeys<LoaderOptions>({
+  batchSize: 1, shuffle: 1, dropLast: 1, seed: 1, prefetch: 1, views: 1, augment: 1, outputSize: 1, normalization: 1, onWarning: 1,
+});
+
 export class DataLoader {
   readonly batchSize: number;
   readonly shuffle: boolean;
@@ -94,6 +99,7 @@ export class DataLoader {
     readonly dataset: ImageDataset,
     opts: LoaderOptions,
   ) {
+    checkOptions('DataLoader', opts, LOADER_OPTIONS);
     const B = opts?.batchSize;
     if (!Number.isInteger(B) || B < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${B}`);
     this.batchSize = B;

@@ -7,6 +7,7 @@
 // GaussianBlur with reflect padding), except grayscale, which uses 0.299/0.587/0.114.
 // Parameters are drawn on the host from a seeded generator, in a fixed order per view; the pixels
 // are computed on the GPU (data/augment.ts).
+import { checkOptions, optionKeys } from '../engine/options.js';
 import type { Rng } from '../engine/random.js';
 
 export interface SimCLRAugmentOptions {
@@ -67,7 +68,13 @@ function nonNeg(v: number, name: string): number {
 }
 
 /** Fills in the paper's defaults for an output of outH × outW and validates every value. */
+const AUGMENT_OPTIONS = optionKeys<SimCLRAugmentOptions>({
+  crop: 1, cropScale: 1, cropRatio: 1, flipP: 1, jitterP: 1, jitterStrength: 1, brightness: 1, contrast: 1,
+  saturation: 1, hue: 1, grayscaleP: 1, blurP: 1, blurSigma: 1, blurKernelFraction: 1,
+});
+
 export function resolveAugment(o: SimCLRAugmentOptions, outH: number, outW: number): ResolvedAugment {
+  checkOptions('SimCLR augment', o, AUGMENT_OPTIONS);
   const s = nonNeg(o.jitterStrength ?? 1, 'jitterStrength');
   const hue = nonNeg(o.hue ?? 0.2 * s, 'hue');
   if (hue > 0.5) throw new Error(`SimCLR augment: hue must be in [0, 0.5], got ${hue}`);

@@ -7,6 +7,7 @@ export { memoryStats, emptyCache, resetPeakMemory } from './memory.js';
 export { sync, flush, commandStats, stopProfile } from './commands.js';
 export { startProfile, type KernelProfileRow } from './profile.js';
 export { manualSeed, Rng, globalRng } from './random.js';
+export { checkOptions, optionKeys } from './options.js';
 export * from './ops/index.js';
 export * from '../data/index.js';
 export { conv2d, type Conv2dOptions } from './ops/conv2d.js';

@@ -1,4 +1,5 @@
 // MoCo's InfoNCE loss against a queue of negative keys, fused: see losses/contrastive.ts.
+import { checkOptions } from '../engine/options.js';
 import { fmtShape } from '../engine/shape.js';
 import { record, Tensor } from '../engine/tensor.js';
 import { contrastiveBackward, contrastiveForward, normalizeRows, rowsOf, type ContrastiveKernelConfig } from './contrastive.js';
@@ -19,6 +20,7 @@ export interface InfoNCEOptions {
  */
 export function infoNCE(query: Tensor, positiveKey: Tensor, queue: Tensor | MoCoQueue, options: InfoNCEOptions = {}): Tensor {
   const op = 'infoNCE';
+  checkOptions(op, options, ['temperature']);
   checkEmbeddings(op, 'query', query);
   checkEmbeddings(op, 'positiveKey', positiveKey);
   const qt = queue instanceof MoCoQueue ? queue.keys : queue;
@@ -27,7 +29,7 @@ export function infoNCE(query: Tensor, positiveKey: Tensor, queue: Tensor | MoCo
     throw new Error(`${op}: query ${fmtShape(query.shape)} and positiveKey ${fmtShape(positiveKey.shape)} must have the same shape [N, d]`);
   }
   if (qt.shape[1] !== query.shape[1]) throw new Error(`${op}: queue ${fmtShape(qt.shape)} must be [K, ${query.shape[1]}] for query ${fmtShape(query.shape)}`);
-  const tau = options.temperature ?? 0.07;
+  const tau = options?.temperature ?? 0.07;
   checkTemperature(op, tau);
   const [N, d] = query.shape;
   const rq = rowsOf(query, op);

@@ -4,6 +4,7 @@
 import { noGrad } from '../engine/autograd.js';
 import { copyBuffer } from '../engine/commands.js';
 import { keep } from '../engine/scope.js';
+import { checkOptions } from '../engine/options.js';
 import { fmtShape } from '../engine/shape.js';
 import { Tensor } from '../engine/tensor.js';
 import { copy } from '../engine/ops/elementwise.js';
@@ -28,7 +29,8 @@ export class MoCoQueue {
     const op = 'MoCoQueue';
     if (!Number.isInteger(size) || size < 1) throw new Error(`${op}: size must be a positive integer, got ${size}`);
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`${op}: dim must be a positive integer, got ${dim}`);
-    const init = options.init ?? 'randn';
+    checkOptions(op, options, ['init']);
+    const init = options?.init ?? 'randn';
     if (init !== 'randn' && init !== 'zeros') throw new Error(`${op}: init must be 'randn' or 'zeros', got '${init}'`);
     this.keys = keep(
       noGrad(() => {

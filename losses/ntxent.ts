@@ -1,4 +1,5 @@
 // NT-Xent (SimCLR's normalized temperature-scaled cross-entropy), fused: see losses/contrastive.ts.
+import { checkOptions } from '../engine/options.js';
 import { fmtShape } from '../engine/shape.js';
 import { record, type Tensor } from '../engine/tensor.js';
 import { slice } from '../engine/ops/shape.js';
@@ -19,12 +20,13 @@ export interface NTXentOptions {
  */
 export function ntXent(z1: Tensor, z2: Tensor, options: NTXentOptions = {}): Tensor {
   const op = 'ntXent';
+  checkOptions(op, options, ['temperature']);
   checkEmbeddings(op, 'z1', z1);
   checkEmbeddings(op, 'z2', z2);
   if (z1.shape[0] !== z2.shape[0] || z1.shape[1] !== z2.shape[1]) {
     throw new Error(`${op}: z1 ${fmtShape(z1.shape)} and z2 ${fmtShape(z2.shape)} must have the same shape [N, d] (view i of each is the same image)`);
   }
-  const tau = options.temperature ?? 0.5;
+  const tau = options?.temperature ?? 0.5;
   checkTemperature(op, tau);
   const [N, d] = z1.shape;
   const r1 = rowsOf(z1, op);

@@ -1,6 +1,7 @@
 // Supervised contrastive loss (Khosla et al. 2020, the 'all' contrast mode), fused: see
 // losses/contrastive.ts.
 import { noGrad } from '../engine/autograd.js';
+import { checkOptions } from '../engine/options.js';
 import { fmtShape } from '../engine/shape.js';
 import { record, Tensor } from '../engine/tensor.js';
 import { copy } from '../engine/ops/elementwise.js';
@@ -25,14 +26,15 @@ export interface SupConOptions {
  */
 export function supConLoss(features: Tensor, labels: Tensor | ArrayLike<number>, options: SupConOptions = {}): Tensor {
   const op = 'supConLoss';
+  checkOptions(op, options, ['temperature', 'baseTemperature']);
   if (!(features instanceof Tensor)) throw new Error(`${op}: features must be a Tensor`);
   features.storage(op);
   if (features.dtype !== 'float32') throw new Error(`${op}: features must be float32, got ${features.dtype}`);
   if (features.rank !== 2 && features.rank !== 3) throw new Error(`${op}: features must be [N, d] or [bsz, views, d], got ${fmtShape(features.shape)}`);
   if (features.shape.some((s) => s === 0)) throw new Error(`${op}: features ${fmtShape(features.shape)} are empty`);
-  const tau = options.temperature ?? 0.07;
+  const tau = options?.temperature ?? 0.07;
   checkTemperature(op, tau);
-  const base = options.baseTemperature ?? tau;
+  const base = options?.baseTemperature ?? tau;
   checkTemperature(op, base);
   const B = features.shape[0];
   const views = features.rank === 3 ? features.shape[1] : 1;

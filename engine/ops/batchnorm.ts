@@ -8,6 +8,7 @@ import { noGrad } from '../autograd.js';
 import { dispatch } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { contiguous } from './shape.js';
@@ -196,11 +197,15 @@ function checkChannelVector(op: string, t: Tensor | null | undefined, C: number,
   if (t.rank !== 1 || t.shape[0] !== C) throw new Error(`${op}: ${what} must have shape [${C}] (one per channel), got ${fmtShape(t.shape)}`);
 }
 
+const BATCHNORM_OPTIONS = optionKeys<BatchNormOptions>({ training: 1, momentum: 1, eps: 1 });
+
 function batchNormImpl(op: string, relu: boolean, x: Tensor, runningMean: Tensor | null | undefined, runningVar: Tensor | null | undefined, weight: Tensor | null | undefined, bias: Tensor | null | undefined, opts: BatchNormOptions): Tensor {
   if (!(x instanceof Tensor)) throw new Error(`${op}: input must be a Tensor`);
   x.storage(op);
   if (x.dtype !== 'float32') throw new Error(`${op}: expected a float32 input, got ${x.dtype}`);
   if (x.rank !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got ${fmtShape(x.shape)}`);
+  if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options must be an object { training, momentum, eps }`);
+  checkOptions(op, opts, BATCHNORM_OPTIONS);
   const [N, C, H, W] = x.shape;
   const HW = H * W;
   const training = opts.training ?? false;

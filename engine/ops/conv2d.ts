@@ -26,6 +26,7 @@ import { clearBuffer } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { narrowCpuSubgroups, texturePanelsAt } from '../kernels.js';
 import { releaseTexture, textureView } from '../memory.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { chooseGemmVariant, fitVariant, isTuned, laneColumns16, useBcast, type GemmOp, type GemmVariant } from '../tune.js';
@@ -655,6 +656,8 @@ function asContiguous(t: Tensor): Tensor {
   return t.isContiguous ? t : contiguous(t);
 }
 
+const CONV2D_OPTIONS = optionKeys<Conv2dOptions>({ stride: 1, padding: 1, dilation: 1, groups: 1 });
+
 /**
  * torch.nn.functional.conv2d(input, weight, bias, stride, padding, dilation, groups):
  * input [N, C, H, W], weight [O, C / groups, kH, kW], bias [O] or null; returns [N, O, OH, OW].
@@ -662,6 +665,7 @@ function asContiguous(t: Tensor): Tensor {
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
   if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options must be an object { stride, padding, dilation, groups }`);
+  checkOptions(op, opts, CONV2D_OPTIONS);
   const g = convGeometry(op, x, weight, opts);
   if (bias !== undefined && bias !== null) {
     if (!(bias instanceof Tensor)) throw new Error(`${op}: bias must be a Tensor or null`);

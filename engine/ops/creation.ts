@@ -4,10 +4,24 @@ import { kernel, shaderSource } from '../kernels.js';
 import { assertValidShape, fmtShape, numel, type Shape } from '../shape.js';
 import { empty, fromHost, type DType, type Tensor } from '../tensor.js';
 import { globalRng } from '../random.js';
+import { checkOptions, optionKeys } from '../options.js';
 
 export interface TensorOptions {
   requiresGrad?: boolean;
   dtype?: DType;
+}
+
+const TENSOR_OPTIONS = optionKeys<TensorOptions>({ requiresGrad: 1, dtype: 1 });
+
+/** Checks a creation function's options: known keys, a known dtype, no gradient on int32. */
+function creationOptions(op: string, options: TensorOptions, fallback: DType = 'float32'): { dtype: DType; requiresGrad: boolean } {
+  checkOptions(op, options, TENSOR_OPTIONS);
+  const dtype = options?.dtype ?? fallback;
+  if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`${op}: dtype must be 'float32' or 'int32', got ${JSON.stringify(dtype)}`);
+  const requiresGrad = options?.requiresGrad ?? false;
+  if (typeof requiresGrad !== 'boolean') throw new Error(`${op}: requiresGrad must be a boolean, got ${JSON.stringify(requiresGrad)}`);
+  if (dtype === 'int32' && requiresGrad) throw new Error(`${op}: int32 tensors cannot require grad`);
+  return { dtype, requiresGrad };
 }
 
 type Nested = number | Nested[];
@@ -48,14 +62,11 @@ export function tensor(data: Nested | Float32Array | Int32Array | ArrayLike<numb
   if (numel(finalShape) !== values.length) {
     throw new Error(`${op}: ${values.length} values do not fill shape ${fmtShape(finalShape)} (${numel(finalShape)} elements)`);
   }
-  const dtype = options.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
-  if (dtype === 'int32') {
-    if (options.requiresGrad) throw new Error(`${op}: int32 tensors cannot require grad`);
-    return fromHost(Int32Array.from(values), finalShape, 'int32', op);
-  }
+  const { dtype, requiresGrad } = creationOptions(op, options, data instanceof Int32Array ? 'int32' : 'float32');
+  if (dtype === 'int32') return fromHost(Int32Array.from(values), finalShape, 'int32', op);
   const arr = data instanceof Float32Array ? data : Float32Array.from(values);
   const t = fromHost(arr, finalShape, 'float32', op);
-  t.requiresGrad = options.requiresGrad ?? false;
+  t.requiresGrad = requiresGrad;
   return t;
 }
 
@@ -80,9 +91,18 @@ function fill(shape: Shape, start: number, step: number, op: string, requiresGra
   return t;
 }
 
-export const full = (shape: Shape, value: number, options: TensorOptions = {}) => fill(shape, value, 0, 'full', options.requiresGrad);
-export const zeros = (shape: Shape, options: TensorOptions = {}) => fill(shape, 0, 0, 'zeros', options.requiresGrad);
-export const ones = (shape: Shape, options: TensorOptions = {}) => fill(shape, 1, 0, 'ones', options.requiresGrad);
+/** A constant tensor: float32 filled on the device, int32 (an integer value) from the host. */
+function constant(shape: Shape, value: number, op: string, options: TensorOptions): Tensor {
+  const { dtype, requiresGrad } = creationOptions(op, options);
+  if (dtype === 'float32') return fill(shape, value, 0, op, requiresGrad);
+  assertValidShape(shape, op);
+  if (!Number.isInteger(value) || Math.abs(value) > 2 ** 31 - 1) throw new Error(`${op}: an int32 fill value must be an integer within int32's range, got ${value}`);
+  return fromHost(new Int32Array(numel(shape)).fill(value), shape, 'int32', op);
+}
+
+export const full = (shape: Shape, value: number, options: TensorOptions = {}) => constant(shape, value, 'full', options);
+export const zeros = (shape: Shape, options: TensorOptions = {}) => constant(shape, 0, 'zeros', options);
+export const ones = (shape: Shape, options: TensorOptions = {}) => constant(shape, 1, 'ones', options);
 export const zerosLike = (t: Tensor) => zeros(t.shape);
 export const onesLike = (t: Tensor) => ones(t.shape);
 
@@ -99,16 +119,20 @@ export function arange(start: number, end?: number, step = 1): Tensor {
 
 /** Uniform [0, 1) from the global seeded generator (same seed, same numbers on every device). */
 export function rand(shape: Shape, options: TensorOptions = {}): Tensor {
+  const { dtype, requiresGrad } = creationOptions('rand', options);
+  if (dtype !== 'float32') throw new Error(`rand: only float32 is supported, got dtype ${dtype}`);
   assertValidShape(shape, 'rand');
   const t = fromHost(globalRng().uniformArray(numel(shape)), shape, 'float32', 'rand');
-  t.requiresGrad = options.requiresGrad ?? false;
+  t.requiresGrad = requiresGrad;
   return t;
 }
 
 /** Standard normal from the global seeded generator. */
 export function randn(shape: Shape, options: TensorOptions = {}): Tensor {
+  const { dtype, requiresGrad } = creationOptions('randn', options);
+  if (dtype !== 'float32') throw new Error(`randn: only float32 is supported, got dtype ${dtype}`);
   assertValidShape(shape, 'randn');
   const t = fromHost(globalRng().normalArray(numel(shape)), shape, 'float32', 'randn');
-  t.requiresGrad = options.requiresGrad ?? false;
+  t.requiresGrad = requiresGrad;
   return t;
 }

@@ -2,6 +2,7 @@
 // one for its gradient (shaders/cross_entropy.wgsl, shaders/cross_entropy_backward.wgsl).
 import { dispatch, groups1d } from '../commands.js';
 import { kernel, shaderSource } from '../kernels.js';
+import { checkOptions } from '../options.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { tensor } from './creation.js';
@@ -15,7 +16,8 @@ export interface CrossEntropyOptions {
 
 export function crossEntropy(logits: Tensor, labels: Tensor | ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
-  const reduction = options.reduction ?? 'mean';
+  checkOptions(op, options, ['reduction']);
+  const reduction = options?.reduction ?? 'mean';
   if (!['mean', 'sum', 'none'].includes(reduction)) throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`);
   logits.storage(op);
   if (logits.rank !== 2) throw new Error(`${op}: logits must be [N, C], got ${fmtShape(logits.shape)}`);

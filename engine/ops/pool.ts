@@ -7,6 +7,7 @@ import { noGrad } from '../autograd.js';
 import { clearBuffer, dispatch, groups1d } from '../commands.js';
 import { deviceContext } from '../device.js';
 import { elementMain, elementTiling, kernel, renderTemplate, shaderSource, type Kernel } from '../kernels.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { fmtShape } from '../shape.js';
 import { empty, record, Tensor } from '../tensor.js';
 import { contiguous } from './shape.js';
@@ -368,6 +369,9 @@ function pooled(op: string, kind: 'max' | 'avg' | 'ada' | 'gap', x: Tensor, g: P
   return result;
 }
 
+const MAXPOOL_OPTIONS = optionKeys<MaxPool2dOptions>({ stride: 1, padding: 1, dilation: 1, ceilMode: 1 });
+const AVGPOOL_OPTIONS = optionKeys<AvgPool2dOptions>({ stride: 1, padding: 1, ceilMode: 1, countIncludePad: 1, divisorOverride: 1 });
+
 /**
  * torch.nn.functional.max_pool2d(input, kernel_size, stride=kernel_size, padding=0, dilation=1,
  * ceil_mode=False); the options may also be passed as one object after kernel_size.
@@ -375,7 +379,10 @@ function pooled(op: string, kind: 'max' | 'avg' | 'ada' | 'gap', x: Tensor, g: P
 export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair | null | MaxPool2dOptions, padding: Pair = 0, dilation: Pair = 1, ceilMode = false): Tensor {
   const op = 'maxPool2d';
   let o: MaxPool2dOptions = { stride: stride as Pair | null | undefined, padding, dilation, ceilMode };
-  if (stride !== null && typeof stride === 'object' && !Array.isArray(stride)) o = stride as MaxPool2dOptions;
+  if (stride !== null && typeof stride === 'object' && !Array.isArray(stride)) {
+    checkOptions(op, stride, MAXPOOL_OPTIONS);
+    o = stride as MaxPool2dOptions;
+  }
   const g = windowGeo(op, x, kernelSize, o.stride, o.padding ?? 0, o.dilation ?? 1, o.ceilMode ?? false);
   return pooled(op, 'max', x, g);
 }
@@ -387,7 +394,10 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair | null | Ma
 export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair | null | AvgPool2dOptions, padding: Pair = 0, ceilMode = false, countIncludePad = true, divisorOverride: number | null = null): Tensor {
   const op = 'avgPool2d';
   let o: AvgPool2dOptions = { stride: stride as Pair | null | undefined, padding, ceilMode, countIncludePad, divisorOverride };
-  if (stride !== null && typeof stride === 'object' && !Array.isArray(stride)) o = stride as AvgPool2dOptions;
+  if (stride !== null && typeof stride === 'object' && !Array.isArray(stride)) {
+    checkOptions(op, stride, AVGPOOL_OPTIONS);
+    o = stride as AvgPool2dOptions;
+  }
   const g = windowGeo(op, x, kernelSize, o.stride, o.padding ?? 0, 1, o.ceilMode ?? false);
   const div = o.divisorOverride ?? null;
   if (div !== null && (!Number.isInteger(div) || div < 1)) throw new Error(`${op}: divisor_override must be a positive integer, got ${div}`);

@@ -3,7 +3,7 @@
 import { dispatch, groups1d } from '../commands.js';
 import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
-import { checkNumber, Optimizer, type GroupSpec, type ParamState } from './optimizer.js';
+import { checkNumber, Optimizer, withOptions, type GroupSpec, type ParamState } from './optimizer.js';
 
 export type AdamOptions = {
   lr: number;
@@ -30,7 +30,7 @@ function adamKernel(amsgrad: boolean) {
 class AdamBase extends Optimizer<AdamOptions> {
   readonly type: string;
   constructor(params: Tensor[] | GroupSpec<AdamOptions>[], options: Partial<AdamOptions>, private readonly decoupled: boolean, name: string, defaults: AdamOptions) {
-    super(params, { ...defaults, ...stripUndefined(options) }, name);
+    super(params, withOptions(name, defaults, options), name);
     this.type = name;
   }
 
@@ -72,10 +72,6 @@ class AdamBase extends Optimizer<AdamOptions> {
     if (h.amsgrad) bufs.push(st.buffers.maxExpAvgSq.buffer(op));
     if (n > 0) dispatch(adamKernel(h.amsgrad), bufs, params, [gx, gy]);
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** torch.optim.Adam: weightDecay is L2 (added to the gradient). */

@@ -5,7 +5,7 @@
 import { dispatch } from '../commands.js';
 import { kernel, shaderSource } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
-import { checkNumber, Optimizer, type GroupSpec, type ParamState } from './optimizer.js';
+import { checkNumber, Optimizer, withOptions, type GroupSpec, type ParamState } from './optimizer.js';
 
 export type LARSOptions = {
   lr: number;
@@ -21,7 +21,7 @@ export type LARSOptions = {
 export class LARS extends Optimizer<LARSOptions> {
   readonly type = 'LARS';
   constructor(params: Tensor[] | GroupSpec<LARSOptions>[], options: Partial<LARSOptions> = {}) {
-    super(params, { lr: 0.1, momentum: 0.9, weightDecay: 1e-6, eta: 0.001, nesterov: false, adapt: true, ...options }, 'LARS');
+    super(params, withOptions('LARS', { lr: 0.1, momentum: 0.9, weightDecay: 1e-6, eta: 0.001, nesterov: false, adapt: true }, options), 'LARS');
   }
 
   /**

@@ -1,6 +1,7 @@
 // The optimizer base: parameter groups with their own hyper-parameters, per-parameter state tensors
 // owned by the optimizer, zeroGrad, and stateDict()/loadStateDict() for exact resume.
 // Subclasses encode one fused in-place update kernel per parameter tensor; a step never reads back.
+import { checkOptions } from '../options.js';
 import { fmtShape } from '../shape.js';
 import { fromHost, type Tensor } from '../tensor.js';
 import { zeros } from '../ops/creation.js';
@@ -26,6 +27,13 @@ export interface OptimizerStateDict {
 export interface ParamState {
   step: number;
   buffers: Record<string, Tensor>;
+}
+
+/** An optimizer's hyper-parameters: its defaults overridden by the user's options (known keys only; undefined keeps the default). */
+export function withOptions<H extends Hyper>(name: string, defaults: H, options: Partial<H> | undefined): H {
+  checkOptions(name, options, Object.keys(defaults));
+  const set = Object.entries(options ?? {}).filter(([, v]) => v !== undefined);
+  return { ...defaults, ...Object.fromEntries(set) } as H;
 }
 
 export abstract class Optimizer<H extends Hyper> {

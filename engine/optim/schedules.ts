@@ -1,6 +1,7 @@
 // Learning-rate schedules: constant, and linear warm-up followed by cosine decay (SimCLR's).
 // A schedule maps a step to a factor of each group's base learning rate.
 import type { Hyper, Optimizer } from './optimizer.js';
+import { checkOptions } from '../options.js';
 
 export type Schedule = (step: number) => number;
 
@@ -11,6 +12,7 @@ export const constantSchedule = (): Schedule => () => 1;
  * to `minFactor` at `totalSteps` (and `minFactor` after).
  */
 export function warmupCosineSchedule(opts: { warmupSteps: number; totalSteps: number; minFactor?: number }): Schedule {
+  checkOptions('warmupCosineSchedule', opts, ['warmupSteps', 'totalSteps', 'minFactor']);
   const { warmupSteps, totalSteps } = opts;
   const minFactor = opts.minFactor ?? 0;
   if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new Error(`warmupCosineSchedule: warmupSteps must be an integer >= 0, got ${warmupSteps}`);

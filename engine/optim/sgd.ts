@@ -3,7 +3,7 @@
 import { dispatch, groups1d } from '../commands.js';
 import { elementMain, elementTiling, kernel, renderTemplate, shaderSource } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
-import { checkNumber, Optimizer, type GroupSpec, type ParamState } from './optimizer.js';
+import { checkNumber, Optimizer, withOptions, type GroupSpec, type ParamState } from './optimizer.js';
 
 export type SGDOptions = {
   lr: number;
@@ -17,7 +17,7 @@ export type SGDOptions = {
 export class SGD extends Optimizer<SGDOptions> {
   readonly type = 'SGD';
   constructor(params: Tensor[] | GroupSpec<SGDOptions>[], options: Partial<SGDOptions> = {}) {
-    super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options }, 'SGD');
+    super(params, withOptions('SGD', { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options), 'SGD');
   }
 
   protected validate(h: SGDOptions, g: number): void {

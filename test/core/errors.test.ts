@@ -111,6 +111,90 @@ describe('errors on bad input', () => {
   });
 });
 
+describe('options objects: an unknown key is an error, not a silently used default', () => {
+  let x: E.Tensor, w: E.Tensor, z: E.Tensor, p: E.Tensor;
+  before(() => {
+    x = E.ones([1, 3, 5, 5]);
+    w = E.ones([2, 3, 3, 3]);
+    z = E.ones([4, 8]);
+    p = E.ones([3], { requiresGrad: true });
+  });
+  after(() => [x, w, z, p].forEach((t) => t.dispose()));
+
+  it('checkOptions: the key, the op, the accepted keys and a hint for snake_case or other casing', () => {
+    expectError(() => E.checkOptions('op', { strides: 2 }, ['stride', 'padding']), /^op: unknown option 'strides'; expected one of stride, padding$/);
+    expectError(() => E.checkOptions('op', { count_include_pad: false }, ['countIncludePad']), /'count_include_pad' \(did you mean 'countIncludePad'\?\)/);
+    expectError(() => E.checkOptions('op', { Lr: 1 }, ['lr']), /did you mean 'lr'/);
+    expectError(() => E.checkOptions('op', [1], ['lr']), /^op: options must be an object, got an array/);
+    expectError(() => E.checkOptions('op', 3, ['lr']), /^op: options must be an object, got number/);
+    for (const ok of [undefined, null, {}, { lr: 1 }]) E.checkOptions('op', ok, ['lr']);
+    expect(E.optionKeys<E.Conv2dOptions>({ stride: 1, padding: 1, dilation: 1, groups: 1 })).to.deep.equal(['stride', 'padding', 'dilation', 'groups']);
+  });
+
+  it('the kernels: conv2d, batch norm, pooling, crossEntropy', () => {
+    const bad = (o: unknown) => o as never;
+    refuses(() => E.conv2d(x, w, null, bad({ strides: 2 })), /^conv2d: unknown option 'strides'/, /stride, padding, dilation, groups/);
+    const rm = E.zeros([3]);
+    const rv = E.ones([3]);
+    // { train: true } must not quietly run in eval mode
+    refuses(() => E.batchNorm2d(x, rm, rv, null, null, bad({ train: true })), /^batchNorm2d: unknown option 'train'/, /training, momentum, eps/);
+    refuses(() => E.batchNorm2dRelu(x, rm, rv, null, null, bad({ epsilon: 1e-3 })), /^batchNorm2dRelu: unknown option 'epsilon'/);
+    refuses(() => E.batchNorm2d(x, rm, rv, null, null, bad(5)), /^batchNorm2d: options must be an object/);
+    rm.dispose();
+    rv.dispose();
+    refuses(() => E.maxPool2d(x, 3, bad({ strde: 2 })), /^maxPool2d: unknown option 'strde'/);
+    refuses(() => E.maxPool2d(x, 3, bad({ ceil_mode: true })), /^maxPool2d: unknown option 'ceil_mode' \(did you mean 'ceilMode'\?\)/);
+    refuses(() => E.avgPool2d(x, 3, bad({ count_include_pad: false })), /^avgPool2d: unknown option 'count_include_pad' \(did you mean 'countIncludePad'\?\)/);
+    refuses(() => E.crossEntropy(z, [0, 1, 2, 3], bad({ reductoin: 'sum' })), /^crossEntropy: unknown option 'reductoin'; expected one of reduction/);
+  });
+
+  it('creation: keys, dtype values, and int32 fills (which used to come back float32)', async () => {
+    refuses(() => E.tensor([1, 2], undefined, { requires_grad: true } as never), /^tensor: unknown option 'requires_grad' \(did you mean 'requiresGrad'\?\)/);
+    refuses(() => E.randn([2], { requires_grad: true } as never), /^randn: unknown option/);
+    refuses(() => E.zeros([2], { dtype: 'float64' } as never), /^zeros: dtype must be 'float32' or 'int32', got "float64"/);
+    refuses(() => E.rand([2], { dtype: 'int32' }), /^rand: only float32/);
+    refuses(() => E.full([2], 1.5, { dtype: 'int32' }), /^full: an int32 fill value must be an integer/);
+    refuses(() => E.ones([2], { dtype: 'int32', requiresGrad: true }), /^ones: int32 tensors cannot require grad/);
+    refuses(() => E.zeros([2], { requiresGrad: 1 } as never), /^zeros: requiresGrad must be a boolean/);
+    const t = E.full([2, 3], -7, { dtype: 'int32' });
+    expect(t.dtype).to.equal('int32');
+    expect(Array.from(await t.toArray())).to.deep.equal([-7, -7, -7, -7, -7, -7]);
+    t.dispose();
+    const o = E.ones([3], { dtype: 'int32' });
+    expect(o.dtype).to.equal('int32');
+    expect(Array.from(await o.toArray())).to.deep.equal([1, 1, 1]);
+    o.dispose();
+  });
+
+  it('the losses and the MoCo queue', () => {
+    refuses(() => E.ntXent(z, z, { temp: 0.1 } as never), /^ntXent: unknown option 'temp'; expected one of temperature/);
+    refuses(() => E.infoNCE(z, z, z, { tau: 0.1 } as never), /^infoNCE: unknown option 'tau'/);
+    refuses(() => E.supConLoss(z, [0, 1, 0, 1], { base_temperature: 0.07 } as never), /^supConLoss: unknown option 'base_temperature' \(did you mean 'baseTemperature'\?\)/);
+    refuses(() => new E.MoCoQueue(8, 8, { initialization: 'zeros' } as never), /^MoCoQueue: unknown option 'initialization'/);
+  });
+
+  it('the optimizers and the schedule (lr would have stayed at its default)', () => {
+    refuses(() => new E.Adam([p], { learning_rate: 0.1 } as never), /^Adam: unknown option 'learning_rate'/, /\blr\b/);
+    refuses(() => new E.AdamW([p], { weight_decay: 0.1 } as never), /^AdamW: unknown option 'weight_decay' \(did you mean 'weightDecay'\?\)/);
+    refuses(() => new E.SGD([p], { lr: 0.1, mom: 0.9 } as never), /^SGD: unknown option 'mom'/);
+    refuses(() => new E.LARS([p], { trust: 0.001 } as never), /^LARS: unknown option 'trust'/);
+    refuses(() => E.warmupCosineSchedule({ warmupSteps: 1, totalSteps: 10, min_factor: 0 } as never), /^warmupCosineSchedule: unknown option 'min_factor'/);
+    const o = new E.SGD([p], { lr: 0.1, momentum: undefined });
+    expect(o.groups[0].hyper.momentum, 'an undefined option keeps its default').to.equal(0);
+    expect(o.groups[0].hyper.lr).to.equal(0.1);
+  });
+
+  it('the data pipeline: datasets, the loader and its augmentation', () => {
+    const ds = new E.ArrayDataset('tiny', new Uint8Array(4 * 4 * 4), null, 4, 4, 1);
+    expectError(() => new E.ArrayDataset('tiny', new Uint8Array(16), null, 4, 4, 1, { norm: null } as never), /^tiny: unknown option 'norm'/);
+    expectError(() => new E.DataLoader(ds, { batch_size: 2 } as never), /^DataLoader: unknown option 'batch_size' \(did you mean 'batchSize'\?\)/);
+    expectError(() => new E.DataLoader(ds, { batchSize: 2, augment: { flip: 0.5 } } as never), /^SimCLR augment: unknown option 'flip'/, /flipP/);
+    // checked before the files are looked for: no dataset needs to be installed for these
+    expectError(() => new E.FashionMNIST({ trian: true } as never), /^FashionMNIST: unknown option 'trian'/);
+    expectError(() => new E.ImageFolder('/nonexistent', { size: 8, cache_bytes: 1 } as never), /^ImageFolder: unknown option 'cache_bytes' \(did you mean 'cacheBytes'\?\)/);
+  });
+});
+
 describe('GPU errors surface as exceptions naming the op', () => {
   it('a kernel the device rejects is reported at the next sync, with the kernel name', async () => {
     const { kernel } = await import('../../engine/kernels.js');
