@@ -67,12 +67,12 @@ function nonNeg(v: number, name: string): number {
   return v;
 }
 
-/** Fills in the paper's defaults for an output of outH × outW and validates every value. */
 const AUGMENT_OPTIONS = optionKeys<SimCLRAugmentOptions>({
   crop: 1, cropScale: 1, cropRatio: 1, flipP: 1, jitterP: 1, jitterStrength: 1, brightness: 1, contrast: 1,
   saturation: 1, hue: 1, grayscaleP: 1, blurP: 1, blurSigma: 1, blurKernelFraction: 1,
 });
 
+/** Fills in the paper's defaults for an output of outH × outW and validates every value. */
 export function resolveAugment(o: SimCLRAugmentOptions, outH: number, outW: number): ResolvedAugment {
   checkOptions('SimCLR augment', o, AUGMENT_OPTIONS);
   const s = nonNeg(o.jitterStrength ?? 1, 'jitterStrength');

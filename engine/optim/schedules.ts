@@ -12,6 +12,7 @@ export const constantSchedule = (): Schedule => () => 1;
  * to `minFactor` at `totalSteps` (and `minFactor` after).
  */
 export function warmupCosineSchedule(opts: { warmupSteps: number; totalSteps: number; minFactor?: number }): Schedule {
+  if (!opts) throw new Error('warmupCosineSchedule: options { warmupSteps, totalSteps, minFactor? } are required');
   checkOptions('warmupCosineSchedule', opts, ['warmupSteps', 'totalSteps', 'minFactor']);
   const { warmupSteps, totalSteps } = opts;
   const minFactor = opts.minFactor ?? 0;
