@@ -103,8 +103,8 @@ function constant(shape: Shape, value: number, op: string, options: TensorOption
 export const full = (shape: Shape, value: number, options: TensorOptions = {}) => constant(shape, value, 'full', options);
 export const zeros = (shape: Shape, options: TensorOptions = {}) => constant(shape, 0, 'zeros', options);
 export const ones = (shape: Shape, options: TensorOptions = {}) => constant(shape, 1, 'ones', options);
-export const zerosLike = (t: Tensor) => zeros(t.shape);
-export const onesLike = (t: Tensor) => ones(t.shape);
+export const zerosLike = (t: Tensor) => zeros(t.shape, { dtype: t.dtype });
+export const onesLike = (t: Tensor) => ones(t.shape, { dtype: t.dtype });
 
 /** [start, end) by step, like torch.arange; arange(n) = 0..n-1. */
 export function arange(start: number, end?: number, step = 1): Tensor {

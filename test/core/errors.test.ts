@@ -163,7 +163,12 @@ describe('options objects: an unknown key is an error, not a silently used defau
     const o = E.ones([3], { dtype: 'int32' });
     expect(o.dtype).to.equal('int32');
     expect(Array.from(await o.toArray())).to.deep.equal([1, 1, 1]);
-    o.dispose();
+    const zl = E.zerosLike(o);
+    expect(zl.dtype, 'zerosLike keeps the dtype, as torch.zeros_like').to.equal('int32');
+    expect(Array.from(await zl.toArray())).to.deep.equal([0, 0, 0]);
+    const ol = E.onesLike(o);
+    expect(ol.dtype).to.equal('int32');
+    [o, zl, ol].forEach((u) => u.dispose());
   });
 
   it('the losses and the MoCo queue', () => {
