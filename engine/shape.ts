@@ -83,7 +83,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 
 /** Normalizes a possibly negative axis. */
 export function normAxis(axis: number, rank: number, op: string): number {
-  if (!Number.isInteger(axis) || axis < -Math.max(rank, 1) || axis >= Math.max(rank, 1)) {
+  if (!Number.isInteger(axis)) throw new Error(`${op}: an axis must be an integer, got ${describeValue(axis)}`);
+  if (axis < -Math.max(rank, 1) || axis >= Math.max(rank, 1)) {
     throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
   return axis < 0 ? axis + rank : axis;
@@ -96,4 +97,13 @@ export function normAxes(axes: number | readonly number[] | undefined, rank: num
   const out = [...new Set(list.map((a) => normAxis(a, rank, op)))].sort((x, y) => x - y);
   if (out.length !== list.length) throw new Error(`${op}: repeated axis in ${JSON.stringify(axes)}`);
   return out;
+}
+
+/** A short description of an argument for error messages: numbers and strings as written, tensors by shape. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'object' && v !== null && (v as { __isTensor?: boolean }).__isTensor) return `a tensor ${fmtShape((v as { shape: Shape }).shape)}`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  return `a ${typeof v}`;
 }

@@ -207,6 +207,9 @@ export function checkIndexRange(idx: Tensor, n: number, op: string, what: string
 /** Gathers slices of x along `dim` (rows by default): out = x.index_select(dim, indices). */
 export function indexSelect(x: Tensor, indices: Tensor | ArrayLike<number>, dim = 0): Tensor {
   x.storage('indexSelect');
+  if (typeof indices === 'number') {
+    throw new Error(`indexSelect: indices must be an int32 tensor or an array of integers, got the number ${indices} (the order is indexSelect(x, indices, dim); torch.index_select takes (input, dim, index))`);
+  }
   if (x.rank === 0) throw new Error('indexSelect: input must have at least one dim');
   const d = normAxis(dim, x.rank, 'indexSelect');
   const idx = indexTensor(indices, 'indexSelect');

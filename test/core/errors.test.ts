@@ -79,8 +79,17 @@ describe('errors on bad input', () => {
     refuses(() => E.crossEntropy(b, [0]), /^crossEntropy:/, /\[N, C\]/);
   });
 
-  it('indexSelect with an index out of range', () => {
+  it('indexSelect with an index out of range, or in torch.index_select\'s argument order', () => {
     refuses(() => E.indexSelect(a, [0, 2]), /^indexSelect:/, /\[0, 2\)/);
+    const idx = E.tensor(Int32Array.from([0, 1]));
+    refuses(() => E.indexSelect(a, 0 as never, idx as never), /^indexSelect: indices must be .* got the number 0 \(the order is indexSelect\(x, indices, dim\)/);
+    idx.dispose();
+  });
+
+  it('an axis that is not an integer is named as such, not as out of range', () => {
+    refuses(() => E.sum(a, 1.5), /^sum: an axis must be an integer, got 1\.5$/);
+    refuses(() => E.softmax(a, a as never), /^softmax: an axis must be an integer, got a tensor \[2, 3\]$/);
+    refuses(() => E.transpose(a, '0' as never, 1), /^transpose: an axis must be an integer, got "0"$/);
   });
 
   it('shape ops with impossible arguments', () => {
