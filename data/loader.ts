@@ -188,14 +188,14 @@ class EpochRun implements AsyncIterableIterator<Batch> {
       const p = this.chain.then(() => this.produce(k));
       this.chain = p.then(
         (b) => {
+          this.settled.add(p);
           if (b === null) this.exhausted = true;
         },
         () => {
+          this.settled.add(p);
           this.exhausted = true;
         },
       );
-      const mark = () => void this.settled.add(p);
-      p.then(mark, mark);
       this.queue.push(p);
     }
   }

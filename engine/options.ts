@@ -13,20 +13,21 @@ export function optionKeys<T extends object>(keys: { [K in keyof Required<T>]: 1
 }
 
 /**
- * Throws `<op>: unknown option '<key>'; expected one of …` (with a hint where the key is the snake_case
- * or differently-cased spelling of an option) when `options` has a key outside `allowed`; also when
- * `options` is not a plain object. `undefined` and `null` mean no options.
+ * Throws `<op>: unknown option '<key>'<where>; expected one of …` (with a hint where the key is the
+ * snake_case or differently-cased spelling of an option) when `options` has a key outside `allowed`;
+ * also when `options` is not a plain object. `undefined` and `null` mean no options. `where` places
+ * the options for the message, e.g. ` in parameter group 1`.
  */
-export function checkOptions(op: string, options: unknown, allowed: readonly string[], what = 'option'): void {
+export function checkOptions(op: string, options: unknown, allowed: readonly string[], where = ''): void {
   if (options === undefined || options === null) return;
   if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`${op}: ${what}s must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new Error(`${op}: options${where} must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
   }
   for (const key of Object.keys(options)) {
     if (allowed.includes(key)) continue;
     const plain = (s: string) => s.replace(/_/g, '').toLowerCase();
     const near = allowed.find((a) => plain(a) === plain(key));
     const hint = near ? ` (did you mean '${near}'?)` : '';
-    throw new Error(`${op}: unknown ${what} '${key}'${hint}; expected one of ${allowed.join(', ')}`);
+    throw new Error(`${op}: unknown option '${key}'${where}${hint}; expected one of ${allowed.join(', ')}`);
   }
 }

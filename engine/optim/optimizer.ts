@@ -48,9 +48,7 @@ export abstract class Optimizer<H extends Hyper> {
     this.groups = specs.map((spec, gi) => {
       const { params: ps, ...over } = spec;
       if (!Array.isArray(ps) || !ps.length) throw new Error(`${name}: parameter group ${gi} has no params`);
-      for (const k of Object.keys(over)) {
-        if (!(k in defaults)) throw new Error(`${name}: unknown option '${k}' in parameter group ${gi}; expected one of ${Object.keys(defaults).join(', ')}`);
-      }
+      checkOptions(name, over, Object.keys(defaults), ` in parameter group ${gi}`);
       for (const p of ps) {
         if (!p || !p.__isTensor) throw new Error(`${name}: parameter group ${gi} holds a non-tensor`);
         p.storage(name);
